@@ -1,0 +1,70 @@
+# Two commands for a newcomer: `make synth` (the main job) and `make test`. Both set up what is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+LOCALSTACK_PYTHON ?= $(shell pyenv root 2>/dev/null)/versions/3.13.0/bin/python
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCALSTACK_VENV := .localstack-venv
+PIP_QUIET := --quiet --disable-pip-version-check
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup synth test test-aws lint bench demo clean
+
+help:
+	@echo "make setup     install Python deps (.venv), the CDK CLI (node_modules) and the local KMS endpoint"
+	@echo "make synth     synthesize every environment in cdk.json into cdk.out, failing on any cdk-nag finding"
+	@echo "make test      run the whole test suite (vectors, OpenSSL, local KMS endpoint, synthesized templates)"
+	@echo "make lint      ruff"
+	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
+	@echo "make bench     benchmarks, written to benchmarks/results.json"
+	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
+
+setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@echo "setup: Python virtualenv $(VENV)"
+	@$(PYTHON) -m venv $(VENV) || { echo "setup failed: could not create $(VENV) with $(PYTHON)" >&2; exit 1; }
+	@$(PY) -m pip install $(PIP_QUIET) --upgrade pip || { echo "setup failed: upgrading pip in $(VENV)" >&2; exit 1; }
+	@$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt || { echo "setup failed: pip install -r requirements-dev.txt" >&2; exit 1; }
+	@$(PY) -m pip install $(PIP_QUIET) --no-deps -e . || { echo "setup failed: pip install -e . (the kmsecdh package)" >&2; exit 1; }
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@echo "setup: CDK CLI (npm ci)"
+	@npm ci --no-audit --no-fund --loglevel=error || { echo "setup failed: npm ci (the aws-cdk CLI)" >&2; exit 1; }
+	@touch $@
+
+$(LOCALSTACK_VENV)/.installed: localstack-constraints.txt
+	@echo "setup: local KMS endpoint $(LOCALSTACK_VENV) (localstack-core on Python 3.13)"
+	@test -x "$(LOCALSTACK_PYTHON)" || { echo "setup failed: Python 3.13 not found at $(LOCALSTACK_PYTHON) (set LOCALSTACK_PYTHON)" >&2; exit 1; }
+	@"$(LOCALSTACK_PYTHON)" -m venv $(LOCALSTACK_VENV) || { echo "setup failed: could not create $(LOCALSTACK_VENV)" >&2; exit 1; }
+	@$(LOCALSTACK_VENV)/bin/pip install $(PIP_QUIET) 'localstack-core[base-runtime]==2026.3.0' service_identity \
+		-c localstack-constraints.txt || { echo "setup failed: pip install localstack-core into $(LOCALSTACK_VENV)" >&2; exit 1; }
+	@touch $@
+
+synth: setup
+	@$(PY) -m tools.synth
+
+test: setup
+	@$(PY) -m pytest
+
+test-aws: setup
+	@KMSECDH_AWS_TESTS=1 $(PY) -m pytest -m aws tests/aws
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+bench: setup
+	@$(PY) benchmarks/run.py
+
+demo: setup
+	@$(PY) -m kmsecdh demo
+
+clean:
+	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis
