@@ -1,0 +1,45 @@
+"""Fixtures shared by every test area: third-party vectors, OpenSSL, the local KMS endpoint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmsecdh.local_endpoint import LocalKmsEndpoint
+from kmsecdh.openssl import OpenSsl
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
+KEY_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    if not VECTORS_DIR.is_dir():
+        pytest.fail(f"test vectors not found at {VECTORS_DIR} (set KMSECDH_VECTORS_DIR)")
+    return VECTORS_DIR
+
+
+@pytest.fixture(scope="session")
+def openssl() -> OpenSsl:
+    return OpenSsl()
+
+
+@pytest.fixture(scope="session")
+def local_kms() -> Iterator[LocalKmsEndpoint]:
+    """The local KMS endpoint (localstack-core, KMS only) on a free loopback port, one per session."""
+    with LocalKmsEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def local_kms_env(local_kms: LocalKmsEndpoint, monkeypatch: pytest.MonkeyPatch) -> LocalKmsEndpoint:
+    """Point boto3 at the local KMS endpoint for one test (dummy credentials, us-east-1)."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in local_kms.client_environment().items():
+        monkeypatch.setenv(name, value)
+    return local_kms
