@@ -1,0 +1,359 @@
+"""The derive function's logic: configuration, key resolution, KMS calls, the KDF, errors and the log line.
+
+``handle_invocation`` serves one invocation event end to end and raises only DeriveError subclasses;
+the Lambda entry point and the command line both call it. Order of work, so that nothing reaches KMS
+unless the request is sound: parse the event (``kmsecdh.contract``), read the configuration, resolve
+the key among the configured ones, load and validate every peer key on that key's curve, then call KMS.
+
+The KMS client is created once per container, lazily, with boto3's usual endpoint, region and
+credential settings (``AWS_ENDPOINT_URL`` included) and these limits:
+
+* standard retry mode, 3 attempts in all (2 retries with jittered exponential backoff of at most 1 s
+  and 2 s); throttling that outlasts them is reported as KmsThrottled;
+* connect timeout 1 s, read timeout 3 s: one KMS call gives up after at most about 3 x 4 s + 3 s = 15 s,
+  half of the 30 s function timeout the constructs should set (DeriveSharedSecret normally answers
+  in milliseconds);
+* a batch runs at most BATCH_CONCURRENCY KMS calls at once, and the connection pool matches it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kmsecdh.contract import DeriveRequest, Output, PublicKeyRequest, parse_request
+from kmsecdh.errors import (
+    AccessDenied,
+    DeriveError,
+    InvalidPublicKey,
+    InvalidRequest,
+    KeyNotAllowed,
+    KeyUnavailable,
+    KmsThrottled,
+    KmsUnavailable,
+)
+from kmsecdh.kdf import derive_key
+from kmsecdh.keys import KEY_SPECS, load_peer_public_key, public_key_der, public_key_pem
+from kmsecdh.log import InvocationRecord, logged_invocation
+
+KEYS_VARIABLE = "KMSECDH_KEYS"
+DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
+ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
+
+KMS_CONNECT_TIMEOUT_SECONDS = 1
+KMS_READ_TIMEOUT_SECONDS = 3
+KMS_MAX_ATTEMPTS = 3
+BATCH_CONCURRENCY = 8
+
+KEY_AGREEMENT_ALGORITHM = "ECDH"
+
+_ALIAS_NAME = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
+_KEY_ARN = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}):key/((?:mrk-)?[0-9a-fA-F-]{32,36})")
+_TRUE, _FALSE = "true", "false"
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfiguredKey:
+    """A KMS key this function may use: its alias name, ARN and key spec."""
+
+    alias: str
+    arn: str
+    key_spec: str
+
+    @property
+    def key_id(self) -> str:
+        return self.arn.rsplit("/", 1)[1]
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """Every ``key_id`` a request may name this key by: alias name or ARN, key id, key ARN."""
+        alias_arn = f"{self.arn.rsplit(':', 1)[0]}:{self.alias}"
+        return (self.alias, alias_arn, self.key_id, self.arn)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The function's configuration, read from its environment variables."""
+
+    keys: tuple[ConfiguredKey, ...]
+    default_alias: str
+    allow_raw_secret: bool
+
+    def resolve(self, key_id: str | None) -> ConfiguredKey:
+        """The configured key named by ``key_id`` (the default key when None), else KeyNotAllowed."""
+        wanted = self.default_alias if key_id is None else key_id
+        for key in self.keys:
+            if wanted in key.identifiers:
+                return key
+        raise KeyNotAllowed("key_id is not an alias name, key id or ARN of a key this function may use")
+
+
+def _configuration_error(message: str) -> KeyNotAllowed:
+    # A misconfigured function may use no key at all; the message tells the operator what to fix.
+    return KeyNotAllowed(f"function configuration: {message}")
+
+
+def load_configuration(environ: Mapping[str, str] | None = None) -> Configuration:
+    """Parse and validate KMSECDH_KEYS, KMSECDH_DEFAULT_KEY and KMSECDH_ALLOW_RAW_SECRET.
+
+    Any problem raises KeyNotAllowed naming the variable: no key may be used until it is fixed.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        entries = json.loads(environ.get(KEYS_VARIABLE, ""))
+    except ValueError:
+        raise _configuration_error(f"{KEYS_VARIABLE} is not set or not JSON") from None
+    if not isinstance(entries, dict) or not entries:
+        raise _configuration_error(f"{KEYS_VARIABLE} must be a non-empty JSON object")
+    keys = tuple(_configured_key(alias, entry) for alias, entry in entries.items())
+    default_alias = environ.get(DEFAULT_KEY_VARIABLE, "")
+    if default_alias not in entries:
+        raise _configuration_error(
+            f"{DEFAULT_KEY_VARIABLE} must be one of the alias names in {KEYS_VARIABLE}"
+        )
+    allow_raw = environ.get(ALLOW_RAW_SECRET_VARIABLE, _FALSE).strip().lower()
+    if allow_raw not in (_TRUE, _FALSE):
+        raise _configuration_error(f"{ALLOW_RAW_SECRET_VARIABLE} must be 'true' or 'false'")
+    return Configuration(keys=keys, default_alias=default_alias, allow_raw_secret=allow_raw == _TRUE)
+
+
+def _configured_key(alias: str, entry: object) -> ConfiguredKey:
+    if not _ALIAS_NAME.fullmatch(alias) or alias.startswith("alias/aws/"):
+        raise _configuration_error(f"{KEYS_VARIABLE} names must be customer alias names (alias/...)")
+    if not isinstance(entry, dict) or set(entry) != {"arn", "key_spec"}:
+        raise _configuration_error(f"{KEYS_VARIABLE}[{alias}] must be an object with arn and key_spec")
+    arn, key_spec = entry["arn"], entry["key_spec"]
+    if not isinstance(arn, str) or not _KEY_ARN.fullmatch(arn):
+        raise _configuration_error(f"{KEYS_VARIABLE}[{alias}].arn must be a KMS key ARN")
+    if key_spec not in KEY_SPECS:
+        raise _configuration_error(f"{KEYS_VARIABLE}[{alias}].key_spec must be one of {', '.join(KEY_SPECS)}")
+    return ConfiguredKey(alias=alias, arn=arn, key_spec=key_spec)
+
+
+# --- the KMS client ------------------------------------------------------------------------------
+
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def kms_client() -> Any:
+    """The container's KMS client, created on first use from boto3's usual settings."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = boto3.session.Session().client(
+                "kms",
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": KMS_MAX_ATTEMPTS},
+                    connect_timeout=KMS_CONNECT_TIMEOUT_SECONDS,
+                    read_timeout=KMS_READ_TIMEOUT_SECONDS,
+                    max_pool_connections=BATCH_CONCURRENCY,
+                ),
+            )
+        return _client
+
+
+def reset_kms_client() -> None:
+    """Forget the KMS client so the next call builds a new one from the current environment.
+
+    For tests and tools that change the endpoint, region or credentials within one process.
+    """
+    global _client
+    with _client_lock:
+        _client = None
+
+
+# KMS error codes by the DeriveError they become. KeyUnavailableException is KMS's own 5xx "key
+# material temporarily unavailable, retry": transient, so KmsUnavailable, not KeyUnavailable (which
+# means an operator must act: enable the key, cancel its deletion, fix the ARN).
+_KMS_ERRORS: dict[str, type[DeriveError]] = {
+    "DisabledException": KeyUnavailable,
+    "KMSInvalidStateException": KeyUnavailable,
+    "NotFoundException": KeyUnavailable,
+    "AccessDeniedException": AccessDenied,
+    "UnrecognizedClientException": AccessDenied,
+    "InvalidSignatureException": AccessDenied,
+    "ExpiredTokenException": AccessDenied,
+    "ThrottlingException": KmsThrottled,
+    "LimitExceededException": KmsThrottled,
+    "KMSInternalException": KmsUnavailable,
+    "DependencyTimeoutException": KmsUnavailable,
+    "KeyUnavailableException": KmsUnavailable,
+    # The key exists but is not a KEY_AGREEMENT key of the configured spec: not usable here.
+    "InvalidKeyUsageException": KeyNotAllowed,
+    # We validate the peer key first, so KMS rejecting the request's input means it rejected the
+    # peer key (a stricter check than ours, or an encoding it refuses).
+    "ValidationException": InvalidPublicKey,
+    "IncorrectKeyException": InvalidPublicKey,
+}
+
+_KMS_ERROR_MESSAGES: dict[type[DeriveError], str] = {
+    KeyUnavailable: "the KMS key is disabled, pending deletion or not found",
+    AccessDenied: "KMS denied the call: check the function role and the key policy",
+    KmsThrottled: "KMS throttled the call and retries did not get through; retry later",
+    KmsUnavailable: "KMS failed on its side or could not be reached; retry later",
+    KeyNotAllowed: "the KMS key cannot be used for ECDH key agreement",
+    InvalidPublicKey: "KMS rejected the peer public key",
+}
+
+
+def _kms_error(error: Exception) -> DeriveError:
+    """The DeriveError for a botocore exception; never carries KMS's message, which may echo input."""
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        kind = _KMS_ERRORS.get(code, KmsUnavailable)
+        # Unknown 4xx codes are not the caller's fault either; only the code is safe to repeat.
+        suffix = f" ({code})" if code.isidentifier() else f" (HTTP {status})"
+        return kind(_KMS_ERROR_MESSAGES[kind] + suffix)
+    if isinstance(error, NoCredentialsError):
+        return AccessDenied("no AWS credentials available to call KMS")
+    return KmsUnavailable(f"{_KMS_ERROR_MESSAGES[KmsUnavailable]} ({type(error).__name__})")
+
+
+def _derive_shared_secret(key: ConfiguredKey, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
+    try:
+        response = kms_client().derive_shared_secret(
+            KeyId=key.arn,
+            KeyAgreementAlgorithm=KEY_AGREEMENT_ALGORITHM,
+            PublicKey=public_key_der(peer_public_key),
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise _kms_error(error) from None
+    shared_secret = response.get("SharedSecret")
+    if not isinstance(shared_secret, bytes) or not shared_secret:
+        raise KmsUnavailable("KMS returned no shared secret")
+    return shared_secret
+
+
+def _get_public_key(key: ConfiguredKey) -> bytes:
+    try:
+        response = kms_client().get_public_key(KeyId=key.arn)
+    except (ClientError, BotoCoreError) as error:
+        raise _kms_error(error) from None
+    if response.get("KeySpec") != key.key_spec or response.get("KeyUsage") != "KEY_AGREEMENT":
+        raise _configuration_error(f"{key.alias} is not a KEY_AGREEMENT key of spec {key.key_spec} in KMS")
+    public_key = response.get("PublicKey")
+    if not isinstance(public_key, bytes):
+        raise KmsUnavailable("KMS returned no public key")
+    return public_key
+
+
+# --- serving an invocation -----------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
+    try:
+        public_key = load_peer_public_key(_get_public_key(key), key.key_spec)
+    except InvalidPublicKey:
+        raise KmsUnavailable("KMS returned a public key that does not parse") from None
+    return {
+        "key_id": key.arn,
+        "key_spec": key.key_spec,
+        "public_key_der": _b64(public_key_der(public_key)),
+        "public_key_pem": public_key_pem(public_key),
+    }
+
+
+def _derive_for_peer(key: ConfiguredKey, request: DeriveRequest, peer: ec.EllipticCurvePublicKey) -> dict:
+    shared_secret = _derive_shared_secret(key, peer)
+    if request.kdf is None:
+        return {Output.SHARED_SECRET.value: _b64(shared_secret)}
+    derived = derive_key(
+        shared_secret,
+        algorithm=request.kdf.algorithm,
+        length=request.kdf.length,
+        fixed_info=request.kdf.fixed_info,
+        salt=request.kdf.salt,
+    )
+    return {Output.DERIVED_KEY.value: _b64(derived)}
+
+
+def _error_entry(error: DeriveError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": str(error)}}
+
+
+def _derive_batch(key: ConfiguredKey, request: DeriveRequest, record: InvocationRecord) -> list[dict]:
+    """One result per peer in request order; a bad peer key or a failed KMS call fails only its entry."""
+    peers: list[ec.EllipticCurvePublicKey | DeriveError] = []
+    for text in request.peer_public_keys:
+        try:
+            peers.append(load_peer_public_key(text, key.key_spec))
+        except DeriveError as error:
+            peers.append(error)
+
+    def serve(peer: ec.EllipticCurvePublicKey | DeriveError) -> dict[str, Any]:
+        if isinstance(peer, DeriveError):
+            return _error_entry(peer)
+        try:
+            return _derive_for_peer(key, request, peer)
+        except DeriveError as error:
+            return _error_entry(error)
+
+    with ThreadPoolExecutor(max_workers=min(BATCH_CONCURRENCY, len(peers))) as pool:
+        results = list(pool.map(serve, peers))
+    for result in results:
+        if "error" in result:
+            record.peer_failed(result["error"]["code"])
+    return results
+
+
+def _serve(event: object, record: InvocationRecord) -> dict[str, Any]:
+    request = parse_request(event)
+    record.action = "public_key" if isinstance(request, PublicKeyRequest) else "derive"
+    configuration = load_configuration()
+    key = configuration.resolve(request.key_id)
+    record.key_arn = key.arn
+    if isinstance(request, PublicKeyRequest):
+        return _public_key_response(key)
+    if request.output is Output.SHARED_SECRET and not configuration.allow_raw_secret:
+        raise InvalidRequest(
+            f"output 'shared_secret' is disabled on this function ({ALLOW_RAW_SECRET_VARIABLE} is not true)"
+        )
+    record.peers = len(request.peer_public_keys)
+    response: dict[str, Any] = {"key_id": key.arn, "key_spec": key.key_spec}
+    if request.kdf is not None:
+        response["kdf"] = {"algorithm": request.kdf.algorithm, "length": request.kdf.length}
+    if request.batch:
+        response["results"] = _derive_batch(key, request, record)
+    else:
+        peer = load_peer_public_key(request.peer_public_keys[0], key.key_spec)
+        response.update(_derive_for_peer(key, request, peer))
+    return response
+
+
+def handle_invocation(event: object, context: object | None = None) -> dict[str, Any]:
+    """Serve one invocation event; raises only DeriveError subclasses and logs one JSON line.
+
+    ``context`` is the Lambda context (its ``aws_request_id`` is logged) or None outside Lambda.
+    """
+    request_id = getattr(context, "aws_request_id", None)
+    with logged_invocation(request_id if isinstance(request_id, str) else None) as record:
+        try:
+            return _serve(event, record)
+        except DeriveError:
+            raise
+        except Exception as error:
+            # A bug, not a caller or KMS problem: the contract allows only DeriveError codes, and
+            # only the exception's class is logged because its message could hold request data.
+            record.internal_error = type(error).__name__
+            raise KmsUnavailable("internal error in the derive function; no key was derived") from None
