@@ -5,12 +5,15 @@ No list holds a wildcard: a reviewer can see each action a principal gets.
 
 from __future__ import annotations
 
+PUT_KEY_POLICY_ACTION = "kms:PutKeyPolicy"
+SCHEDULE_KEY_DELETION_ACTION = "kms:ScheduleKeyDeletion"
+
 # Management only: no cryptographic operation, no CreateGrant. The CloudFormation execution role
 # needs these to create, update and delete the key and its alias.
 KEY_ADMINISTRATION_ACTIONS: tuple[str, ...] = (
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
-    "kms:PutKeyPolicy",
+    PUT_KEY_POLICY_ACTION,
     "kms:GetKeyRotationStatus",
     "kms:UpdateKeyDescription",
     "kms:EnableKey",
@@ -21,13 +24,13 @@ KEY_ADMINISTRATION_ACTIONS: tuple[str, ...] = (
     "kms:CreateAlias",
     "kms:UpdateAlias",
     "kms:DeleteAlias",
-    "kms:ScheduleKeyDeletion",
+    SCHEDULE_KEY_DELETION_ACTION,
     "kms:CancelKeyDeletion",
     "kms:ListGrants",
     "kms:RevokeGrant",
 )
 
-DERIVE_SHARED_SECRET_ACTION = "kms:DeriveSharedSecret"
+DERIVE_SHARED_SECRET_ACTION = "kms:DeriveSharedSecret"  # noqa: S105 (an action name, not a secret)
 
 PUBLIC_KEY_READ_ACTIONS: tuple[str, ...] = (
     "kms:GetPublicKey",
@@ -38,3 +41,34 @@ DERIVE_ACTIONS: tuple[str, ...] = (DERIVE_SHARED_SECRET_ACTION, *PUBLIC_KEY_READ
 
 KEY_AGREEMENT_ALGORITHM_CONDITION_KEY = "kms:KeyAgreementAlgorithm"
 KEY_AGREEMENT_ALGORITHM = "ECDH"
+
+# The derive function's dedicated log group key (symmetric). CloudWatch Logs encrypts events with it and
+# decrypts them for readers; nobody else gets a cryptographic operation.
+LOG_ENCRYPTION_ACTIONS: tuple[str, ...] = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)
+
+# Management of a symmetric key with automatic rotation: the key-agreement administration list plus
+# the rotation switches CloudFormation sets.
+SYMMETRIC_KEY_ADMINISTRATION_ACTIONS: tuple[str, ...] = (
+    *KEY_ADMINISTRATION_ACTIONS,
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+)
+
+# What a VPC-attached Lambda's execution role needs to manage the function's network interfaces (the
+# actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole, without its logs actions).
+LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS: tuple[str, ...] = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)

@@ -1,0 +1,243 @@
+"""A KMS key for ECDH key agreement (`KeyUsage=KEY_AGREEMENT`) with the key policy model of DESIGN.md.
+
+The key policy is built explicitly and is the only policy the key gets: CDK's default statement that hands
+`kms:*` to the account root is never added, so IAM policies alone grant nothing on this key and every
+principal that may use it is named in one of these statements:
+
+=========================  ===========================================================================
+``KeyAdministration``      administrators + the CloudFormation execution role: management actions only
+``AllowDeriveSharedSecret``  principals given ``grant_derive``: ``kms:DeriveSharedSecret`` with
+                           ``kms:KeyAgreementAlgorithm = ECDH`` (and ``aws:SourceVpce`` when given)
+``AllowPublicKeyRead``     principals given ``grant_public_key_read`` or ``grant_derive``:
+                           ``kms:GetPublicKey``, ``kms:DescribeKey``
+``DenyPolicyLockoutBypass``  everyone: no ``kms:PutKeyPolicy`` that bypasses the lockout safety check
+``DenyShortDeletionWindow``  everyone: no ``kms:ScheduleKeyDeletion`` below the minimum window
+``DenyDeriveToOthers``     everyone but the derivers: no ``kms:DeriveSharedSecret``
+=========================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jsii
+from aws_cdk import Duration, IListProducer, IResolveContext, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct, IValidation
+
+from constructs_lib import iam_actions, key_policy
+
+ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
+ALLOW_PUBLIC_KEY_READ_SID = "AllowPublicKeyRead"
+DENY_DERIVE_TO_OTHERS_SID = "DenyDeriveToOthers"
+DEFAULT_PENDING_WINDOW = Duration.days(30)
+
+NIST_KEY_SPECS: tuple[str, ...] = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+SM2_KEY_SPEC = "SM2"
+# The specs KMS accepts with KeyUsage=KEY_AGREEMENT; SM2 only in the China Regions.
+KEY_AGREEMENT_KEY_SPECS: tuple[str, ...] = (*NIST_KEY_SPECS, SM2_KEY_SPEC)
+
+
+def check_key_spec(key_spec: str, region: str) -> None:
+    """Raise ValueError unless KMS can create a KEY_AGREEMENT key of this spec in this region.
+
+    SM2 exists only in the China Regions. An environment-agnostic stack (region unresolved) could be
+    deployed anywhere, so SM2 needs an explicit cn-* region.
+    """
+    if key_spec not in KEY_AGREEMENT_KEY_SPECS:
+        raise ValueError(
+            f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
+        )
+    if key_spec == SM2_KEY_SPEC:
+        if Token.is_unresolved(region):
+            raise ValueError("key spec SM2 needs an explicit China region (cn-*); the stack has no region")
+        if not region.startswith("cn-"):
+            raise ValueError(f"key spec SM2 exists only in the China Regions (cn-*), not in {region}")
+
+
+def principal_arn(principal: iam.IPrincipal) -> str:
+    """The ARN `aws:PrincipalArn` carries for requests made by this principal."""
+    for attribute in ("role_arn", "user_arn", "arn"):
+        arn = getattr(principal, attribute, None)
+        if arn:
+            return arn
+    raise TypeError(f"cannot name the ARN of principal {principal}; grant to a role, user or ArnPrincipal")
+
+
+@jsii.implements(IValidation)
+class _HasDerivers:
+    def __init__(self, key: KeyAgreementKey) -> None:
+        self._key = key
+
+    def validate(self) -> list[str]:
+        if self._key.allowed_deriver_arns:
+            return []
+        return ["a key-agreement key nobody may use: call grant_derive for at least one principal"]
+
+
+@jsii.implements(IListProducer)
+class _DeriverArns:
+    def __init__(self, key: KeyAgreementKey) -> None:
+        self._key = key
+
+    def produce(self, context: IResolveContext) -> list[str]:
+        return self._key.allowed_deriver_arns
+
+
+class KeyAgreementKey(Construct):
+    """A KEY_AGREEMENT KMS key, its alias and its explicit key policy.
+
+    :param key_spec: one of ``KEY_AGREEMENT_KEY_SPECS``; SM2 only in a stack with an explicit cn-* region.
+    :param alias_name: ``alias/...`` name of the key.
+    :param administrators: principals in ``KeyAdministration`` besides the CloudFormation execution role.
+    :param cloudformation_execution_role_arn: default: the stack synthesizer's execution role
+        (``cdk-<qualifier>-cfn-exec-role-<account>-<region>``).
+    :param description: default: names the spec and the alias.
+    :param pending_window: waiting period when CloudFormation deletes the key (7..30 days, not below
+        ``minimum_deletion_window_days``); default 30 days.
+    :param minimum_deletion_window_days: ``DenyShortDeletionWindow`` refuses shorter windows to everyone;
+        default 30.
+    :param removal_policy: default RETAIN.
+    :param enable_key_rotation: must stay False: KMS does not rotate asymmetric keys.
+    :param public_key_readers: principals given ``grant_public_key_read`` at construction.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key_spec: str,
+        alias_name: str,
+        administrators: Sequence[iam.IPrincipal] = (),
+        cloudformation_execution_role_arn: str | None = None,
+        description: str | None = None,
+        pending_window: Duration = DEFAULT_PENDING_WINDOW,
+        minimum_deletion_window_days: int = 30,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        enable_key_rotation: bool = False,
+        public_key_readers: Sequence[iam.IPrincipal] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        check_key_spec(key_spec, Stack.of(self).region)
+        if enable_key_rotation:
+            raise ValueError("enable_key_rotation: KMS does not rotate asymmetric (key agreement) keys")
+        key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
+
+        execution_role_arn = cloudformation_execution_role_arn or (
+            key_policy.cloudformation_execution_role_arn(self)
+        )
+        self._deriver_arns: list[str] = []
+        self._allow_derive: iam.PolicyStatement | None = None
+        self._allow_public_key_read: iam.PolicyStatement | None = None
+        self._source_vpce: str | None = None
+
+        self._policy = iam.PolicyDocument(
+            statements=[
+                key_policy.key_administration([*administrators, iam.ArnPrincipal(execution_role_arn)]),
+                key_policy.deny_policy_lockout_bypass(),
+                key_policy.deny_short_deletion_window(minimum_deletion_window_days),
+                self._deny_derive_to_others(),
+            ]
+        )
+        self.key = kms.Key(
+            self,
+            "Key",
+            key_spec=getattr(kms.KeySpec, key_spec),
+            key_usage=kms.KeyUsage.KEY_AGREEMENT,
+            description=description or f"kmsecdh {key_spec} key agreement key {alias_name}",
+            policy=self._policy,
+            pending_window=pending_window,
+            removal_policy=removal_policy,
+            enable_key_rotation=False,
+        )
+        self.alias = kms.Alias(self, "Alias", alias_name=alias_name, target_key=self.key)
+        self.key_arn: str = self.key.key_arn
+        self.key_id: str = self.key.key_id
+        self.alias_name: str = alias_name
+        self.key_spec: str = key_spec
+        for reader in public_key_readers:
+            self.grant_public_key_read(reader)
+        self.node.add_validation(_HasDerivers(self))
+
+    @property
+    def allowed_deriver_arns(self) -> list[str]:
+        """ARNs of every principal given ``grant_derive`` so far; DenyDeriveToOthers reads it at synthesis."""
+        return list(self._deriver_arns)
+
+    def grant(
+        self, grantee: iam.IGrantable, *actions: str, conditions: dict[str, dict[str, object]] | None = None
+    ) -> iam.Grant:
+        """Add ``actions`` on this key's ARN (never ``*``) to the grantee's identity policy.
+
+        The key policy names no account root, so this alone grants nothing: ``grant_derive`` and
+        ``grant_public_key_read`` also name the grantee in the key policy.
+        """
+        for action in actions:
+            if not action.startswith("kms:") or "*" in action:
+                raise ValueError(f"grant: {action!r} is not one explicit kms action")
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(actions), resource_arns=[self.key_arn], conditions=conditions
+        )
+
+    def grant_derive(self, grantee: iam.IGrantable, *, source_vpce: str | None = None) -> iam.Grant:
+        """Let the grantee derive shared secrets (ECDH only) and read the public key.
+
+        :param source_vpce: when given, the grantee may derive only through this VPC endpoint. Every deriver
+            of one key shares the same endpoint condition (one ``AllowDeriveSharedSecret`` statement).
+        """
+        conditions = self._derive_conditions(source_vpce)
+        principal = grantee.grant_principal
+        if self._allow_derive is None:
+            self._allow_derive = iam.PolicyStatement(
+                sid=ALLOW_DERIVE_SHARED_SECRET_SID,
+                actions=[iam_actions.DERIVE_SHARED_SECRET_ACTION],
+                resources=["*"],
+                conditions=conditions,
+            )
+            self._policy.add_statements(self._allow_derive)
+            self._source_vpce = source_vpce
+        elif source_vpce != self._source_vpce:
+            raise ValueError(
+                f"grant_derive: source_vpce {source_vpce!r} differs from {self._source_vpce!r} given to an "
+                "earlier deriver of the same key"
+            )
+        self._allow_derive.add_principals(principal)
+        self._deriver_arns.append(principal_arn(principal))
+        derive = self.grant(grantee, iam_actions.DERIVE_SHARED_SECRET_ACTION, conditions=conditions)
+        return derive.combine(self.grant_public_key_read(grantee))
+
+    def grant_public_key_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let the grantee read the public key (GetPublicKey) and describe the key."""
+        if self._allow_public_key_read is None:
+            self._allow_public_key_read = iam.PolicyStatement(
+                sid=ALLOW_PUBLIC_KEY_READ_SID,
+                actions=list(iam_actions.PUBLIC_KEY_READ_ACTIONS),
+                resources=["*"],
+            )
+            self._policy.add_statements(self._allow_public_key_read)
+        self._allow_public_key_read.add_principals(grantee.grant_principal)
+        return self.grant(grantee, *iam_actions.PUBLIC_KEY_READ_ACTIONS)
+
+    @staticmethod
+    def _derive_conditions(source_vpce: str | None) -> dict[str, dict[str, object]]:
+        conditions: dict[str, dict[str, object]] = {
+            "StringEquals": {
+                iam_actions.KEY_AGREEMENT_ALGORITHM_CONDITION_KEY: iam_actions.KEY_AGREEMENT_ALGORITHM
+            }
+        }
+        if source_vpce is not None:
+            conditions["StringEquals"]["aws:SourceVpce"] = source_vpce
+        return conditions
+
+    def _deny_derive_to_others(self) -> iam.PolicyStatement:
+        # Lazy: grants made after this statement is built (the function, extra derivers) are still listed.
+        return iam.PolicyStatement(
+            sid=DENY_DERIVE_TO_OTHERS_SID,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=[iam_actions.DERIVE_SHARED_SECRET_ACTION],
+            resources=["*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": Lazy.uncached_list(_DeriverArns(self))}},
+        )
