@@ -1,0 +1,141 @@
+"""Fixtures of the derive Lambda tests: the handler, its configuration, a counted KMS client, log capture.
+
+Every test here runs under ``log_hygiene``: whatever the test registers with ``watch_secret`` (shared
+secrets, derived keys, private keys) must not appear, in hex or base64, in any log record or in
+stdout/stderr captured during the test.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from kmsecdh import service
+from kmsecdh.log import LOGGER_NAME
+from tests.conftest import PROJECT_ROOT
+
+from .support import FAKE_P256_ALIAS, FAKE_P256_ARN, configure
+
+HANDLER_PATH = PROJECT_ROOT / "lambda" / "derive" / "handler.py"
+
+
+@pytest.fixture(scope="session")
+def derive_handler() -> Callable[..., dict[str, Any]]:
+    """``handler`` of lambda/derive/handler.py, loaded by path as the Lambda runtime does."""
+    spec = importlib.util.spec_from_file_location("kmsecdh_derive_handler", HANDLER_PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+# --- log capture and hygiene ---------------------------------------------------------------------
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class CapturedLogs:
+    """Log records of one test (from the kmsecdh loggers and the root logger)."""
+
+    collector: _Collector
+    secrets: list[bytes] = field(default_factory=list)
+
+    def invocation_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(r.getMessage()) for r in self.collector.records if r.name == LOGGER_NAME]
+
+    def text(self) -> str:
+        return "\n".join(record.getMessage() for record in self.collector.records)
+
+
+def secret_encodings(secret: bytes) -> set[str]:
+    """The ways a secret would show up in a text log: hex (both cases), base64 and base64url."""
+    b64 = base64.b64encode(secret).decode()
+    urlsafe = base64.urlsafe_b64encode(secret).decode()
+    return {secret.hex(), secret.hex().upper(), b64, b64.rstrip("="), urlsafe, urlsafe.rstrip("=")}
+
+
+@pytest.fixture(autouse=True)
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[CapturedLogs]:
+    collector = _Collector()
+    loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
+    for logger in loggers:
+        logger.addHandler(collector)
+    logs = CapturedLogs(collector)
+    try:
+        yield logs
+    finally:
+        for logger in loggers:
+            logger.removeHandler(collector)
+    out, err = capsys.readouterr()
+    text = "\n".join((logs.text(), out, err))
+    for secret in logs.secrets:
+        leaked = [form for form in secret_encodings(secret) if form in text]
+        assert not leaked, "a secret appeared in the captured logs or output"
+
+
+@pytest.fixture
+def watch_secret(captured_logs: CapturedLogs) -> Callable[[bytes], None]:
+    """Register bytes that must never be logged during this test."""
+    return captured_logs.secrets.append
+
+
+# --- configuration and KMS clients ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_kms_client() -> Iterator[None]:
+    """A KMS client built from this test's environment, forgotten afterwards."""
+    service.reset_kms_client()
+    yield
+    service.reset_kms_client()
+
+
+@pytest.fixture
+def offline_env(monkeypatch: pytest.MonkeyPatch, fresh_kms_client: None) -> None:
+    """Dummy credentials, a region and an endpoint nothing listens on: no test call can reach AWS."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    configure(monkeypatch, {FAKE_P256_ALIAS: (FAKE_P256_ARN, "ECC_NIST_P256")}, FAKE_P256_ALIAS)
+
+
+@dataclass
+class CountedKms:
+    """The service's KMS client under a botocore Stubber, counting every API call it is asked to make."""
+
+    stubber: Stubber
+    calls: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def counted_kms(offline_env: None) -> Iterator[CountedKms]:
+    client = service.kms_client()
+    counted = CountedKms(Stubber(client))
+
+    def count(model: Any, **_: Any) -> None:
+        counted.calls.append(model.name)
+
+    client.meta.events.register_first("before-parameter-build.kms", count)
+    with counted.stubber:
+        yield counted

@@ -1,0 +1,40 @@
+"""Helpers shared by the derive Lambda tests (imported relatively: ``lambda`` is a Python keyword)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from kmsecdh import service
+
+# A syntactically valid configuration for tests that never reach a real key.
+FAKE_P256_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+FAKE_P256_ALIAS = "alias/kmsecdh-test-p256"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def lambda_context(request_id: str = "test-request") -> SimpleNamespace:
+    return SimpleNamespace(aws_request_id=request_id, function_name="kmsecdh-derive")
+
+
+def configure(
+    monkeypatch: pytest.MonkeyPatch,
+    keys: dict[str, tuple[str, str]],
+    default: str,
+    *,
+    allow_raw_secret: str | None = None,
+) -> None:
+    """Set the function's environment: ``keys`` maps alias name -> (ARN, key spec)."""
+    config = {alias: {"arn": arn, "key_spec": spec} for alias, (arn, spec) in keys.items()}
+    monkeypatch.setenv(service.KEYS_VARIABLE, json.dumps(config))
+    monkeypatch.setenv(service.DEFAULT_KEY_VARIABLE, default)
+    if allow_raw_secret is None:
+        monkeypatch.delenv(service.ALLOW_RAW_SECRET_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(service.ALLOW_RAW_SECRET_VARIABLE, allow_raw_secret)
