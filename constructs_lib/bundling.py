@@ -1,0 +1,245 @@
+"""Docker-free bundling of the derive Lambda's asset.
+
+The asset holds the handler (``lambda/derive/*.py``), the modules of ``kmsecdh`` that the handler
+imports (followed transitively, so command-line-only modules stay out and no import can break),
+and ``cryptography`` with its dependencies installed by pip for the Lambda's platform. boto3 is
+not installed: the Lambda runtime provides it.
+
+The asset hash is computed here over the copied files, the pins and the target platform, so a
+change of code or pins makes a new asset and anything else reuses the bundle already in cdk.out.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
+PACKAGE_DIR = PROJECT_ROOT / "kmsecdh"
+REQUIREMENTS_FILE = PROJECT_ROOT / "requirements.txt"
+
+# What the asset installs besides its own code; boto3 comes with the Lambda runtime.
+ASSET_DISTRIBUTIONS: tuple[str, ...] = ("cryptography",)
+
+PIP_PLATFORMS: Mapping[str, str] = {
+    "arm64": "manylinux2014_aarch64",
+    "x86_64": "manylinux2014_x86_64",
+}
+
+# Local bundling always either succeeds or raises, so Docker never runs; BundlingOptions still
+# requires an image, and this name makes any accidental Docker run fail loudly.
+_NO_DOCKER_IMAGE = cdk.DockerImage.from_registry("kmsecdh-local-bundling-only")
+
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
+
+
+class BundlingError(RuntimeError):
+    """The derive Lambda's asset could not be built."""
+
+
+@dataclass(frozen=True)
+class LambdaPlatform:
+    """Which Python and CPU the asset's binary wheels must be built for."""
+
+    python_version: str
+    pip_platform: str
+
+    @classmethod
+    def of(cls, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> LambdaPlatform:
+        prefix = "python"
+        if not runtime.name.startswith(prefix):
+            raise BundlingError(f"the derive Lambda needs a Python runtime, got {runtime.name}")
+        if architecture.name not in PIP_PLATFORMS:
+            raise BundlingError(f"no pip platform known for architecture {architecture.name}")
+        return cls(python_version=runtime.name[len(prefix) :], pip_platform=PIP_PLATFORMS[architecture.name])
+
+
+def read_pins(requirements_file: Path, names: Iterable[str]) -> tuple[str, ...]:
+    """``name==version`` for each name, as pinned in the requirements file (the single source of pins)."""
+    pins: dict[str, str] = {}
+    for line in requirements_file.read_text(encoding="utf-8").splitlines():
+        match = _PIN.match(line)
+        if match:
+            pins[_normalize(match.group(1))] = match.group(2)
+    missing = [name for name in names if _normalize(name) not in pins]
+    if missing:
+        raise BundlingError(f"{requirements_file} pins no version (name==version) for {', '.join(missing)}")
+    return tuple(f"{name}=={pins[_normalize(name)]}" for name in names)
+
+
+def _normalize(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def runtime_sources(handler_dir: Path, package_dir: Path) -> dict[str, Path]:
+    """The files the asset copies, by their path inside the asset.
+
+    Every ``*.py`` of the handler directory, and the modules of the package they import, followed
+    through the package's own imports.
+    """
+    handler_files = sorted(handler_dir.glob("*.py"))
+    if not handler_files:
+        raise BundlingError(f"no handler module (*.py) in {handler_dir}")
+    sources = {path.name: path for path in handler_files}
+    pending = list(handler_files)
+    while pending:
+        source = pending.pop()
+        required, possible = _imported_modules(source, package_dir)
+        for module in sorted(required | possible):
+            files = _module_files(module, package_dir)
+            if not files and module in required:
+                raise BundlingError(f"{source} imports {module}, which is not a module in {package_dir}")
+            for path in files:
+                relative = path.relative_to(package_dir.parent).as_posix()
+                if relative not in sources:
+                    sources[relative] = path
+                    pending.append(path)
+    return dict(sorted(sources.items()))
+
+
+def _imported_modules(source: Path, package_dir: Path) -> tuple[set[str], set[str]]:
+    """The package's modules that ``source`` imports anywhere in its body.
+
+    Returns the names that must be modules and those that may be (``from package import name``
+    imports a module or an attribute).
+    """
+    tree = ast.parse(source.read_bytes(), filename=str(source))
+    required: set[str] = set()
+    possible: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            required.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute_module(node, source, package_dir)
+            required.add(base)
+            possible.update(f"{base}.{alias.name}" for alias in node.names)
+    package = package_dir.name
+
+    def in_package(names: set[str]) -> set[str]:
+        return {name for name in names if name == package or name.startswith(package + ".")}
+
+    return in_package(required), in_package(possible)
+
+
+def _absolute_module(node: ast.ImportFrom, source: Path, package_dir: Path) -> str:
+    if not node.level:
+        return node.module or ""
+    if not source.is_relative_to(package_dir):
+        raise BundlingError(f"{source}: relative import outside the package {package_dir.name}")
+    # A file's own package: its folder, whether it is a module or the package's __init__.
+    package = list(source.parent.relative_to(package_dir.parent).parts)
+    anchor = package[: len(package) - (node.level - 1)]
+    return ".".join([*anchor, node.module] if node.module else anchor)
+
+
+def _module_files(module: str, package_dir: Path) -> list[Path]:
+    """The files Python loads for ``module``: each enclosing package's ``__init__.py`` and the module.
+
+    Empty when ``module`` is not a module or package of ``package_dir``.
+    """
+    parts = module.split(".")[1:]
+    files = [package_dir / "__init__.py"]
+    for depth, name in enumerate(parts, start=1):
+        base = package_dir.joinpath(*parts[: depth - 1], name)
+        if (base / "__init__.py").is_file():
+            files.append(base / "__init__.py")
+        elif depth == len(parts) and base.with_suffix(".py").is_file():
+            files.append(base.with_suffix(".py"))
+        else:
+            return []
+    return files
+
+
+def asset_fingerprint(sources: Mapping[str, Path], pins: Sequence[str], platform: LambdaPlatform) -> str:
+    """SHA-256 over each copied file (path and content), the pins and the target platform."""
+    digest = hashlib.sha256()
+    for relative, path in sorted(sources.items()):
+        content = path.read_bytes()
+        for part in (b"file", relative.encode(), str(len(content)).encode(), content):
+            digest.update(part + b"\0")
+    for part in ("pins", *pins, "platform", platform.python_version, platform.pip_platform):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def pip_install_args(target: Path, pins: Sequence[str], platform: LambdaPlatform) -> list[str]:
+    """The pip command that installs the pinned wheels for the Lambda's platform into ``target``."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-input",
+        "--disable-pip-version-check",
+        # pip would compile .pyc files for this interpreter's version, which the Lambda ignores.
+        "--no-compile",
+        "--platform",
+        platform.pip_platform,
+        "--implementation",
+        "cp",
+        "--python-version",
+        platform.python_version,
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        *pins,
+    ]
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalAssetBundler:
+    """Builds the asset in the output directory given by CDK; never falls back to Docker."""
+
+    def __init__(
+        self,
+        platform: LambdaPlatform,
+        *,
+        handler_dir: Path = HANDLER_DIR,
+        package_dir: Path = PACKAGE_DIR,
+        requirements_file: Path = REQUIREMENTS_FILE,
+    ) -> None:
+        self.platform = platform
+        self.sources = runtime_sources(handler_dir, package_dir)
+        self.pins = read_pins(requirements_file, ASSET_DISTRIBUTIONS)
+        self.fingerprint = asset_fingerprint(self.sources, self.pins, platform)
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        target = Path(output_dir)
+        for relative, path in self.sources.items():
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+        args = pip_install_args(target, self.pins, self.platform)
+        result = subprocess.run(args, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BundlingError(
+                f"pip could not install {' '.join(self.pins)} for {self.platform.pip_platform} "
+                f"Python {self.platform.python_version} (exit {result.returncode}): {result.stderr.strip()}"
+            )
+        # Console scripts pip wrote for this machine's interpreter; the Lambda never runs them.
+        shutil.rmtree(target / "bin", ignore_errors=True)
+        return True
+
+
+def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
+    """The derive Lambda's code, bundled locally for ``runtime`` on ``architecture``."""
+    bundler = LocalAssetBundler(LambdaPlatform.of(runtime, architecture))
+    return lambda_.Code.from_asset(
+        str(HANDLER_DIR),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=bundler.fingerprint,
+        bundling=cdk.BundlingOptions(image=_NO_DOCKER_IMAGE, local=bundler),
+    )

@@ -1,0 +1,266 @@
+"""The derive Lambda: calls kms:DeriveSharedSecret on its configured keys and applies the KDF.
+
+The function runs ``lambda/derive/handler.py`` with the ``kmsecdh`` package (bundled locally, see
+``bundling``), configured through the environment of DESIGN.md's Lambda contract. Its role may only
+derive with, and read the public keys of, the keys it is given, and write to its own log group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib.bundling import lambda_code
+from constructs_lib.iam_actions import (
+    LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
+    LOG_ENCRYPTION_ACTIONS,
+    SYMMETRIC_KEY_ADMINISTRATION_ACTIONS,
+)
+
+if TYPE_CHECKING:
+    from constructs_lib.key_agreement_key import KeyAgreementKey
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.handler"
+
+KEYS_VARIABLE = "KMSECDH_KEYS"
+DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
+ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
+
+LOGS_ARN_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
+
+
+class DeriveFunction(Construct):
+    """The derive Lambda with its role, log group and (unless given one) the log group's key.
+
+    Defaults: the first of ``keys`` is the default key; the raw shared secret is never returned;
+    no reserved concurrency (cdk-nag's LambdaConcurrency rules then report it: pass a value);
+    256 MB, 10 s, log retention one year; not attached to a VPC; a dedicated symmetric key with
+    rotation encrypts the log group.
+
+    Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
+    reserved concurrency below 1, ``vpc`` without ``kms_endpoint`` (the key policy could not pin
+    the endpoint) and network settings without ``vpc``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        keys: Sequence[KeyAgreementKey],
+        default_key: KeyAgreementKey | None = None,
+        allow_raw_secret: bool = False,
+        reserved_concurrent_executions: int | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        memory_size: int = 256,
+        timeout: cdk.Duration = cdk.Duration.seconds(10),  # noqa: B008 (immutable)
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        kms_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
+        log_group_encryption_key: kms.IKey | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        keys = tuple(keys)
+        default_key = _validated_default_key(keys, default_key)
+        _validate_network(vpc, vpc_subnets, security_groups, kms_endpoint)
+        if reserved_concurrent_executions is not None and reserved_concurrent_executions < 1:
+            raise ValueError(
+                f"reserved_concurrent_executions must be at least 1, got {reserved_concurrent_executions}"
+            )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=log_retention,
+            encryption_key=log_group_encryption_key or self._log_group_key(),
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="kmsecdh derive function: derive with its keys, write its own log group",
+        )
+        self.log_group.grant_write(self.role)
+        if vpc is not None:
+            self._allow_network_interfaces()
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_code(RUNTIME, ARCHITECTURE),
+            description="kmsecdh: KMS ECDH DeriveSharedSecret followed by an SP 800-56C KDF",
+            role=self.role,
+            environment={
+                KEYS_VARIABLE: cdk.Stack.of(self).to_json_string(
+                    {key.alias_name: {"arn": key.key_arn, "key_spec": key.key_spec} for key in keys}
+                ),
+                DEFAULT_KEY_VARIABLE: default_key.alias_name,
+                ALLOW_RAW_SECRET_VARIABLE: "true" if allow_raw_secret else "false",
+            },
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            memory_size=memory_size,
+            timeout=timeout,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+        )
+
+        source_vpce = kms_endpoint.vpc_endpoint_id if kms_endpoint is not None else None
+        for key in keys:
+            key.grant_derive(self.role, source_vpce=source_vpce)
+        self._acknowledge_findings(vpc)
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to invoke the function (a configured caller)."""
+        return self.function.grant_invoke(grantee)
+
+    def _log_group_key(self) -> kms.Key:
+        """A symmetric key only CloudWatch Logs of this account and Region may use, for log groups."""
+        stack = cdk.Stack.of(self)
+        key = kms.Key(
+            self,
+            "LogGroupKey",
+            description="kmsecdh derive function: encrypts its CloudWatch Logs log group",
+            enable_key_rotation=True,
+            # Retained with the log group, whose events stay readable only through this key.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            policy=iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="KeyAdministration",
+                        principals=[iam.AccountRootPrincipal()],
+                        actions=list(SYMMETRIC_KEY_ADMINISTRATION_ACTIONS),
+                        resources=["*"],
+                    ),
+                    iam.PolicyStatement(
+                        sid="AllowCloudWatchLogs",
+                        principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                        actions=list(LOG_ENCRYPTION_ACTIONS),
+                        resources=["*"],
+                        # The log group's ARN cannot appear here: the group already refers to
+                        # this key, and the reference back would be a cycle.
+                        conditions={
+                            "ArnLike": {
+                                LOGS_ARN_CONTEXT_KEY: stack.format_arn(
+                                    service="logs",
+                                    resource="log-group",
+                                    resource_name="*",
+                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                                )
+                            }
+                        },
+                    ),
+                ]
+            ),
+        )
+        return key
+
+    def _allow_network_interfaces(self) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageFunctionNetworkInterfaces",
+                actions=list(LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS),
+                resources=["*"],
+            )
+        )
+
+    def _acknowledge_findings(self, vpc: ec2.IVpc | None) -> None:
+        """Acknowledge, on the narrowest construct, the cdk-nag findings this design causes on purpose."""
+        policy = self.role.node.find_child("DefaultPolicy")
+        wildcard_reason = "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permission"
+        if vpc is not None:
+            wildcard_reason += "; nor do the EC2 network-interface actions Lambda needs to attach to the VPC"
+        _acknowledge(
+            policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason + ". KMS actions name key ARNs."
+        )
+        for pack in _COMPLIANCE_PACKS:
+            _acknowledge(
+                policy,
+                f"{pack}-IAMNoInlinePolicy",
+                "The role's only policy, made for this one function and deleted with it; it holds the "
+                "grants of its keys (by ARN) and its log group, and Lambda adds the X-Ray actions to it.",
+            )
+        for pack in _DEAD_LETTER_PACKS:
+            _acknowledge(
+                self.function,
+                f"{pack}-LambdaDLQ",
+                "Callers invoke the function synchronously and get its errors in the response; "
+                "a derived key must not be parked in a queue.",
+            )
+        if vpc is None:
+            for pack in _COMPLIANCE_PACKS:
+                _acknowledge(
+                    self.function,
+                    f"{pack}-LambdaInsideVPC",
+                    "Not attached to a VPC by configuration (vpc=None): the function accepts no inbound "
+                    "connection and calls only AWS endpoints (KMS, CloudWatch Logs, X-Ray) over TLS.",
+                )
+
+
+# The cdk-nag packs with IAMNoInlinePolicy and LambdaInsideVPC rules, and those with LambdaDLQ.
+_COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+_DEAD_LETTER_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "Serverless")
+
+
+def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def _validated_default_key(
+    keys: tuple[KeyAgreementKey, ...], default_key: KeyAgreementKey | None
+) -> KeyAgreementKey:
+    if not keys:
+        raise ValueError("DeriveFunction needs at least one key in keys")
+    aliases = [key.alias_name for key in keys]
+    duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+    if duplicates:
+        raise ValueError(f"DeriveFunction keys share alias names: {', '.join(duplicates)}")
+    if default_key is None:
+        return keys[0]
+    if not any(key is default_key for key in keys):
+        raise ValueError(f"default_key {default_key.alias_name} is not one of keys ({', '.join(aliases)})")
+    return default_key
+
+
+def _validate_network(
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    security_groups: Sequence[ec2.ISecurityGroup] | None,
+    kms_endpoint: ec2.IInterfaceVpcEndpoint | None,
+) -> None:
+    if vpc is None:
+        given = [
+            name
+            for name, value in (
+                ("vpc_subnets", vpc_subnets),
+                ("security_groups", security_groups),
+                ("kms_endpoint", kms_endpoint),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(f"{', '.join(given)} given without vpc")
+    elif kms_endpoint is None:
+        raise ValueError(
+            "vpc given without kms_endpoint: the function in a VPC reaches KMS through an interface "
+            "endpoint, and the key policy pins that endpoint"
+        )
