@@ -1,0 +1,33 @@
+"""``kmsecdh``: the command line of both parties of a KMS ECDH key agreement.
+
+The KMS key owner fetches public keys, derives through the derive function, encrypts and decrypts
+with the AWS KMS ECDH keyring and audits key use; the peer makes an EC key, derives the same key
+locally and uses the Raw ECDH keyring. Every failure is one line on stderr: exit 2 for a usage
+error, 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from kmsecdh.cli.errors import EXIT_OK, EXIT_RUNTIME, UsageError, describe
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kmsecdh.cli.parser import parse_arguments
+
+    try:
+        args = parse_arguments(argv)
+        return args.handler(args)
+    except SystemExit as exit_request:  # --help and --version exit through argparse
+        return exit_request.code if isinstance(exit_request.code, int) else EXIT_OK
+    except KeyboardInterrupt:
+        print("kmsecdh: interrupted", file=sys.stderr)
+        return EXIT_RUNTIME
+    except Exception as error:
+        code, line = describe(error)
+        print(line, file=sys.stderr)
+        return code
+
+
+__all__ = ["UsageError", "main"]

@@ -1,0 +1,52 @@
+"""Errors of the command line and the one line each becomes on stderr.
+
+Exit codes: 2 for usage errors (bad option, bad option value), 1 for everything that went wrong
+while running (missing file, invalid key, AWS error, tampered message).
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kmsecdh.errors import DeriveError
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given; ``prog`` names the (sub)command."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class CommandError(Exception):
+    """A command failed for a reason its message explains (file, key or AWS trouble)."""
+
+
+class FunctionError(CommandError):
+    """The derive function failed with an error outside the contract's codes (timeout, crash)."""
+
+
+def describe(error: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message for an error a command raised."""
+    if isinstance(error, UsageError):
+        return EXIT_USAGE, f"{error.prog}: usage error: {error} (see {error.prog} --help)"
+    if isinstance(error, DeriveError):
+        return EXIT_RUNTIME, f"kmsecdh: {error.code}: {error}"
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "AWS call")
+        return EXIT_RUNTIME, (
+            f"kmsecdh: AWS {operation} failed: {details.get('Code', 'Unknown')}: "
+            f"{details.get('Message') or 'no message'}"
+        )
+    if isinstance(error, BotoCoreError):
+        return EXIT_RUNTIME, f"kmsecdh: AWS error: {error}"
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return EXIT_RUNTIME, f"kmsecdh: file error:{where}: {error.strerror or error}"
+    return EXIT_RUNTIME, f"kmsecdh: error: {error}"

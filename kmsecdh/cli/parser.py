@@ -1,0 +1,246 @@
+"""The argparse tree of ``kmsecdh``: one subcommand per task of either party.
+
+Usage errors never print argparse's two-line usage block: ``Parser.error`` raises UsageError, which
+``main`` prints as one line and exits 2. The KDF options are declared and parsed once
+(``add_kdf_arguments`` / ``kdf_parameters``) for ``derive`` and ``derive-local``, so both parties
+derive from the same parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+from typing import NoReturn
+
+from kmsecdh.audit_events import parse_since
+from kmsecdh.cli import commands
+from kmsecdh.cli.errors import UsageError
+from kmsecdh.contract import KdfParameters
+from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
+from kmsecdh.keys import KEY_SPECS
+from kmsecdh.messages import RESERVED_CONTEXT_PREFIX
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, message)
+
+
+def _length(text: str) -> int:
+    try:
+        length = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not MIN_LENGTH <= length <= MAX_LENGTH:
+        raise argparse.ArgumentTypeError(f"must be {MIN_LENGTH} to {MAX_LENGTH} bytes")
+    return length
+
+
+def _hex(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not hexadecimal") from None
+
+
+def _since(text: str) -> timedelta:
+    try:
+        return parse_since(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _context_pair(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if key.startswith(RESERVED_CONTEXT_PREFIX):
+        raise argparse.ArgumentTypeError(f"keys starting with {RESERVED_CONTEXT_PREFIX!r} are reserved")
+    return key, value
+
+
+def add_kdf_arguments(parser: argparse.ArgumentParser) -> None:
+    kdf = parser.add_argument_group(
+        "key derivation (SP 800-56C)",
+        "FixedInfo is either given whole (--fixed-info-hex) or built from AlgorithmID, PartyUInfo and "
+        "PartyVInfo (UTF-8 text, each length-prefixed per SP 800-56A 5.8.2.1.1; an absent part is empty).",
+    )
+    kdf.add_argument(
+        "--kdf", choices=sorted(ALGORITHMS), default=DEFAULT_ALGORITHM, help="default: %(default)s"
+    )
+    kdf.add_argument(
+        "--length",
+        type=_length,
+        default=DEFAULT_LENGTH,
+        help="bytes to derive, 16 to 64 (default: %(default)s)",
+    )
+    kdf.add_argument("--fixed-info-hex", type=_hex, metavar="HEX", help="the whole FixedInfo")
+    kdf.add_argument("--algorithm-id", metavar="TEXT", help="AlgorithmID part of FixedInfo")
+    kdf.add_argument("--party-u-info", metavar="TEXT", help="PartyUInfo part of FixedInfo")
+    kdf.add_argument("--party-v-info", metavar="TEXT", help="PartyVInfo part of FixedInfo")
+    kdf.add_argument("--salt-hex", type=_hex, metavar="HEX", help="HKDF salt (hkdf-* only)")
+
+
+def kdf_parameters(args: argparse.Namespace) -> KdfParameters:
+    """The KDF the options describe; UsageError for combinations argparse cannot express."""
+    prog = f"kmsecdh {args.command}"
+    parts = (args.algorithm_id, args.party_u_info, args.party_v_info)
+    if args.fixed_info_hex is not None and any(part is not None for part in parts):
+        raise UsageError(prog, "--fixed-info-hex excludes --algorithm-id, --party-u-info and --party-v-info")
+    if args.salt_hex is not None and not ALGORITHMS[args.kdf].takes_salt:
+        raise UsageError(prog, f"--salt-hex is for the hkdf-* KDFs; {args.kdf} takes no salt")
+    if args.fixed_info_hex is not None:
+        info = args.fixed_info_hex
+    elif any(part is not None for part in parts):
+        info = fixed_info(*((part or "").encode("utf-8") for part in parts))
+    else:
+        info = b""
+    return KdfParameters(algorithm=args.kdf, length=args.length, fixed_info=info, salt=args.salt_hex)
+
+
+def _add_output(parser: argparse.ArgumentParser, help_text: str, *, required: bool = False) -> None:
+    parser.add_argument("--out", type=Path, required=required, metavar="FILE", help=help_text)
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def _add_party_key(parser: argparse.ArgumentParser) -> None:
+    own = parser.add_mutually_exclusive_group(required=True)
+    own.add_argument(
+        "--private-key", type=Path, metavar="FILE", help="your EC private key (PEM): the peer side"
+    )
+    own.add_argument("--key-id", metavar="ID", help="your KMS key (ARN, key id or alias): the key owner side")
+    parser.add_argument(
+        "--peer-public-key",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the other party's public key (DER or PEM)",
+    )
+    parser.add_argument("--in", dest="input", type=Path, required=True, metavar="FILE")
+    parser.add_argument(
+        "--context",
+        type=_context_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="encryption context pair (repeatable)",
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="kmsecdh",
+        description="AWS KMS ECDH key agreement for both parties: "
+        "the KMS key owner and the peer with an ordinary EC key.",
+    )
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    keygen = subcommands.add_parser(
+        "keygen",
+        help="make an EC key pair for the peer side (like openssl ecparam -genkey + ec -pubout)",
+        description="Write NAME.pem (SEC1 private key, mode 0600), NAME.pub.der and NAME.pub.pem.",
+    )
+    keygen.add_argument("--curve", choices=sorted(commands.CURVES), required=True)
+    keygen.add_argument("--out", required=True, metavar="NAME", help="file name prefix")
+    keygen.add_argument("--force", action="store_true", help="overwrite existing files")
+    keygen.set_defaults(handler=commands.keygen)
+
+    public_key = subcommands.add_parser(
+        "public-key",
+        help="fetch a KMS key's public key (KMS GetPublicKey, or the derive function)",
+        description="Print or write the public key of a key-agreement KMS key, to hand to the peer.",
+    )
+    public_key.add_argument("--key-id", required=True, metavar="ID", help="key ARN, key id or alias")
+    public_key.add_argument("--function", metavar="NAME", help="ask the derive function instead of KMS")
+    public_key.add_argument("--format", choices=("der", "pem"), default="pem", help="default: %(default)s")
+    _add_output(public_key, "write here instead of stdout")
+    public_key.set_defaults(handler=commands.public_key)
+
+    derive = subcommands.add_parser(
+        "derive",
+        help="key owner: derive a key with the derive function (Lambda)",
+        description="Invoke the derive function for one peer public key and output the derived key.",
+    )
+    derive.add_argument("--function", required=True, metavar="NAME", help="derive function name or ARN")
+    derive.add_argument("--peer-public-key", type=Path, required=True, metavar="FILE", help="DER or PEM")
+    derive.add_argument("--key-id", metavar="ID", help="KMS key (default: the function's default key)")
+    add_kdf_arguments(derive)
+    _add_output(derive, "write the raw key here (mode 0600) instead of hex on stdout")
+    derive.set_defaults(handler=commands.derive, needs_kdf=True)
+
+    derive_local = subcommands.add_parser(
+        "derive-local",
+        help="peer: derive the same key from your EC private key",
+        description="ECDH with your private key and the KMS key's public key, then the same KDF.",
+    )
+    derive_local.add_argument(
+        "--private-key", type=Path, required=True, metavar="FILE", help="PEM, SEC1 or PKCS#8"
+    )
+    derive_local.add_argument(
+        "--peer-public-key",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the KMS key's public key, DER or PEM",
+    )
+    add_kdf_arguments(derive_local)
+    _add_output(derive_local, "write the raw key here (mode 0600) instead of hex on stdout")
+    derive_local.set_defaults(handler=commands.derive_local, needs_kdf=True)
+
+    encrypt = subcommands.add_parser(
+        "encrypt",
+        help="encrypt a file for the other party (AWS Encryption SDK, ECDH keyring)",
+        description="Encrypt with the Raw ECDH keyring (--private-key) "
+        "or the AWS KMS ECDH keyring (--key-id).",
+    )
+    _add_party_key(encrypt)
+    _add_output(encrypt, "the encrypted message", required=True)
+    encrypt.set_defaults(handler=commands.encrypt)
+
+    decrypt = subcommands.add_parser(
+        "decrypt",
+        help="decrypt a file from the other party; prints its encryption context",
+        description="Decrypt and authenticate a message; --context pairs must all be in its encryption "
+        "context. Nothing is written unless the whole message verifies.",
+    )
+    _add_party_key(decrypt)
+    _add_output(decrypt, "the plaintext (mode 0600)", required=True)
+    decrypt.set_defaults(handler=commands.decrypt)
+
+    audit = subcommands.add_parser(
+        "audit",
+        help="CloudTrail events on a KMS key (DeriveSharedSecret, management events)",
+        description="List CloudTrail LookupEvents naming the key: time, event, principal, source IP, error.",
+    )
+    audit.add_argument("--key-id", required=True, metavar="ID", help="key ARN, key id or alias")
+    audit.add_argument("--since", type=_since, default=_since("24h"), metavar="N{m,h,d}", help="default: 24h")
+    audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    audit.set_defaults(handler=commands.audit)
+
+    demo = subcommands.add_parser(
+        "demo",
+        help="the two-party walkthrough against a local KMS endpoint, no AWS account",
+        description="Start a local KMS endpoint, create the dev key from cdk.out, derive on both sides, "
+        "compare, and exchange Encryption SDK messages both ways. Secrets are shown as fingerprints only.",
+    )
+    demo.add_argument("--environment", default="dev", help="cdk.json environment (default: %(default)s)")
+    demo.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), metavar="DIR", help="default: %(default)s"
+    )
+    demo.add_argument("--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use")
+    demo.set_defaults(handler=commands.demo)
+    return parser
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "needs_kdf", False):
+        args.kdf_parameters = kdf_parameters(args)
+    if hasattr(args, "context"):
+        keys = [key for key, _ in args.context]
+        if len(keys) != len(set(keys)):
+            raise UsageError(f"kmsecdh {args.command}", "--context gives the same key twice")
+        args.context = dict(args.context)
+    return args
