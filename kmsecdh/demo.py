@@ -1,0 +1,273 @@
+"""The two-party walkthrough with no AWS account: ``python -m kmsecdh demo`` (``make demo``).
+
+Bob's key lives in KMS (here the local KMS endpoint, created with the key spec, usage and alias the
+synthesized dev environment declares); Alice holds an ordinary EC key made with OpenSSL. Both derive
+the same key, Bob through the derive function's handler and Alice with ``openssl pkeyutl -derive`` and
+``openssl kdf``, then each encrypts a message with the AWS Encryption SDK that the other decrypts.
+Each step prints the ``aws`` / ``openssl`` / ``kmsecdh`` command that does the same.
+
+Secrets are never printed: the shared secret Z and the derived keys appear only as fingerprints,
+the first 4 bytes of their SHA-256, enough to see that both sides agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import io
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kmsecdh import messages, service
+from kmsecdh.cli.remote import aws_client, decode_b64_field, derive_event
+from kmsecdh.contract import KdfParameters
+from kmsecdh.kdf import fixed_info
+from kmsecdh.local_endpoint import PROJECT_ROOT, LocalKmsEndpoint
+from kmsecdh.openssl import OpenSsl
+
+KEY_AGREEMENT = "KEY_AGREEMENT"
+DEMO_KDF = KdfParameters(
+    algorithm="onestep-sha256",
+    length=32,
+    fixed_info=fixed_info(b"kmsecdh-demo", b"alice", b"bob"),
+)
+DEMO_KDF_OPTIONS = (
+    "--kdf onestep-sha256 --length 32 --algorithm-id kmsecdh-demo --party-u-info alice --party-v-info bob"
+)
+DEMO_CONTEXT = {"purpose": "kmsecdh demo"}
+FINGERPRINT_BYTES = 4
+_Z_PLACEHOLDER = "$Z_HEX"
+
+
+class DemoError(RuntimeError):
+    """The walkthrough cannot run: no synthesized key, synth failed, ..."""
+
+
+@dataclass(frozen=True)
+class PlannedKey:
+    """The key-agreement key one environment's synthesized templates declare."""
+
+    key_spec: str
+    alias: str
+    template: Path
+
+
+def fingerprint(secret: bytes) -> str:
+    """First bytes of SHA-256: shows two secrets are equal without showing either."""
+    return hashlib.sha256(secret).digest()[:FINGERPRINT_BYTES].hex()
+
+
+def planned_keys(cdk_out: Path, environment: str) -> list[PlannedKey]:
+    """Every KEY_AGREEMENT AWS::KMS::Key (with its alias) in the environment's stage assembly."""
+    assembly = cdk_out / f"assembly-{environment}"
+    templates = sorted(assembly.glob("*.template.json"))
+    if not templates:
+        raise DemoError(f"no templates for environment {environment!r} in {assembly}")
+    keys = []
+    for template in templates:
+        resources: Mapping[str, Any] = json.loads(template.read_text()).get("Resources", {})
+        for logical_id, resource in resources.items():
+            properties = resource.get("Properties", {})
+            if resource.get("Type") == "AWS::KMS::Key" and properties.get("KeyUsage") == KEY_AGREEMENT:
+                alias = _alias_of(logical_id, resources)
+                keys.append(PlannedKey(key_spec=properties["KeySpec"], alias=alias, template=template))
+    if not keys:
+        raise DemoError(f"no AWS::KMS::Key with KeyUsage {KEY_AGREEMENT} in {assembly}")
+    return keys
+
+
+def _alias_of(key_logical_id: str, resources: Mapping[str, Any]) -> str:
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::KMS::Alias" and key_logical_id in json.dumps(
+            properties.get("TargetKeyId")
+        ):
+            return properties["AliasName"]
+    raise DemoError(f"no AWS::KMS::Alias targets the key {key_logical_id}")
+
+
+def synthesize(cdk_out: Path) -> None:
+    """``npx cdk synth`` with the project's pinned CLI, into ``cdk_out``."""
+    app_dir = Path.cwd() if (Path.cwd() / "cdk.json").exists() else PROJECT_ROOT
+    command = ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", str(cdk_out.resolve())]
+    _say(f"{cdk_out} is missing: synthesizing the app first", command)
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DemoError(f"cdk synth failed (exit {result.returncode}): {last_line}")
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block only, and give the handler a fresh KMS client."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    service.reset_kms_client()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        service.reset_kms_client()
+
+
+def _say(title: str, *commands: list[str] | str) -> None:
+    print(f"\n== {title}")
+    for command in commands:
+        print(f"   $ {command if isinstance(command, str) else shlex.join(command)}")
+
+
+def _result(text: str) -> None:
+    print(f"   {text}")
+
+
+def run_demo(environment: str = "dev", cdk_out: Path = Path("cdk.out"), key_spec: str | None = None) -> int:
+    """Run the walkthrough; 0 when both parties agree on the key and both messages decrypt."""
+    if not (cdk_out / f"assembly-{environment}").is_dir():
+        synthesize(cdk_out)
+    keys = planned_keys(cdk_out, environment)
+    chosen = [key for key in keys if key_spec in (None, key.key_spec)]
+    if not chosen:
+        raise DemoError(f"environment {environment!r} declares no {key_spec} key-agreement key")
+    plan = chosen[0]
+    _say(f"cdk.out: environment {environment!r} declares a {plan.key_spec} {KEY_AGREEMENT} key, {plan.alias}")
+    _result(f"from {plan.template}")
+    with LocalKmsEndpoint() as endpoint, tempfile.TemporaryDirectory(prefix="kmsecdh-demo-") as work:
+        _say("local KMS endpoint (localstack, KMS only) started", f"export AWS_ENDPOINT_URL={endpoint.url}")
+        # Every command shown names its files relative to the working directory.
+        with _environment(endpoint.client_environment()), contextlib.chdir(work):
+            print(f"   (working directory {work})")
+            return _walkthrough(plan)
+
+
+def _walkthrough(plan: PlannedKey) -> int:
+    openssl = OpenSsl()
+    kms = aws_client("kms")
+
+    _say(
+        "Bob (key owner) creates the KMS key and its alias",
+        f"aws kms create-key --key-spec {plan.key_spec} --key-usage {KEY_AGREEMENT}",
+        f"aws kms create-alias --alias-name {plan.alias} --target-key-id <KeyId>",
+    )
+    metadata = kms.create_key(KeySpec=plan.key_spec, KeyUsage=KEY_AGREEMENT)["KeyMetadata"]
+    kms.create_alias(AliasName=plan.alias, TargetKeyId=metadata["KeyId"])
+    _result(f"key {metadata['Arn']}")
+
+    bob_public = Path("bob.pub.der")
+    _say(
+        "Bob hands his public key to Alice",
+        f"aws kms get-public-key --key-id {plan.alias} --query PublicKey --output text "
+        f"| base64 -d > {bob_public}",
+        f"kmsecdh public-key --key-id {plan.alias} --format der --out {bob_public}",
+    )
+    bob_public.write_bytes(kms.get_public_key(KeyId=plan.alias)["PublicKey"])
+
+    alice_private, alice_public = Path("alice.pem"), Path("alice.pub.der")
+    _say(
+        "Alice makes her EC key with OpenSSL and hands her public key to Bob",
+        ["openssl", *openssl.genkey_args(plan.key_spec, alice_private)],
+        ["openssl", *openssl.public_key_args(alice_private, alice_public, der=True)],
+    )
+    openssl.genkey(plan.key_spec, alice_private)
+    openssl.public_key(alice_private, alice_public, der=True)
+
+    derive_command = shlex.join(["openssl", *openssl.derive_args(alice_private, bob_public)])
+    _say("Alice derives Z with OpenSSL", f"Z_HEX=$({derive_command} | od -An -tx1 -v | tr -d ' \\n')")
+    alice_z = openssl.derive(alice_private, bob_public)
+    _result(f"Z: {len(alice_z)} bytes, fingerprint {fingerprint(alice_z)}")
+    kdf_args = openssl.kdf_args(
+        _Z_PLACEHOLDER, algorithm=DEMO_KDF.algorithm, length=DEMO_KDF.length, fixed_info=DEMO_KDF.fixed_info
+    )
+    _say(
+        "Alice applies the SP 800-56C one-step KDF with OpenSSL",
+        # The placeholder must stay unquoted for the shell to expand it.
+        shlex.join(["openssl", *kdf_args]).replace(
+            shlex.quote(f"hexkey:{_Z_PLACEHOLDER}"), '"hexkey:$Z_HEX"'
+        ),
+        f"kmsecdh derive-local --private-key {alice_private} --peer-public-key {bob_public} "
+        f"{DEMO_KDF_OPTIONS}",
+    )
+    alice_key = openssl.kdf(
+        alice_z, algorithm=DEMO_KDF.algorithm, length=DEMO_KDF.length, fixed_info=DEMO_KDF.fixed_info
+    )
+    _result(f"derived key: {len(alice_key)} bytes, fingerprint {fingerprint(alice_key)}")
+
+    function_keys = {plan.alias: {"arn": metadata["Arn"], "key_spec": plan.key_spec}}
+    _say(
+        "Bob derives through the derive function's handler (KMS DeriveSharedSecret, then the same KDF)",
+        f"aws kms derive-shared-secret --key-id {plan.alias} --key-agreement-algorithm ECDH "
+        f"--public-key fileb://{alice_public}",
+        f"kmsecdh derive --function <derive function> --key-id {plan.alias} --peer-public-key {alice_public} "
+        f"{DEMO_KDF_OPTIONS}",
+    )
+    event = derive_event(plan.alias, alice_public.read_bytes(), DEMO_KDF)
+    with _environment(
+        {service.KEYS_VARIABLE: json.dumps(function_keys), service.DEFAULT_KEY_VARIABLE: plan.alias}
+    ):
+        bob_key = decode_b64_field(service.handle_invocation(event), "derived_key")
+    _result(f"derived key: {len(bob_key)} bytes, fingerprint {fingerprint(bob_key)}")
+
+    if not hmac.compare_digest(alice_key, bob_key):
+        _say("MISMATCH: Alice and Bob derived different keys")
+        return 1
+    _result("Alice and Bob hold the same key")
+
+    alice_keyring = messages.raw_ecdh_keyring(
+        alice_private.read_bytes(), bob_public.read_bytes(), plan.key_spec
+    )
+    bob_keyring = messages.kms_ecdh_keyring(kms, metadata["Arn"], alice_public.read_bytes(), plan.key_spec)
+    context_options = " ".join(
+        f"--context {shlex.quote(f'{key}={value}')}" for key, value in DEMO_CONTEXT.items()
+    )
+    exchanges = (
+        (
+            "Alice",
+            alice_keyring,
+            f"--private-key {alice_private} --peer-public-key {bob_public}",
+            "Bob",
+            bob_keyring,
+            f"--key-id {plan.alias} --peer-public-key {alice_public}",
+        ),
+        (
+            "Bob",
+            bob_keyring,
+            f"--key-id {plan.alias} --peer-public-key {alice_public}",
+            "Alice",
+            alice_keyring,
+            f"--private-key {alice_private} --peer-public-key {bob_public}",
+        ),
+    )
+    for sender, sender_keyring, sender_options, recipient, recipient_keyring, recipient_options in exchanges:
+        plaintext = f"hello {recipient}, from {sender}\n".encode()
+        message = f"to-{recipient.lower()}.esdk"
+        _say(
+            f"{sender} encrypts a message for {recipient} and {recipient} decrypts it "
+            "(AWS Encryption SDK, ECDH keyrings)",
+            f"kmsecdh encrypt {sender_options} {context_options} --in note.txt --out {message}",
+            f"kmsecdh decrypt {recipient_options} {context_options} --in {message} --out note.out",
+        )
+        ciphertext = io.BytesIO()
+        messages.encrypt_stream(io.BytesIO(plaintext), ciphertext, sender_keyring, DEMO_CONTEXT)
+        decrypted = io.BytesIO()
+        context = messages.decrypt_stream(
+            io.BytesIO(ciphertext.getvalue()), decrypted, recipient_keyring, DEMO_CONTEXT
+        )
+        if decrypted.getvalue() != plaintext:
+            _say(f"MISMATCH: {recipient} decrypted something else than {sender} encrypted")
+            return 1
+        _result(f"{len(ciphertext.getvalue())}-byte message; {recipient} read {decrypted.getvalue()!r}")
+        _result(f"encryption context {json.dumps(context)}")
+    _say("demo complete: both parties derived the same key and read each other's messages")
+    return 0
