@@ -4,7 +4,7 @@ The event is a JSON object. Every field is checked for presence, type and size h
 is resolved or any KMS call is made, and every failure is ``InvalidRequest`` with a message that names
 the field but never echoes its value. Optional fields are omitted, not ``null``. The peer public keys
 stay text: whether they are valid depends on the curve of the resolved key, so ``kmsecdh.keys``
-checks them later (and a batch reports a bad peer key per peer).
+checks them later, empty ones included (and a batch reports a bad peer key per peer).
 
 ``derive`` fields:
 
@@ -140,8 +140,6 @@ def _peer_public_keys(event: Mapping[str, object]) -> tuple[tuple[str, ...], boo
 def _peer_key_text(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"{field} must be a string (base64 DER SubjectPublicKeyInfo or PEM)")
-    if not value:
-        raise InvalidRequest(f"{field} must not be empty")
     if len(value) > MAX_PEER_KEY_LENGTH:
         raise InvalidRequest(f"{field} is longer than {MAX_PEER_KEY_LENGTH} characters")
     return value

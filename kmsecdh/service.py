@@ -159,7 +159,7 @@ def kms_client() -> Any:
             _client = boto3.session.Session().client(
                 "kms",
                 config=Config(
-                    retries={"mode": "standard", "max_attempts": KMS_MAX_ATTEMPTS},
+                    retries={"mode": "standard", "total_max_attempts": KMS_MAX_ATTEMPTS},
                     connect_timeout=KMS_CONNECT_TIMEOUT_SECONDS,
                     read_timeout=KMS_READ_TIMEOUT_SECONDS,
                     max_pool_connections=BATCH_CONCURRENCY,

@@ -44,7 +44,6 @@ MALFORMED: dict[str, object] = {
     "both peer fields": derive(peer_public_keys=[PEER_PEM]),
     "peer key not a string": derive(peer_public_key=123),
     "peer key null": derive(peer_public_key=None),
-    "peer key empty": derive(peer_public_key=""),
     "peer key oversize": derive(peer_public_key="A" * (MAX_PEER_KEY_LENGTH + 1)),
     "peer list not a list": {"action": "derive", "peer_public_keys": PEER_PEM},
     "peer list empty": {"action": "derive", "peer_public_keys": []},
