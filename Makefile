@@ -61,7 +61,7 @@ lint: setup
 	@$(VENV)/bin/ruff format --check .
 
 bench: setup
-	@$(PY) benchmarks/run.py
+	@$(PY) -m benchmarks.run
 
 demo: setup
 	@$(PY) -m kmsecdh demo

@@ -49,6 +49,11 @@ class LocalKmsEndpoint:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The endpoint's process id (it leads its own process group), or None when not running."""
+        return None if self._process is None else self._process.pid
+
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point boto3 at this endpoint with dummy credentials."""
         return {

@@ -1,0 +1,5 @@
+"""``make bench``: the project's costs measured as ratios against the floors it cannot beat (issue 5)."""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,71 @@
+"""Cold start: a fresh interpreter importing the Lambda handler and creating its KMS client, vs a fresh
+interpreter that only imports boto3 and creates a KMS client.
+
+Both children get the same environment (region, function configuration, the handler directory on
+PYTHONPATH as in the Lambda task root), so the difference is what the handler's imports and client
+set-up add. Bytecode caching is allowed and one warm-up round fills the caches: steady-state
+imports, not first-compile costs, are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from benchmarks import PROJECT_ROOT, workload
+from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
+
+TARGET = Target("<=", 1.3)
+RUNS = 15
+KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
+
+PROJECT_CODE = "import handler\nfrom kmsecdh import service\nservice.kms_client()\n"
+FLOOR_CODE = "import boto3\nboto3.client('kms')\n"
+
+
+def child_environment() -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "KMSECDH_")) and name not in {"PYTHONDONTWRITEBYTECODE", "PYTHONPATH"}
+    }
+    env.update(workload.function_environment(KEY_ARN))
+    env.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        # No shared config or credential files: both children resolve the same nothing.
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=str(workload.HANDLER_DIR),
+    )
+    return env
+
+
+def run_child(code: str, env: dict[str, str], *extra_args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *extra_args, "-c", code],
+        env=env,
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def measure() -> FigureResult:
+    env = child_environment()
+    project, floor = interleaved(
+        lambda: elapsed_ms(lambda: run_child(PROJECT_CODE, env)),
+        lambda: elapsed_ms(lambda: run_child(FLOOR_CODE, env)),
+        runs=RUNS,
+    )
+    return FigureResult(
+        name="cold start",
+        project_label="fresh interpreter: import the handler module, create its KMS client",
+        floor_label="fresh interpreter: import boto3, boto3.client('kms')",
+        project=summarize(project, "ms"),
+        floor=summarize(floor, "ms"),
+        target=TARGET,
+        notes=(f"{RUNS} interleaved runs each after one warm-up round; wall time of the child process",),
+    )

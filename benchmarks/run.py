@@ -1,0 +1,51 @@
+"""``make bench``: measure every figure, print the table, write benchmarks/results.json.
+
+python -m benchmarks.run                      # every figure, writes benchmarks/results.json
+python -m benchmarks.run --only cold_start    # some figures, printed only (unless --output)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import PROJECT_ROOT, report
+
+# Cheap figures first, so a failure in a slow one comes after the quick numbers are known.
+FIGURES = ("cold_start", "warm_derive", "batch", "asset", "synth")
+RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "results.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only", action="append", choices=FIGURES, help="measure only this figure (repeatable)"
+    )
+    parser.add_argument("--output", type=Path, help=f"results file (default: {RESULTS_FILE} for a full run)")
+    args = parser.parse_args(argv)
+    # The CDK libraries (asset, synth) run on the machine's Node 20; its end-of-life banner is noise here.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    names = [name for name in FIGURES if not args.only or name in args.only]
+    output = args.output or (None if args.only else RESULTS_FILE)
+
+    machine = report.machine()
+    started = time.monotonic()
+    results = {}
+    for name in names:
+        sys.stderr.write(f"bench: {name} ...\n")
+        figure_started = time.monotonic()
+        results[name] = importlib.import_module(f"benchmarks.{name}").measure()
+        sys.stderr.write(f"bench: {name} done in {time.monotonic() - figure_started:.0f} s\n")
+    report.print_table(list(results.values()), machine)
+    if output is not None:
+        report.write(output, report.document(results, machine, time.monotonic() - started))
+        sys.stderr.write(f"bench: wrote {output}\n")
+    return 0 if all(result.met for result in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

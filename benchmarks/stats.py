@@ -1,0 +1,144 @@
+"""Sampling and statistics for the benchmarks: interleaved runs, medians with spread, ratios to a floor.
+
+Pure code (no I/O, no project imports) so ``tests/bench`` can check it quickly.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Sampler = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Median and spread of one side's samples (interquartile range, min and max)."""
+
+    unit: str
+    runs: int
+    median: float
+    q1: float
+    q3: float
+    minimum: float
+    maximum: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "unit": self.unit,
+            "runs": self.runs,
+            "median": self.median,
+            "q1": self.q1,
+            "q3": self.q3,
+            "min": self.minimum,
+            "max": self.maximum,
+        }
+
+
+def summarize(samples: Sequence[float], unit: str) -> Summary:
+    """Median, quartiles (inclusive method: they stay within the samples) and extremes."""
+    if not samples:
+        raise ValueError("no samples to summarize")
+    values = sorted(samples)
+    if len(values) == 1:
+        q1 = q3 = values[0]
+    else:
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return Summary(
+        unit=unit,
+        runs=len(values),
+        median=statistics.median(values),
+        q1=q1,
+        q3=q3,
+        minimum=values[0],
+        maximum=values[-1],
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """The bound the project/floor ratio must respect, e.g. ``<= 1.3`` or ``>= 3``."""
+
+    comparison: Literal["<=", ">="]
+    bound: float
+
+    def met_by(self, ratio: float) -> bool:
+        return ratio <= self.bound if self.comparison == "<=" else ratio >= self.bound
+
+    def __str__(self) -> str:
+        return f"ratio {self.comparison} {self.bound:g}"
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """One row of the results table: the project's and the floor's summaries and their ratio."""
+
+    name: str
+    project_label: str
+    floor_label: str
+    project: Summary
+    floor: Summary
+    target: Target
+    notes: tuple[str, ...] = field(default=())
+    details: Mapping[str, float] = field(default_factory=dict)
+    """Diagnostics that explain the figure (for example CPU time per operation), by name."""
+
+    def __post_init__(self) -> None:
+        if self.project.unit != self.floor.unit:
+            raise ValueError(f"{self.name}: project in {self.project.unit}, floor in {self.floor.unit}")
+        if self.floor.median == 0:
+            raise ValueError(f"{self.name}: floor median is zero, no ratio")
+
+    @property
+    def ratio(self) -> float:
+        """Project median over floor median (for a throughput, higher is better)."""
+        return self.project.median / self.floor.median
+
+    @property
+    def met(self) -> bool:
+        return self.target.met_by(self.ratio)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "project": {"what": self.project_label, **self.project.to_json()},
+            "floor": {"what": self.floor_label, **self.floor.to_json()},
+            "ratio": round(self.ratio, 4),
+            "target": {"comparison": self.target.comparison, "bound": self.target.bound},
+            "met": self.met,
+            "notes": list(self.notes),
+            "details": {name: round(value, 4) for name, value in self.details.items()},
+        }
+
+
+def interleaved(
+    project: Sampler, floor: Sampler, runs: int, warmup: int = 1
+) -> tuple[list[float], list[float]]:
+    """``runs`` samples of each side, alternating which goes first (ABBA) so drift hits both alike.
+
+    The ``warmup`` rounds (caches, imports, connections) are run and discarded.
+    """
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    for _ in range(warmup):
+        project()
+        floor()
+    project_samples: list[float] = []
+    floor_samples: list[float] = []
+    for index in range(runs):
+        if index % 2 == 0:
+            project_samples.append(project())
+            floor_samples.append(floor())
+        else:
+            floor_samples.append(floor())
+            project_samples.append(project())
+    return project_samples, floor_samples
+
+
+def elapsed_ms(action: Callable[[], object]) -> float:
+    """Wall-clock milliseconds ``action`` takes."""
+    start = time.perf_counter_ns()
+    action()
+    return (time.perf_counter_ns() - start) / 1e6

@@ -1,0 +1,81 @@
+"""Synth: ``cdk synth`` of the project's app (every example environment) vs an empty CDK app.
+
+Both run the project's pinned CLI with the same flags and environment, each into a fresh temp output
+directory (so the project pays its asset bundling every run, as on a fresh clone or in CI). The
+floor lives in a temp dir with a copy of the project's ``cdk.json`` (same feature flags and context)
+whose ``app`` is a Python file that builds an empty ``cdk.App()`` (with one empty stack) and
+synthesizes it with the same interpreter. Synth is slow, so there are few runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks import PROJECT_ROOT
+from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
+
+TARGET = Target("<=", 2.0)
+RUNS = 3
+CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+CLI_ARGS = ("synth", "--quiet", "--no-notices", "--no-lookups")
+# The CLI refuses an app without any stack ("This app contains no stacks"), so the floor holds one
+# empty stack: nothing but the app, the stack and the synthesizer's own output.
+EMPTY_APP = 'import aws_cdk as cdk\n\napp = cdk.App()\ncdk.Stack(app, "Empty")\napp.synth()\n'
+
+
+def cli_environment() -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
+    env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_CLI_TELEMETRY="true")
+    return env
+
+
+def write_floor_app(directory: Path, project_settings: Path = PROJECT_ROOT / "cdk.json") -> None:
+    """The empty app with the project's cdk.json (feature flags, context) and the same interpreter."""
+    app_file = directory / "empty_app.py"
+    app_file.write_text(EMPTY_APP)
+    settings = json.loads(project_settings.read_text())
+    settings["app"] = f"{shlex.quote(sys.executable)} {shlex.quote(str(app_file))}"
+    (directory / "cdk.json").write_text(json.dumps(settings, indent=2))
+
+
+def synth(app_dir: Path, env: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-synth-") as output:
+        result = subprocess.run(
+            [str(CDK), *CLI_ARGS, "--output", output],
+            cwd=app_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"cdk synth in {app_dir} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+def measure() -> FigureResult:
+    env = cli_environment()
+    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-empty-app-") as floor_dir:
+        write_floor_app(Path(floor_dir))
+        project, floor = interleaved(
+            lambda: elapsed_ms(lambda: synth(PROJECT_ROOT, env)) / 1000,
+            lambda: elapsed_ms(lambda: synth(Path(floor_dir), env)) / 1000,
+            runs=RUNS,
+            warmup=0,
+        )
+    return FigureResult(
+        name="synth",
+        project_label="cdk synth of app.py: every environment in cdk.json, fresh output dir",
+        floor_label="cdk synth of an empty cdk.App() (one empty stack), same cdk.json and CLI flags",
+        project=summarize(project, "s"),
+        floor=summarize(floor, "s"),
+        target=TARGET,
+        notes=(
+            f"{RUNS} interleaved runs each (synth is slow); `cdk {' '.join(CLI_ARGS)}` into a fresh temp dir",
+        ),
+    )

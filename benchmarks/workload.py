@@ -1,0 +1,109 @@
+"""The derive workload shared by the in-process figures: configuration, peer keys and events."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import ModuleType
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from benchmarks import PROJECT_ROOT
+
+HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
+HANDLER_FILE = HANDLER_DIR / "handler.py"
+KEY_SPEC = "ECC_NIST_P256"
+KEY_ALIAS = "alias/kmsecdh-bench-p256"
+KDF_ALGORITHM = "onestep-sha256"
+KDF_LENGTH = 32
+FIXED_INFO = b"\x00\x00\x00\x07kmsecdh\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
+
+
+def function_environment(key_arn: str) -> dict[str, str]:
+    """The derive function's configuration (DESIGN.md) with one P-256 key."""
+    return {
+        "KMSECDH_KEYS": json.dumps({KEY_ALIAS: {"arn": key_arn, "key_spec": KEY_SPEC}}),
+        "KMSECDH_DEFAULT_KEY": KEY_ALIAS,
+        "KMSECDH_ALLOW_RAW_SECRET": "false",
+    }
+
+
+def peer_public_key_der() -> bytes:
+    """A fresh P-256 peer public key as DER SubjectPublicKeyInfo."""
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def derive_event(peers: list[bytes]) -> dict[str, object]:
+    """A ``derive`` request: ``peer_public_key`` for one peer, ``peer_public_keys`` for several."""
+    encoded = [base64.b64encode(der).decode("ascii") for der in peers]
+    event: dict[str, object] = {
+        "action": "derive",
+        "key_id": KEY_ALIAS,
+        "kdf": {
+            "algorithm": KDF_ALGORITHM,
+            "length": KDF_LENGTH,
+            "fixed_info": base64.b64encode(FIXED_INFO).decode("ascii"),
+        },
+    }
+    if len(encoded) == 1:
+        event["peer_public_key"] = encoded[0]
+    else:
+        event["peer_public_keys"] = encoded
+    return event
+
+
+@contextmanager
+def environment(variables: Mapping[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """Set ``variables`` and remove ``unset`` in os.environ for the block, then restore what was there."""
+    saved = {name: os.environ.get(name) for name in (*variables, *unset)}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def load_handler() -> ModuleType:
+    """The Lambda entry module ``lambda/derive/handler.py``, imported as the runtime would."""
+    spec = importlib.util.spec_from_file_location("derive_handler", HANDLER_FILE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {HANDLER_FILE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def quiet_stdio() -> Iterator[None]:
+    """Send fds 1 and 2 to /dev/null: the log line is still formatted and written, just not shown."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
