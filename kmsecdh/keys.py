@@ -86,16 +86,18 @@ def key_spec_of(public_key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateK
 def load_peer_public_key(data: bytes | str, key_spec: str) -> ec.EllipticCurvePublicKey:
     """Load and fully validate a peer public key that must lie on the curve of ``key_spec``.
 
-    Accepted forms, told apart by their first byte (after leading ASCII whitespace for PEM):
+    Input starting with ``-----`` (after ASCII whitespace) is PEM; other text is base64; other
+    bytes are told apart by their first byte:
 
-    * DER SubjectPublicKeyInfo (bytes starting with a SEQUENCE tag), algorithm id-ecPublicKey with
-      a named curve; the point inside may be uncompressed or compressed. Strict DER: definite
-      minimal lengths, no trailing bytes after the outer SEQUENCE, no extra fields.
-    * PEM text or bytes: exactly one ``-----BEGIN PUBLIC KEY-----`` block; ASCII whitespace is
-      allowed around it, nothing else. Its base64 body is decoded strictly (line breaks allowed).
-    * Raw SEC1 point bytes: ``04||X||Y`` or ``02/03||X``, coordinates exactly the field size.
-    * Base64 text (a ``str`` that is not PEM): decoded strictly, ASCII whitespace and line breaks
-      ignored, then read like bytes above (so it may carry DER or a raw point).
+    * PEM text or bytes: exactly one ``-----BEGIN PUBLIC KEY-----`` block with ASCII whitespace
+      around it and nothing else; its body is base64, decoded strictly (line breaks allowed).
+    * DER SubjectPublicKeyInfo (first byte 0x30), algorithm id-ecPublicKey with a named curve; the
+      point inside may be uncompressed or compressed. Strict DER: definite minimal lengths, no
+      extra fields, and no trailing bytes after the outer SEQUENCE.
+    * Raw SEC1 point (first byte 0x04, 0x02 or 0x03): ``04||X||Y`` or ``02/03||X``, each
+      coordinate exactly the field size.
+    * Base64 text: decoded strictly (``validate=True``) once ASCII whitespace and line breaks are
+      removed, then read like bytes (so it may carry DER or a raw point).
 
     Anything else, including more than MAX_PEER_PUBLIC_KEY_SIZE bytes or characters (checked
     before parsing), raises InvalidPublicKey. An unknown ``key_spec`` raises InvalidRequest.

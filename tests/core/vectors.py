@@ -18,6 +18,7 @@ WYCHEPROOF_ECPOINT = "wycheproof/ecdh_secp256r1_ecpoint_test.json"
 NIST_CDH = "nist/KAS_ECC_CDH_PrimitiveTest.txt"
 NIST_KAS_KDF_CONCAT = "nist/KASValidityTest_ECCStaticUnified_KDFConcat_NOKC_init.fax"
 RFC5869_SHA256 = "nist/rfc-5869-HKDF-SHA256.txt"
+HKDF_GENERATED = "nist/hkdf-generated.txt"
 
 # CAVP names the curves P-256 ...; KMS names them by key spec.
 CAVP_CURVE_KEY_SPECS = {"P-256": "ECC_NIST_P256", "P-384": "ECC_NIST_P384", "P-521": "ECC_NIST_P521"}
