@@ -1,0 +1,143 @@
+"""Fixtures of the command-line tests: run ``main`` in-process, KMS keys on the local endpoint, and a
+stand-in Lambda client whose ``invoke`` runs the derive handler in this process."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from kmsecdh import service
+from kmsecdh.cli import main, remote
+from kmsecdh.errors import DeriveError
+from kmsecdh.openssl import OpenSsl
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``kmsecdh ARGS`` in-process; every failure must be exactly one line on stderr."""
+
+    def run(*args: object) -> CliResult:
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        if code != 0:
+            assert len(captured.err.strip().splitlines()) == 1, captured.err
+            assert "Traceback" not in captured.err
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@dataclass(frozen=True)
+class PeerKey:
+    """An OpenSSL-made EC key pair on disk: private PEM, public DER and PEM."""
+
+    key_spec: str
+    private: Path
+    public_der: Path
+    public_pem: Path
+
+
+@pytest.fixture
+def make_peer_key(tmp_path: Path, openssl: OpenSsl) -> Callable[[str, str], PeerKey]:
+    def make(name: str, key_spec: str = "ECC_NIST_P256") -> PeerKey:
+        key = PeerKey(
+            key_spec, tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.der", tmp_path / f"{name}.pub.pem"
+        )
+        openssl.genkey(key_spec, key.private)
+        openssl.public_key(key.private, key.public_der, der=True)
+        openssl.public_key(key.private, key.public_pem)
+        return key
+
+    return make
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    arn: str
+    alias: str
+    key_spec: str
+    public_der: Path
+
+
+@pytest.fixture
+def make_kms_key(local_kms_env: Any, tmp_path: Path) -> Callable[[str], KmsKey]:
+    """A new KEY_AGREEMENT key with a fresh alias on the local endpoint, its public key on disk."""
+
+    def make(key_spec: str = "ECC_NIST_P256") -> KmsKey:
+        kms = boto3.client("kms")
+        arn = kms.create_key(KeySpec=key_spec, KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["Arn"]
+        alias = f"alias/kmsecdh-test-{uuid.uuid4().hex[:12]}"
+        kms.create_alias(AliasName=alias, TargetKeyId=arn)
+        public_der = tmp_path / f"{alias.rsplit('/', 1)[1]}.pub.der"
+        public_der.write_bytes(kms.get_public_key(KeyId=arn)["PublicKey"])
+        return KmsKey(arn, alias, key_spec, public_der)
+
+    return make
+
+
+class InProcessLambda:
+    """A boto3 Lambda client stand-in: ``invoke`` runs ``service.handle_invocation`` and answers like
+    Lambda does, with ``FunctionError`` and an errorType/errorMessage payload when the handler raises."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.unhandled: dict[str, str] | None = None
+        """When set, every invoke fails with this payload (a runtime failure, not a contract error)."""
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
+        assert InvocationType == "RequestResponse"
+        event = json.loads(Payload)
+        self.events.append(event)
+        if self.unhandled is not None:
+            return self._response(self.unhandled, function_error="Unhandled")
+        try:
+            result = service.handle_invocation(event)
+        except DeriveError as error:
+            body = {"errorType": error.code, "errorMessage": str(error), "stackTrace": []}
+            return self._response(body, function_error="Unhandled")
+        return self._response(result)
+
+    @staticmethod
+    def _response(body: object, function_error: str | None = None) -> dict[str, Any]:
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())}
+        if function_error:
+            response["FunctionError"] = function_error
+        return response
+
+
+@pytest.fixture
+def derive_function(
+    local_kms_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[KmsKey], InProcessLambda]]:
+    """Configure the derive handler for ``key`` and serve the CLI's Lambda client in-process."""
+
+    def configure(key: KmsKey) -> InProcessLambda:
+        monkeypatch.setenv(
+            service.KEYS_VARIABLE, json.dumps({key.alias: {"arn": key.arn, "key_spec": key.key_spec}})
+        )
+        monkeypatch.setenv(service.DEFAULT_KEY_VARIABLE, key.alias)
+        service.reset_kms_client()
+        stand_in = InProcessLambda()
+        real_client = remote.aws_client
+        monkeypatch.setattr(
+            remote, "aws_client", lambda name: stand_in if name == "lambda" else real_client(name)
+        )
+        return stand_in
+
+    yield configure
+    service.reset_kms_client()
