@@ -39,10 +39,10 @@ SM2_KEY_SPEC = "SM2"
 KEY_AGREEMENT_KEY_SPECS: tuple[str, ...] = (*NIST_KEY_SPECS, SM2_KEY_SPEC)
 
 
-def check_key_spec(key_spec: str, region: str) -> None:
+def check_key_spec(key_spec: str, region: str | None) -> None:
     """Raise ValueError unless KMS can create a KEY_AGREEMENT key of this spec in this region.
 
-    SM2 exists only in the China Regions. An environment-agnostic stack (region unresolved) could be
+    SM2 exists only in the China Regions. An environment-agnostic stack (``region=None``) could be
     deployed anywhere, so SM2 needs an explicit cn-* region.
     """
     if key_spec not in KEY_AGREEMENT_KEY_SPECS:
@@ -50,7 +50,7 @@ def check_key_spec(key_spec: str, region: str) -> None:
             f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
         )
     if key_spec == SM2_KEY_SPEC:
-        if Token.is_unresolved(region):
+        if region is None:
             raise ValueError("key spec SM2 needs an explicit China region (cn-*); the stack has no region")
         if not region.startswith("cn-"):
             raise ValueError(f"key spec SM2 exists only in the China Regions (cn-*), not in {region}")
@@ -120,7 +120,8 @@ class KeyAgreementKey(Construct):
         public_key_readers: Sequence[iam.IPrincipal] = (),
     ) -> None:
         super().__init__(scope, id)
-        check_key_spec(key_spec, Stack.of(self).region)
+        region = Stack.of(self).region
+        check_key_spec(key_spec, None if Token.is_unresolved(region) else region)
         if enable_key_rotation:
             raise ValueError("enable_key_rotation: KMS does not rotate asymmetric (key agreement) keys")
         key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)

@@ -1,0 +1,40 @@
+"""CloudTrail auditing of the keys: a trail of its own or an organisation trail's log group, and alarms.
+
+A stack of its own so the audit trail's lifecycle (retained bucket, log group, alarm topic) is separate
+from the keys and the function: the security team can deploy and change it alone, and tearing down the
+function never touches the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from constructs_lib.audit import KeyUsageAudit
+from stacks.config import EnvironmentConfig
+
+
+class AuditStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        key_arns: Sequence[str],
+        allowed_deriver_arns: Sequence[str],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.audit = KeyUsageAudit(
+            self,
+            "KeyUsageAudit",
+            key_arns=key_arns,
+            allowed_deriver_arns=allowed_deriver_arns,
+            existing_log_group_name=config.trail_log_group_name if config.trail_mode == "existing" else None,
+            alarm_email=config.alarm_email,
+            log_retention=config.log_retention,
+            removal_policy=config.cdk_removal_policy,
+        )

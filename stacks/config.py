@@ -1,0 +1,256 @@
+"""The `environments` context of cdk.json, parsed and validated before any construct is built.
+
+Every problem is reported as one ``EnvironmentConfigError`` naming the environment and the field, e.g.
+``environments.prod.minimum_deletion_window_days: must be 7..30, got 3``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+from constructs_lib.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, check_key_spec
+from constructs_lib.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
+
+CONTEXT_KEY = "environments"
+
+ACCOUNT_PATTERN = re.compile(r"\d{12}")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
+# IAM roles and users (with optional path) and account roots, in any partition.
+PRINCIPAL_ARN_PATTERN = re.compile(
+    r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::\d{12}:"
+    r"(root|(role|user)/([\x21-\x7e]+/)?[\w+=,.@-]{1,64})"
+)
+ENVIRONMENT_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+LOG_GROUP_NAME_PATTERN = re.compile(r"[\w#./-]{1,512}")
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+TrailMode = Literal["create", "existing"]
+RemovalPolicyName = Literal["retain", "destroy"]
+
+
+class EnvironmentConfigError(ValueError):
+    """A bad `environments` entry in cdk.json; str() names the environment and the field."""
+
+    def __init__(self, environment: str, field: str | None, problem: str) -> None:
+        self.environment = environment
+        self.field = field
+        location = f"{CONTEXT_KEY}.{environment}" + (f".{field}" if field else "")
+        super().__init__(f"{location}: {problem}")
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """One environment. Defaults apply to fields the entry leaves out."""
+
+    name: str
+    key_specs: tuple[str, ...]
+    account: str | None = None
+    region: str | None = None
+    admin_arns: tuple[str, ...] = ()
+    caller_arns: tuple[str, ...] = ()
+    public_key_reader_arns: tuple[str, ...] = ()
+    extra_deriver_arns: tuple[str, ...] = ()
+    minimum_deletion_window_days: int = 30
+    pending_window_days: int = 30
+    removal_policy: RemovalPolicyName = "retain"
+    trail_mode: TrailMode = "create"
+    trail_log_group_name: str | None = None
+    alarm_email: str | None = None
+    reserved_concurrency: int | None = None
+    network_isolation: bool = False
+    log_retention_days: int = 365
+    termination_protection: bool = False
+    allow_raw_secret: bool = False
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def cdk_removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.DESTROY if self.removal_policy == "destroy" else RemovalPolicy.RETAIN
+
+    @property
+    def resource_name_prefix(self) -> str:
+        return f"kmsecdh-{self.name}"
+
+
+FIELDS: tuple[str, ...] = tuple(field for field in EnvironmentConfig.__dataclass_fields__ if field != "name")
+
+
+def parse_environments(context: object) -> dict[str, EnvironmentConfig]:
+    """Parse the whole `environments` context value (a mapping of name to entry)."""
+    if not isinstance(context, Mapping) or not context:
+        raise EnvironmentConfigError("*", None, "cdk.json context 'environments' must be a non-empty object")
+    return {name: parse_environment(name, entry) for name, entry in context.items()}
+
+
+def parse_environment(name: str, entry: object) -> EnvironmentConfig:
+    if not isinstance(name, str) or not ENVIRONMENT_NAME_PATTERN.fullmatch(name):
+        raise EnvironmentConfigError(
+            str(name), None, "environment names are lower-case letters, digits and '-', at most 20"
+        )
+    if not isinstance(entry, Mapping):
+        raise EnvironmentConfigError(name, None, f"must be an object, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(FIELDS))
+    if unknown:
+        raise EnvironmentConfigError(name, unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
+    reader = _Reader(name, entry)
+
+    account = reader.optional_str("account", ACCOUNT_PATTERN, "a 12-digit AWS account id")
+    region = reader.optional_str("region", REGION_PATTERN, "an AWS Region name such as eu-west-1")
+    key_specs = reader.key_specs(region)
+    minimum_window = reader.int_in_range(
+        "minimum_deletion_window_days", MIN_PENDING_WINDOW_DAYS, MAX_PENDING_WINDOW_DAYS
+    )
+    pending_window = reader.int_in_range(
+        "pending_window_days", MIN_PENDING_WINDOW_DAYS, MAX_PENDING_WINDOW_DAYS
+    )
+    if pending_window < minimum_window:
+        raise EnvironmentConfigError(
+            name,
+            "pending_window_days",
+            f"{pending_window} is below minimum_deletion_window_days ({minimum_window}): "
+            "CloudFormation could not delete the key",
+        )
+    trail_mode = reader.choice("trail_mode", ("create", "existing"))
+    trail_log_group_name = reader.optional_str(
+        "trail_log_group_name", LOG_GROUP_NAME_PATTERN, "a CloudWatch Logs log group name"
+    )
+    if trail_mode == "existing" and trail_log_group_name is None:
+        raise EnvironmentConfigError(name, "trail_log_group_name", "required when trail_mode is 'existing'")
+    if trail_mode == "create" and trail_log_group_name is not None:
+        raise EnvironmentConfigError(name, "trail_log_group_name", "only used when trail_mode is 'existing'")
+    reserved_concurrency = entry.get("reserved_concurrency")
+    if reserved_concurrency is not None:
+        reserved_concurrency = reader.int_in_range("reserved_concurrency", 1, 1000)
+
+    return EnvironmentConfig(
+        name=name,
+        account=account,
+        region=region,
+        key_specs=key_specs,
+        admin_arns=reader.principal_arns("admin_arns"),
+        caller_arns=reader.principal_arns("caller_arns"),
+        public_key_reader_arns=reader.principal_arns("public_key_reader_arns"),
+        extra_deriver_arns=reader.principal_arns("extra_deriver_arns"),
+        minimum_deletion_window_days=minimum_window,
+        pending_window_days=pending_window,
+        removal_policy=reader.choice("removal_policy", ("retain", "destroy")),
+        trail_mode=trail_mode,
+        trail_log_group_name=trail_log_group_name,
+        alarm_email=reader.optional_str("alarm_email", EMAIL_PATTERN, "an e-mail address"),
+        reserved_concurrency=reserved_concurrency,
+        network_isolation=reader.bool("network_isolation"),
+        log_retention_days=reader.choice("log_retention_days", tuple(LOG_RETENTION)),
+        termination_protection=reader.bool("termination_protection"),
+        allow_raw_secret=reader.bool("allow_raw_secret"),
+    )
+
+
+class _Reader:
+    """Typed access to one entry's fields; a missing field gives the dataclass default."""
+
+    def __init__(self, environment: str, entry: Mapping[str, Any]) -> None:
+        self._environment = environment
+        self._entry = entry
+
+    def _error(self, field: str, problem: str) -> EnvironmentConfigError:
+        return EnvironmentConfigError(self._environment, field, problem)
+
+    def _get(self, field: str) -> Any:
+        return self._entry.get(field, EnvironmentConfig.__dataclass_fields__[field].default)
+
+    def optional_str(self, field: str, pattern: re.Pattern[str], what: str) -> str | None:
+        value = self._get(field)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise self._error(field, f"must be {what}, got {value!r}")
+        return value
+
+    def bool(self, field: str) -> bool:
+        value = self._get(field)
+        if not isinstance(value, bool):
+            raise self._error(field, f"must be true or false, got {value!r}")
+        return value
+
+    def int_in_range(self, field: str, low: int, high: int) -> int:
+        value = self._get(field)
+        # bool is an int subclass; `true` is not a number of days.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._error(field, f"must be an integer, got {value!r}")
+        if not low <= value <= high:
+            raise self._error(field, f"must be {low}..{high}, got {value}")
+        return value
+
+    def choice(self, field: str, choices: tuple[Any, ...]) -> Any:
+        value = self._get(field)
+        if isinstance(value, bool) or value not in choices:
+            raise self._error(field, f"must be one of {', '.join(map(str, choices))}; got {value!r}")
+        return value
+
+    def principal_arns(self, field: str) -> tuple[str, ...]:
+        values = self._get(field)
+        if not isinstance(values, list | tuple):
+            raise self._error(field, f"must be a list of IAM principal ARNs, got {values!r}")
+        for value in values:
+            if not isinstance(value, str) or not PRINCIPAL_ARN_PATTERN.fullmatch(value):
+                raise self._error(
+                    field,
+                    f"{value!r} is not an IAM role, user or account-root ARN (arn:aws:iam::<account>:...)",
+                )
+        if len(set(values)) != len(values):
+            raise self._error(field, "lists a principal twice")
+        return tuple(values)
+
+    def key_specs(self, region: str | None) -> tuple[str, ...]:
+        field = "key_specs"
+        if field not in self._entry:
+            raise self._error(
+                field, f"required: a list of key specs from {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
+            )
+        values = self._entry[field]
+        if not isinstance(values, list) or not values:
+            raise self._error(field, f"must be a non-empty list of key specs, got {values!r}")
+        for value in values:
+            if not isinstance(value, str):
+                raise self._error(field, f"must hold key spec names, got {value!r}")
+            try:
+                check_key_spec(value, region)
+            except ValueError as error:
+                raise self._error(field, str(error)) from None
+        if len(set(values)) != len(values):
+            raise self._error(field, "lists a key spec twice")
+        return tuple(values)

@@ -1,0 +1,69 @@
+"""The keys, the derive function that uses them and (optionally) its isolated network, in one stack.
+
+One stack because the key policy names the function's role and the role's policy names the keys: split
+across stacks, each would import from the other.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from constructs_lib.derive_function import DeriveFunction
+from constructs_lib.key_agreement_key import KeyAgreementKey
+from constructs_lib.network import IsolatedNetwork
+from stacks.config import EnvironmentConfig
+
+
+def alias_name(config: EnvironmentConfig, key_spec: str) -> str:
+    """``alias/kmsecdh-<environment>-<curve>``, e.g. alias/kmsecdh-dev-p256."""
+    curve = key_spec.removeprefix("ECC_NIST_").lower()
+    return f"alias/{config.resource_name_prefix}-{curve}"
+
+
+class KeyAgreementStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)
+        administrators = [iam.ArnPrincipal(arn) for arn in config.admin_arns]
+        readers = [iam.ArnPrincipal(arn) for arn in config.public_key_reader_arns]
+        self.keys = [
+            KeyAgreementKey(
+                self,
+                key_spec.removeprefix("ECC_NIST_").title(),
+                key_spec=key_spec,
+                alias_name=alias_name(config, key_spec),
+                administrators=administrators,
+                pending_window=Duration.days(config.pending_window_days),
+                minimum_deletion_window_days=config.minimum_deletion_window_days,
+                removal_policy=config.cdk_removal_policy,
+                public_key_readers=readers,
+            )
+            for key_spec in config.key_specs
+        ]
+
+        self.network = IsolatedNetwork(self, "Network") if config.network_isolation else None
+        self.derive_function = DeriveFunction(
+            self,
+            "Derive",
+            keys=self.keys,
+            allow_raw_secret=config.allow_raw_secret,
+            reserved_concurrent_executions=config.reserved_concurrency,
+            log_retention=config.log_retention,
+            vpc=self.network.vpc if self.network else None,
+            vpc_subnets=self.network.subnets if self.network else None,
+            security_groups=[self.network.security_group] if self.network else None,
+            kms_endpoint=self.network.kms_endpoint if self.network else None,
+        )
+        for caller_arn in config.caller_arns:
+            self.derive_function.grant_invoke(iam.ArnPrincipal(caller_arn))
+
+        source_vpce = self.network.kms_endpoint.vpc_endpoint_id if self.network else None
+        for deriver_arn in config.extra_deriver_arns:
+            for key in self.keys:
+                key.grant_derive(iam.ArnPrincipal(deriver_arn), source_vpce=source_vpce)
+
+    @property
+    def allowed_deriver_arns(self) -> list[str]:
+        """Every principal allowed to derive with any of the keys (the same on each key)."""
+        return self.keys[0].allowed_deriver_arns
