@@ -53,16 +53,24 @@ class _Collector(logging.Handler):
 
 @dataclass
 class CapturedLogs:
-    """Log records of one test (from the kmsecdh loggers and the root logger)."""
+    """Log records and stdout/stderr of one test (from the kmsecdh loggers and the root logger)."""
 
     collector: _Collector
+    capsys: pytest.CaptureFixture[str]
     secrets: list[bytes] = field(default_factory=list)
+    _output: list[str] = field(default_factory=list)
 
     def invocation_lines(self) -> list[dict[str, Any]]:
         return [json.loads(r.getMessage()) for r in self.collector.records if r.name == LOGGER_NAME]
 
+    def output(self) -> str:
+        """Everything written to stdout and stderr during the test so far."""
+        out, err = self.capsys.readouterr()
+        self._output.extend((out, err))
+        return "".join(self._output)
+
     def text(self) -> str:
-        return "\n".join(record.getMessage() for record in self.collector.records)
+        return "\n".join([*(record.getMessage() for record in self.collector.records), self.output()])
 
 
 def secret_encodings(secret: bytes) -> set[str]:
@@ -78,14 +86,13 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[CapturedLogs]:
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:
         logger.addHandler(collector)
-    logs = CapturedLogs(collector)
+    logs = CapturedLogs(collector, capsys)
     try:
         yield logs
     finally:
         for logger in loggers:
             logger.removeHandler(collector)
-    out, err = capsys.readouterr()
-    text = "\n".join((logs.text(), out, err))
+    text = logs.text()
     for secret in logs.secrets:
         leaked = [form for form in secret_encodings(secret) if form in text]
         assert not leaked, "a secret appeared in the captured logs or output"
