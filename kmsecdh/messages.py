@@ -132,6 +132,9 @@ def decrypt_stream(
             check_context(context, expected_context or {})
             for chunk in decryptor:
                 sink.write(chunk)
+            # The ESDK stops reading at the end of the message; bytes after it mean a damaged file.
+            if source.read(1):
+                raise InvalidMessage("unexpected data after the end of the message")
     except (InvalidTag, InvalidSignature):
         raise InvalidMessage("message authentication failed: it was modified after encryption") from None
     except (AWSEncryptionSDKClientError, ServiceError) as error:
