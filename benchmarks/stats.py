@@ -137,6 +137,26 @@ def interleaved(
     return project_samples, floor_samples
 
 
+def per_call_us(action: Callable[[], object], sample_ms: float) -> Sampler:
+    """A sampler: microseconds per call of ``action``, averaged over about ``sample_ms`` of calls.
+
+    The call count is calibrated once, so a fast floor and a slower project both get samples long
+    enough to average out timer resolution and short interruptions.
+    """
+    probe_calls = 10
+    probe_ms = elapsed_ms(lambda: [action() for _ in range(probe_calls)])
+    calls = max(probe_calls, round(sample_ms / max(probe_ms / probe_calls, 1e-6)))
+
+    def sample() -> float:
+        def repeated() -> None:
+            for _ in range(calls):
+                action()
+
+        return elapsed_ms(repeated) * 1000 / calls
+
+    return sample
+
+
 def elapsed_ms(action: Callable[[], object]) -> float:
     """Wall-clock milliseconds ``action`` takes."""
     start = time.perf_counter_ns()

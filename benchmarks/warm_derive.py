@@ -11,7 +11,6 @@ one ConcatKDFHash over Z with the same FixedInfo.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from types import SimpleNamespace
 from unittest import mock
 
@@ -21,13 +20,13 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from benchmarks import workload
-from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
+from benchmarks.stats import FigureResult, Target, interleaved, per_call_us, summarize
 
 TARGET = Target("<=", 1.5)
 KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
 SHARED_SECRET = bytes(range(32))
-CALLS_PER_SAMPLE = 300
-RUNS = 15
+RUNS = 21
+SAMPLE_MS = 25.0
 
 
 class FixedSecretKms:
@@ -44,17 +43,6 @@ class FixedSecretKms:
             "KeyAgreementAlgorithm": "ECDH",
             "KeyOrigin": "AWS_KMS",
         }
-
-
-def _per_call_us(action: Callable[[], object]) -> Callable[[], float]:
-    def sample() -> float:
-        def calls() -> None:
-            for _ in range(CALLS_PER_SAMPLE):
-                action()
-
-        return elapsed_ms(calls) * 1000 / CALLS_PER_SAMPLE
-
-    return sample
 
 
 def floor_derive(der: bytes) -> bytes:
@@ -86,8 +74,8 @@ def measure() -> FigureResult:
             raise RuntimeError("the handler did not derive the floor's key with one KMS call")
         with workload.quiet_stdio():
             project, floor = interleaved(
-                _per_call_us(lambda: handler.handler(event, context)),
-                _per_call_us(lambda: floor_derive(der)),
+                per_call_us(lambda: handler.handler(event, context), SAMPLE_MS),
+                per_call_us(lambda: floor_derive(der), SAMPLE_MS),
                 runs=RUNS,
             )
     return FigureResult(
@@ -97,5 +85,5 @@ def measure() -> FigureResult:
         project=summarize(project, "us/call"),
         floor=summarize(floor, "us/call"),
         target=TARGET,
-        notes=(f"{RUNS} interleaved samples of {CALLS_PER_SAMPLE} calls each, in one process",),
+        notes=(f"{RUNS} interleaved samples per side, each about {SAMPLE_MS:g} ms of back-to-back calls",),
     )

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import asset, batch, report, synth
 from benchmarks.run import FIGURES, RESULTS_FILE
-from benchmarks.stats import FigureResult, Summary, Target, interleaved, summarize
+from benchmarks.stats import FigureResult, Summary, Target, interleaved, per_call_us, summarize
 
 IN_PROCESS_MIN_RUNS = 10
 
@@ -171,3 +171,16 @@ class TestResultsFile:
         assert figure["met"] is target.met_by(figure["ratio"])
         if name in ("cold_start", "warm_derive"):
             assert min(project["runs"], floor["runs"]) >= IN_PROCESS_MIN_RUNS
+
+
+def test_per_call_sampler_calibrates_a_call_count_once() -> None:
+    calls: list[int] = []
+    sampler = per_call_us(lambda: calls.append(1), sample_ms=1.0)
+    probe = len(calls)
+    first = sampler()
+    per_sample = len(calls) - probe
+    sampler()
+    assert probe == 10
+    assert per_sample >= 10
+    assert len(calls) - probe == 2 * per_sample
+    assert first > 0
