@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from kmsecdh.cli.errors import EXIT_OK, EXIT_RUNTIME, UsageError, describe
+from kmsecdh.cli.errors import EXIT_OK, EXIT_RUNTIME, describe
+from kmsecdh.cli.parser import parse_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kmsecdh.cli.parser import parse_arguments
-
     try:
         args = parse_arguments(argv)
         return args.handler(args)
@@ -28,6 +27,3 @@ def main(argv: list[str] | None = None) -> int:
         code, line = describe(error)
         print(line, file=sys.stderr)
         return code
-
-
-__all__ = ["UsageError", "main"]
