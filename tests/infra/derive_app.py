@@ -20,7 +20,6 @@ import cdk_nag
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Template
 
 from constructs_lib.derive_function import DeriveFunction
 from constructs_lib.key_agreement_key import KeyAgreementKey
@@ -55,9 +54,6 @@ class SynthesizedApp:
     isolated_function: DeriveFunction
     isolated_log_key: kms.Key
     plain_keys: tuple[KeyAgreementKey, ...]
-
-    def template(self, stack: cdk.Stack) -> Template:
-        return Template.from_stack(stack)
 
     def raw_template(self, stack: cdk.Stack) -> dict[str, Any]:
         return json.loads((self.outdir / f"{stack.artifact_id}.template.json").read_text())
