@@ -6,7 +6,7 @@ across stacks, each would import from the other.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -62,6 +62,15 @@ class KeyAgreementStack(Stack):
         for deriver_arn in config.extra_deriver_arns:
             for key in self.keys:
                 key.grant_derive(iam.ArnPrincipal(deriver_arn), source_vpce=source_vpce)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Two zones CloudFormation picks at deploy time (Fn::GetAZs), as for an environment-agnostic stack.
+
+        Overrides the context lookup a stack with an explicit account and region would make, so every
+        environment synthesizes offline without credentials.
+        """
+        return [Fn.select(index, Fn.get_azs()) for index in range(2)]
 
     @property
     def allowed_deriver_arns(self) -> list[str]:

@@ -1,0 +1,339 @@
+"""The KeyAgreement stack of every environment in cdk.json: keys, exact key policies, the function's role.
+
+Expected policies are written out here from DESIGN.md's key policy model, not computed by the constructs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from stacks.config import EnvironmentConfig
+from tests.infra.conftest import SynthesizedApp, SynthesizedStack, load_context
+
+ENVIRONMENTS = tuple(load_context()["environments"])
+
+DERIVE_HANDLER = "handler.handler"
+KEY_ADMINISTRATION_ACTIONS = sorted(
+    [
+        "kms:CancelKeyDeletion",
+        "kms:CreateAlias",
+        "kms:DeleteAlias",
+        "kms:DescribeKey",
+        "kms:DisableKey",
+        "kms:EnableKey",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:ListGrants",
+        "kms:ListResourceTags",
+        "kms:PutKeyPolicy",
+        "kms:RevokeGrant",
+        "kms:ScheduleKeyDeletion",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:UpdateAlias",
+        "kms:UpdateKeyDescription",
+    ]
+)
+SIDS = [
+    "KeyAdministration",
+    "DenyPolicyLockoutBypass",
+    "DenyShortDeletionWindow",
+    "DenyDeriveToOthers",
+    "AllowPublicKeyRead",
+    "AllowDeriveSharedSecret",
+]
+PROTECTED_ACTIONS = ("kms:derivesharedsecret", "kms:creategrant")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def canonical(values: Any) -> list[str]:
+    """A principal or action list in a comparable order (CloudFormation values rendered as JSON)."""
+    return sorted(json.dumps(value, sort_keys=True) for value in as_list(values))
+
+
+def key_stack(synthesized_app: SynthesizedApp, environment: str) -> SynthesizedStack:
+    return synthesized_app.stacks[environment]["KeyAgreement"]
+
+
+def keys(stack: SynthesizedStack) -> dict[str, dict[str, Any]]:
+    """The asymmetric keys (a KeySpec is set); symmetric ones such as a log group's key are left out."""
+    return {
+        logical_id: key
+        for logical_id, key in stack.resources("AWS::KMS::Key").items()
+        if "KeySpec" in key["Properties"]
+    }
+
+
+def statements_by_sid(key: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert len(by_sid) == len(statements), "duplicate Sid"
+    return by_sid
+
+
+def execution_role(config: EnvironmentConfig) -> dict[str, str]:
+    """The bootstrap's CloudFormation execution role (default qualifier), as the synthesizer names it."""
+    account = config.account or "${AWS::AccountId}"
+    region = config.region or "${AWS::Region}"
+    role_name = f"cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::{account}:role/{role_name}"}
+
+
+def derive_function(stack: SynthesizedStack) -> dict[str, Any]:
+    [function] = [
+        function
+        for function in stack.resources("AWS::Lambda::Function").values()
+        if function["Properties"].get("Handler") == DERIVE_HANDLER
+    ]
+    return function
+
+
+def function_role(stack: SynthesizedStack) -> dict[str, Any]:
+    return derive_function(stack)["Properties"]["Role"]
+
+
+def kms_endpoint(stack: SynthesizedStack) -> dict[str, str]:
+    [logical_id] = [
+        logical_id
+        for logical_id, endpoint in stack.resources("AWS::EC2::VPCEndpoint").items()
+        if ".kms" in json.dumps(endpoint["Properties"]["ServiceName"])
+    ]
+    return {"Ref": logical_id}
+
+
+def derivers(synthesized_app: SynthesizedApp, environment: str) -> list[Any]:
+    config = synthesized_app.environments[environment]
+    return [function_role(key_stack(synthesized_app, environment)), *config.extra_deriver_arns]
+
+
+def all_statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every policy statement anywhere in a template: key policies, IAM policies, resource policies."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+        for value in node.values():
+            yield from all_statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from all_statements(value)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_one_key_agreement_key_per_configured_spec(synthesized_app: SynthesizedApp, environment: str) -> None:
+    config = synthesized_app.environments[environment]
+    found = sorted(
+        key["Properties"]["KeySpec"] for key in keys(key_stack(synthesized_app, environment)).values()
+    )
+    assert found == sorted(config.key_specs)
+    for key in keys(key_stack(synthesized_app, environment)).values():
+        assert key["Properties"]["KeyUsage"] == "KEY_AGREEMENT"
+        assert key["Properties"]["EnableKeyRotation"] is False
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_aliases_name_environment_and_curve(synthesized_app: SynthesizedApp, environment: str) -> None:
+    stack = key_stack(synthesized_app, environment)
+    curve_by_key = {
+        logical_id: key["Properties"]["KeySpec"].removeprefix("ECC_NIST_").lower()
+        for logical_id, key in keys(stack).items()
+    }
+    aliases = {
+        alias["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]: alias["Properties"]["AliasName"]
+        for alias in stack.resources("AWS::KMS::Alias").values()
+    }
+    assert aliases == {
+        logical_id: f"alias/kmsecdh-{environment}-{curve}" for logical_id, curve in curve_by_key.items()
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_key_policy_statements_exactly(synthesized_app: SynthesizedApp, environment: str) -> None:
+    config = synthesized_app.environments[environment]
+    stack = key_stack(synthesized_app, environment)
+    deriver_principals = derivers(synthesized_app, environment)
+    derive_condition: dict[str, Any] = {"kms:KeyAgreementAlgorithm": "ECDH"}
+    if config.network_isolation:
+        derive_condition["aws:SourceVpce"] = kms_endpoint(stack)
+    anyone = {"AWS": "*"}
+
+    for key in keys(stack).values():
+        statements = statements_by_sid(key)
+        assert sorted(statements) == sorted(SIDS)
+        for statement in statements.values():
+            assert statement["Resource"] == "*"
+            assert set(statement) <= {"Sid", "Effect", "Principal", "Action", "Resource", "Condition"}
+
+        administration = statements["KeyAdministration"]
+        assert administration["Effect"] == "Allow"
+        assert canonical(administration["Principal"]["AWS"]) == canonical(
+            [*config.admin_arns, execution_role(config)]
+        )
+        assert sorted(administration["Action"]) == KEY_ADMINISTRATION_ACTIONS
+        assert "Condition" not in administration
+
+        derive = statements["AllowDeriveSharedSecret"]
+        assert derive["Effect"] == "Allow"
+        assert canonical(derive["Principal"]["AWS"]) == canonical(deriver_principals)
+        assert derive["Action"] == "kms:DeriveSharedSecret"
+        assert derive["Condition"] == {"StringEquals": derive_condition}
+
+        read = statements["AllowPublicKeyRead"]
+        assert read["Effect"] == "Allow"
+        assert canonical(read["Principal"]["AWS"]) == canonical(
+            [*config.public_key_reader_arns, *deriver_principals]
+        )
+        assert sorted(read["Action"]) == ["kms:DescribeKey", "kms:GetPublicKey"]
+        assert "Condition" not in read
+
+        assert statements["DenyPolicyLockoutBypass"] == {
+            "Sid": "DenyPolicyLockoutBypass",
+            "Effect": "Deny",
+            "Principal": anyone,
+            "Action": "kms:PutKeyPolicy",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+        }
+        assert statements["DenyShortDeletionWindow"] == {
+            "Sid": "DenyShortDeletionWindow",
+            "Effect": "Deny",
+            "Principal": anyone,
+            "Action": "kms:ScheduleKeyDeletion",
+            "Resource": "*",
+            "Condition": {
+                "NumericLessThan": {
+                    "kms:ScheduleKeyDeletionPendingWindowInDays": config.minimum_deletion_window_days
+                }
+            },
+        }
+        deny_others = statements["DenyDeriveToOthers"]
+        assert deny_others["Effect"] == "Deny"
+        assert deny_others["Principal"] == anyone
+        assert deny_others["Action"] == "kms:DeriveSharedSecret"
+        assert list(deny_others["Condition"]) == ["ArnNotEquals"]
+        assert list(deny_others["Condition"]["ArnNotEquals"]) == ["aws:PrincipalArn"]
+        assert canonical(deny_others["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == canonical(
+            deriver_principals
+        )
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_allow_grants_a_wildcard_over_derive_or_create_grant(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    for stack in synthesized_app.stacks[environment].values():
+        for statement in all_statements(stack.raw):
+            if statement["Effect"] != "Allow":
+                continue
+            assert "NotAction" not in statement, statement
+            for action in as_list(statement["Action"]):
+                action = action.lower()
+                assert action not in ("*", "kms:*"), statement
+                if "*" in action or "?" in action:
+                    assert not any(fnmatch.fnmatchcase(name, action) for name in PROTECTED_ACTIONS), statement
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_iam_policy_allows_a_kms_action_on_every_resource(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    for stack in synthesized_app.stacks[environment].values():
+        for policy in stack.resources("AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+                    assert "*" not in as_list(statement["Resource"]), statement
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_function_role_may_derive_only_with_its_keys(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    config = synthesized_app.environments[environment]
+    stack = key_stack(synthesized_app, environment)
+    role_logical_id = function_role(stack)["Fn::GetAtt"][0]
+    key_arns = canonical([{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in keys(stack)])
+    condition: dict[str, Any] = {"kms:KeyAgreementAlgorithm": "ECDH"}
+    if config.network_isolation:
+        condition["aws:SourceVpce"] = kms_endpoint(stack)
+
+    role_statements = [
+        statement
+        for policy in stack.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    derive = [s for s in role_statements if "kms:DeriveSharedSecret" in as_list(s["Action"])]
+    assert derive, "the function role has no DeriveSharedSecret statement"
+    assert all(as_list(s["Action"]) == ["kms:DeriveSharedSecret"] for s in derive)
+    assert all(s["Condition"] == {"StringEquals": condition} for s in derive)
+    assert canonical([resource for s in derive for resource in as_list(s["Resource"])]) == key_arns
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_deletion_settings_follow_the_environment(synthesized_app: SynthesizedApp, environment: str) -> None:
+    config = synthesized_app.environments[environment]
+    expected_policy = "Retain" if config.removal_policy == "retain" else "Delete"
+    for key in keys(key_stack(synthesized_app, environment)).values():
+        assert key["DeletionPolicy"] == expected_policy
+        assert key["UpdateReplacePolicy"] == expected_policy
+        assert key["Properties"]["PendingWindowInDays"] == config.pending_window_days
+
+
+def test_prod_keys_are_retained_with_a_thirty_day_window(synthesized_app: SynthesizedApp) -> None:
+    prod_keys = keys(key_stack(synthesized_app, "prod"))
+    assert prod_keys
+    for key in prod_keys.values():
+        assert key["DeletionPolicy"] == "Retain"
+        assert key["UpdateReplacePolicy"] == "Retain"
+        assert key["Properties"]["PendingWindowInDays"] == 30
+        deny = statements_by_sid(key)["DenyShortDeletionWindow"]
+        assert deny["Condition"]["NumericLessThan"]["kms:ScheduleKeyDeletionPendingWindowInDays"] == 30
+
+
+def test_prod_stacks_are_termination_protected_and_tagged(synthesized_app: SynthesizedApp) -> None:
+    for environment, stack in synthesized_app.all_stacks():
+        assert stack.termination_protection is (environment == "prod"), stack.artifact_id
+        assert stack.tags == {"project": "kmsecdh", "environment": environment}
+
+
+def test_prod_function_runs_in_isolated_subnets_without_internet_routes(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    stack = key_stack(synthesized_app, "prod")
+    assert not stack.resources("AWS::EC2::InternetGateway")
+    assert not stack.resources("AWS::EC2::NatGateway")
+    for route in stack.resources("AWS::EC2::Route").values():
+        assert route["Properties"].get("DestinationCidrBlock") != "0.0.0.0/0"
+    services = sorted(
+        json.dumps(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip('"]}')
+        for endpoint in stack.resources("AWS::EC2::VPCEndpoint").values()
+    )
+    assert services == ["kms", "logs"]
+    assert all(
+        endpoint["Properties"]["PrivateDnsEnabled"] is True
+        for endpoint in stack.resources("AWS::EC2::VPCEndpoint").values()
+    )
+    assert len(stack.resources("AWS::EC2::FlowLog")) == 1
+    assert derive_function(stack)["Properties"]["VpcConfig"]["SubnetIds"]
+
+
+@pytest.mark.parametrize("environment", [e for e in ENVIRONMENTS if e != "prod"])
+def test_other_environments_have_no_network(synthesized_app: SynthesizedApp, environment: str) -> None:
+    assert not key_stack(synthesized_app, environment).resources("AWS::EC2::VPC")
+
+
+def test_callers_may_invoke_the_function(synthesized_app: SynthesizedApp) -> None:
+    for environment, config in synthesized_app.environments.items():
+        stack = key_stack(synthesized_app, environment)
+        principals = sorted(
+            permission["Properties"]["Principal"]
+            for permission in stack.resources("AWS::Lambda::Permission").values()
+        )
+        assert principals == sorted(config.caller_arns)

@@ -1,0 +1,1 @@
+"""Development tooling run by the Makefile."""
