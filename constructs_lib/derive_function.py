@@ -136,7 +136,7 @@ class DeriveFunction(Construct):
     def _log_group_key(self) -> kms.Key:
         """A symmetric key only CloudWatch Logs of this account and Region may use, for log groups."""
         stack = cdk.Stack.of(self)
-        key = kms.Key(
+        return kms.Key(
             self,
             "LogGroupKey",
             description="kmsecdh derive function: encrypts its CloudWatch Logs log group",
@@ -172,7 +172,6 @@ class DeriveFunction(Construct):
                 ]
             ),
         )
-        return key
 
     def _allow_network_interfaces(self) -> None:
         self.role.add_to_policy(
