@@ -62,10 +62,10 @@ RemovalPolicyName = Literal["retain", "destroy"]
 class EnvironmentConfigError(ValueError):
     """A bad `environments` entry in cdk.json; str() names the environment and the field."""
 
-    def __init__(self, environment: str, field: str | None, problem: str) -> None:
+    def __init__(self, environment: str | None, field: str | None, problem: str) -> None:
         self.environment = environment
         self.field = field
-        location = f"{CONTEXT_KEY}.{environment}" + (f".{field}" if field else "")
+        location = ".".join(part for part in (CONTEXT_KEY, environment, field) if part)
         super().__init__(f"{location}: {problem}")
 
 
@@ -112,7 +112,7 @@ FIELDS: tuple[str, ...] = tuple(field for field in EnvironmentConfig.__dataclass
 def parse_environments(context: object) -> dict[str, EnvironmentConfig]:
     """Parse the whole `environments` context value (a mapping of name to entry)."""
     if not isinstance(context, Mapping) or not context:
-        raise EnvironmentConfigError("*", None, "cdk.json context 'environments' must be a non-empty object")
+        raise EnvironmentConfigError(None, None, "the cdk.json context value must be a non-empty object")
     return {name: parse_environment(name, entry) for name, entry in context.items()}
 
 

@@ -1,0 +1,132 @@
+"""The `environments` context: each kind of bad entry fails with a message naming environment and field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.application import create_app
+from stacks.config import EnvironmentConfigError, parse_environment, parse_environments
+from tests.infra.conftest import load_context
+
+VALID: dict[str, Any] = {
+    "key_specs": ["ECC_NIST_P256"],
+    "admin_arns": ["arn:aws:iam::111111111111:role/KeyAdmin"],
+}
+
+
+def entry(**changes: Any) -> dict[str, Any]:
+    value = copy.deepcopy(VALID)
+    value.update(changes)
+    return value
+
+
+def test_shipped_environments_parse() -> None:
+    environments = parse_environments(load_context()["environments"])
+    assert sorted(environments) == ["dev", "prod", "staging"]
+    assert environments["prod"].network_isolation is True
+    assert environments["prod"].removal_policy == "retain"
+
+
+def test_defaults_apply_to_absent_fields() -> None:
+    config = parse_environment("dev", VALID)
+    assert config.account is None
+    assert config.region is None
+    assert config.minimum_deletion_window_days == 30
+    assert config.pending_window_days == 30
+    assert config.removal_policy == "retain"
+    assert config.trail_mode == "create"
+    assert config.network_isolation is False
+    assert config.log_retention_days == 365
+    assert config.allow_raw_secret is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"key_specs": ["ECC_NIST_P257"]}, "key_specs", "key spec 'ECC_NIST_P257' cannot do key agreement"),
+        ({"key_specs": ["RSA_2048"]}, "key_specs", "key spec 'RSA_2048' cannot do key agreement"),
+        ({"key_specs": ["SYMMETRIC_DEFAULT"]}, "key_specs", "cannot do key agreement"),
+        ({"key_specs": ["ECC_SECG_P256K1"]}, "key_specs", "cannot do key agreement"),
+        ({"key_specs": ["SM2"]}, "key_specs", "SM2 needs an explicit China region"),
+        ({"key_specs": ["SM2"], "region": "eu-west-1"}, "key_specs", "only in the China Regions"),
+        ({"key_specs": []}, "key_specs", "non-empty list"),
+        ({"key_specs": "ECC_NIST_P256"}, "key_specs", "non-empty list"),
+        ({"key_specs": ["ECC_NIST_P256", "ECC_NIST_P256"]}, "key_specs", "twice"),
+        ({"account": "12345678901"}, "account", "12-digit AWS account id"),
+        ({"account": 111111111111}, "account", "12-digit AWS account id"),
+        ({"region": "eu-west"}, "region", "AWS Region name"),
+        ({"region": "EU-WEST-1"}, "region", "AWS Region name"),
+        ({"admin_arns": ["arn:aws:iam::1111:role/KeyAdmin"]}, "admin_arns", "not an IAM role, user"),
+        ({"admin_arns": ["arn:aws:s3:::bucket"]}, "admin_arns", "not an IAM role, user"),
+        ({"admin_arns": "arn:aws:iam::111111111111:role/KeyAdmin"}, "admin_arns", "must be a list"),
+        ({"caller_arns": ["*"]}, "caller_arns", "not an IAM role, user"),
+        ({"public_key_reader_arns": [42]}, "public_key_reader_arns", "not an IAM role, user"),
+        (
+            {"extra_deriver_arns": ["arn:aws:iam::111111111111:role/*"]},
+            "extra_deriver_arns",
+            "not an IAM role",
+        ),
+        ({"minimum_deletion_window_days": 6}, "minimum_deletion_window_days", "must be 7..30, got 6"),
+        ({"minimum_deletion_window_days": 31}, "minimum_deletion_window_days", "must be 7..30, got 31"),
+        ({"minimum_deletion_window_days": "30"}, "minimum_deletion_window_days", "must be an integer"),
+        ({"minimum_deletion_window_days": True}, "minimum_deletion_window_days", "must be an integer"),
+        ({"pending_window_days": 45}, "pending_window_days", "must be 7..30, got 45"),
+        (
+            {"minimum_deletion_window_days": 14, "pending_window_days": 7},
+            "pending_window_days",
+            "below minimum_deletion_window_days",
+        ),
+        ({"removal_policy": "snapshot"}, "removal_policy", "must be one of retain, destroy"),
+        ({"trail_mode": "none"}, "trail_mode", "must be one of create, existing"),
+        ({"trail_mode": "existing"}, "trail_log_group_name", "required when trail_mode is 'existing'"),
+        ({"trail_log_group_name": "org-trail"}, "trail_log_group_name", "only used when trail_mode"),
+        ({"alarm_email": "security"}, "alarm_email", "e-mail address"),
+        ({"reserved_concurrency": 0}, "reserved_concurrency", "must be 1..1000, got 0"),
+        ({"network_isolation": "yes"}, "network_isolation", "must be true or false"),
+        ({"log_retention_days": 100}, "log_retention_days", "must be one of 1, 3, 5"),
+        ({"termination_protection": 1}, "termination_protection", "must be true or false"),
+        ({"key_spec": ["ECC_NIST_P256"]}, "key_spec", "unknown field"),
+    ],
+)
+def test_bad_entry_names_environment_and_field(changes: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(EnvironmentConfigError) as raised:
+        parse_environment("staging", entry(**changes))
+    assert raised.value.environment == "staging"
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"environments.staging.{field}: ")
+    assert message in str(raised.value)
+
+
+def test_missing_key_specs_is_named() -> None:
+    with pytest.raises(EnvironmentConfigError, match=r"^environments\.dev\.key_specs: required"):
+        parse_environment("dev", {"admin_arns": []})
+
+
+def test_sm2_in_a_china_region_is_accepted() -> None:
+    config = parse_environment("cn", entry(key_specs=["SM2"], region="cn-north-1"))
+    assert config.key_specs == ("SM2",)
+
+
+@pytest.mark.parametrize(
+    ("environments", "message"),
+    [
+        (None, "environments: the cdk.json context value must be a non-empty object"),
+        ({}, "environments: the cdk.json context value must be a non-empty object"),
+        ({"Prod": VALID}, "environments.Prod: environment names are lower-case"),
+        ({"dev": ["ECC_NIST_P256"]}, "environments.dev: must be an object"),
+    ],
+)
+def test_bad_environments_object(environments: Any, message: str) -> None:
+    with pytest.raises(EnvironmentConfigError) as raised:
+        parse_environments(environments)
+    assert str(raised.value).startswith(message)
+
+
+def test_a_bad_entry_fails_the_app_before_synthesis(tmp_path: Any) -> None:
+    context = load_context()
+    context["environments"]["dev"]["minimum_deletion_window_days"] = 3
+    with pytest.raises(EnvironmentConfigError, match=r"^environments\.dev\.minimum_deletion_window_days: "):
+        create_app(outdir=str(tmp_path), context=context)
