@@ -72,3 +72,12 @@ LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS: tuple[str, ...] = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+
+# The audit construct's keys (constructs_lib/audit.py). CloudTrail (through S3) asks for a data key per log
+# file and checks the key when the trail is created or updated.
+CLOUDTRAIL_ENCRYPTION_ACTION = "kms:GenerateDataKey"
+CLOUDTRAIL_DESCRIBE_KEY_ACTION = "kms:DescribeKey"
+# Readers of the trail's log files decrypt them through S3.
+CLOUDTRAIL_LOG_DECRYPTION_ACTION = "kms:Decrypt"
+# CloudWatch alarms publishing to the KMS-encrypted alarm topic.
+ALARM_TOPIC_ENCRYPTION_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
