@@ -6,6 +6,7 @@ Every problem is reported as one ``EnvironmentConfigError`` naming the environme
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,7 +111,15 @@ FIELDS: tuple[str, ...] = tuple(field for field in EnvironmentConfig.__dataclass
 
 
 def parse_environments(context: object) -> dict[str, EnvironmentConfig]:
-    """Parse the whole `environments` context value (a mapping of name to entry)."""
+    """Parse the whole `environments` context value (a mapping of name to entry).
+
+    A JSON string is accepted too: ``cdk deploy -c environments='{"dev": {...}}'`` passes one.
+    """
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except json.JSONDecodeError as error:
+            raise EnvironmentConfigError(None, None, f"not valid JSON: {error}") from None
     if not isinstance(context, Mapping) or not context:
         raise EnvironmentConfigError(None, None, "the cdk.json context value must be a non-empty object")
     return {name: parse_environment(name, entry) for name, entry in context.items()}

@@ -105,6 +105,11 @@ def test_missing_key_specs_is_named() -> None:
         parse_environment("dev", {"admin_arns": []})
 
 
+def test_a_json_string_from_the_command_line_is_parsed() -> None:
+    environments = parse_environments('{"dev": {"key_specs": ["ECC_NIST_P384"]}}')
+    assert environments["dev"].key_specs == ("ECC_NIST_P384",)
+
+
 def test_sm2_in_a_china_region_is_accepted() -> None:
     config = parse_environment("cn", entry(key_specs=["SM2"], region="cn-north-1"))
     assert config.key_specs == ("SM2",)
@@ -117,6 +122,7 @@ def test_sm2_in_a_china_region_is_accepted() -> None:
         ({}, "environments: the cdk.json context value must be a non-empty object"),
         ({"Prod": VALID}, "environments.Prod: environment names are lower-case"),
         ({"dev": ["ECC_NIST_P256"]}, "environments.dev: must be an object"),
+        ('{"dev": ', "environments: not valid JSON"),
     ],
 )
 def test_bad_environments_object(environments: Any, message: str) -> None:
