@@ -26,6 +26,8 @@ from kmsecdh.local_endpoint import LocalKmsEndpoint
 TARGET = Target(">=", 3.0)
 PEERS = 100
 RUNS = 7
+STAND_IN_LATENCY_S = 0.010
+STAND_IN_RUNS = 3
 # Credentials or a region from the caller's shell must not leak into the local endpoint's client.
 AWS_SETTINGS_TO_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_CONFIG_FILE")
 
@@ -88,6 +90,25 @@ def _configured_local_key() -> Iterator[int]:
                 service.reset_kms_client()
 
 
+def stand_in_latency_ratio(one_batch: Callable[[], object], singles: Callable[[], object]) -> float:
+    """The same ratio with a stand-in KMS that only waits STAND_IN_LATENCY_S per call.
+
+    A diagnostic for the latency-bound case (KMS across a network, its CPU not ours): how much the
+    batch's concurrency buys when the CPU is not the limit.
+    """
+    with (
+        workload.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
+        workload.StandInKms(latency_s=STAND_IN_LATENCY_S).installed(),
+    ):
+        batch_rate, singles_rate = interleaved(
+            lambda: PEERS / (elapsed_ms(one_batch) / 1000),
+            lambda: PEERS / (elapsed_ms(singles) / 1000),
+            runs=STAND_IN_RUNS,
+            warmup=0,
+        )
+    return statistics.median(batch_rate) / statistics.median(singles_rate)
+
+
 def measure() -> FigureResult:
     handler = workload.load_handler()
     context = SimpleNamespace(aws_request_id="bench-batch", function_name="kmsecdh-bench")
@@ -121,6 +142,8 @@ def measure() -> FigureResult:
         batch_cpu.ms_per_peer(batch_cpu.client_s),
         batch_cpu.ms_per_peer(batch_cpu.endpoint_s),
     )
+    with workload.quiet_stdio():
+        latency_bound_ratio = stand_in_latency_ratio(one_batch, singles)
     singles_wall_ms = 1000 / statistics.median(floor)
     return FigureResult(
         name="batch",
@@ -137,6 +160,8 @@ def measure() -> FigureResult:
             f"{batch_cpu.ms_per_peer(batch_cpu.client_s):.2f} ms client + "
             f"{batch_cpu.ms_per_peer(batch_cpu.endpoint_s):.2f} ms endpoint; on {cpus} CPUs the "
             f"CPU-bound ceiling of the ratio is about {singles_wall_ms / best_batch_ms:.2f}",
+            f"with a stand-in KMS that takes {STAND_IN_LATENCY_S * 1000:g} ms per call and no CPU, "
+            f"the ratio is {latency_bound_ratio:.1f} ({STAND_IN_RUNS} runs each)",
         ),
         details={
             "singles_client_cpu_ms_per_peer": singles_cpu.ms_per_peer(singles_cpu.client_s),
@@ -144,5 +169,6 @@ def measure() -> FigureResult:
             "batch_client_cpu_ms_per_peer": batch_cpu.ms_per_peer(batch_cpu.client_s),
             "batch_endpoint_cpu_ms_per_peer": batch_cpu.ms_per_peer(batch_cpu.endpoint_s),
             "cpu_bound_ratio_ceiling": singles_wall_ms / best_batch_ms,
+            "stand_in_latency_bound_ratio": latency_bound_ratio,
         },
     )

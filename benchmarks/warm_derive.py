@@ -14,7 +14,6 @@ import base64
 import statistics
 from collections.abc import Callable
 from types import SimpleNamespace
-from unittest import mock
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,26 +28,8 @@ from kmsecdh.kdf import derive_key
 from kmsecdh.log import logged_invocation
 
 TARGET = Target("<=", 1.5)
-KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
-SHARED_SECRET = bytes(range(32))
 RUNS = 21
 SAMPLE_MS = 25.0
-
-
-class FixedSecretKms:
-    """Stands in for the boto3 KMS client: DeriveSharedSecret always returns the same Z."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def derive_shared_secret(self, **_request: object) -> dict[str, object]:
-        self.calls += 1
-        return {
-            "KeyId": KEY_ARN,
-            "SharedSecret": SHARED_SECRET,
-            "KeyAgreementAlgorithm": "ECDH",
-            "KeyOrigin": "AWS_KMS",
-        }
 
 
 def floor_derive(der: bytes) -> bytes:
@@ -57,10 +38,10 @@ def floor_derive(der: bytes) -> bytes:
         raise TypeError("expected an EC public key")
     return ConcatKDFHash(
         algorithm=hashes.SHA256(), length=workload.KDF_LENGTH, otherinfo=workload.FIXED_INFO
-    ).derive(SHARED_SECRET)
+    ).derive(workload.SHARED_SECRET)
 
 
-def stage_costs(event: dict[str, object], kms: FixedSecretKms) -> dict[str, float]:
+def stage_costs(event: dict[str, object], kms: workload.StandInKms) -> dict[str, float]:
     """Median microseconds of each stage of a derive, through the kmsecdh functions the service uses.
 
     A diagnostic: it says where the overhead over the floor goes (the stages run in the handler's
@@ -83,11 +64,9 @@ def stage_costs(event: dict[str, object], kms: FixedSecretKms) -> dict[str, floa
         "parse_request_us": lambda: parse_request(event),
         "load_configuration_us": service.load_configuration,
         "load_peer_public_key_us": lambda: keys.load_peer_public_key(peer_text, key.key_spec),
-        "kms_request_public_key_der_us": lambda: kms.derive_shared_secret(
-            PublicKey=keys.public_key_der(peer)
-        ),
+        "kms_request_us": lambda: kms.derive_shared_secret(PublicKey=keys.public_key_der(peer)),
         "derive_key_us": lambda: derive_key(
-            SHARED_SECRET, algorithm=kdf.algorithm, length=kdf.length, fixed_info=kdf.fixed_info
+            workload.SHARED_SECRET, algorithm=kdf.algorithm, length=kdf.length, fixed_info=kdf.fixed_info
         ),
         "log_line_us": empty_log_line,
     }
@@ -103,14 +82,8 @@ def measure() -> FigureResult:
     der = workload.peer_public_key_der()
     event = workload.derive_event([der])
     context = SimpleNamespace(aws_request_id="bench-warm", function_name="kmsecdh-bench")
-    kms = FixedSecretKms()
-
-    def stand_in_client() -> FixedSecretKms:
-        return kms
-
-    # The service looks its client up through kms_client() on every call: patch that seam.
-    stand_in = mock.patch("kmsecdh.service.kms_client", new=stand_in_client)
-    with workload.environment(workload.function_environment(KEY_ARN)), stand_in:
+    kms = workload.StandInKms()
+    with workload.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)), kms.installed():
         expected = base64.b64encode(floor_derive(der)).decode("ascii")
         with workload.quiet_stdio():
             response = handler.handler(event, context)

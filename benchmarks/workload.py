@@ -7,9 +7,11 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
+from unittest import mock
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,6 +25,39 @@ KEY_ALIAS = "alias/kmsecdh-bench-p256"
 KDF_ALGORITHM = "onestep-sha256"
 KDF_LENGTH = 32
 FIXED_INFO = b"\x00\x00\x00\x07kmsecdh\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
+
+
+STAND_IN_KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
+SHARED_SECRET = bytes(range(32))
+
+
+class StandInKms:
+    """Stands in for the boto3 KMS client: DeriveSharedSecret returns a fixed Z after ``latency_s``."""
+
+    def __init__(self, latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s
+        self.calls = 0
+
+    def derive_shared_secret(self, **_request: object) -> dict[str, object]:
+        self.calls += 1
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        return {
+            "KeyId": STAND_IN_KEY_ARN,
+            "SharedSecret": SHARED_SECRET,
+            "KeyAgreementAlgorithm": "ECDH",
+            "KeyOrigin": "AWS_KMS",
+        }
+
+    @contextmanager
+    def installed(self) -> Iterator[StandInKms]:
+        """Make the service use this client: it looks its client up through kms_client() per call."""
+
+        def stand_in_client() -> StandInKms:
+            return self
+
+        with mock.patch("kmsecdh.service.kms_client", new=stand_in_client):
+            yield self
 
 
 def function_environment(key_arn: str) -> dict[str, str]:
