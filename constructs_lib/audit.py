@@ -370,7 +370,8 @@ class KeyUsageAudit(Construct):
                 s3.LifecycleRule(
                     id="Retention",
                     expiration=retention,
-                    noncurrent_version_expiration=Duration.days(30),
+                    # An overwritten or deleted log file stays recoverable as long as a current one is kept.
+                    noncurrent_version_expiration=retention,
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],

@@ -1,0 +1,583 @@
+"""KeyUsageAudit: a small app synthesized once per session with every cdk-nag pack, then every environment.
+
+Stacks of the small app: ``Create`` (a trail of its own, an alarm e-mail, two keys, a role deriver made in
+the stack plus a role and a user given by ARN) and ``Existing`` (an organisation trail's log group, no
+e-mail, one key, one deriver). Expected patterns are written out here, not computed by the construct.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+
+from constructs_lib.audit import (
+    MAX_FILTER_PATTERN_LENGTH,
+    TOKEN_LENGTH_BOUND,
+    KeyUsageAudit,
+    estimated_pattern_length,
+)
+from stacks.application import NAG_PACKS
+from tests.infra.conftest import load_context
+from tools.synth import REPORT_NAME, unacknowledged_findings
+
+ACCOUNT = "111111111111"
+REGION = "eu-west-1"
+ENV = cdk.Environment(account=ACCOUNT, region=REGION)
+KEY_1 = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_2 = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/mrk-0123456789abcdef0123456789abcdef"
+BATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/batch/rekey"
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+ORGANISATION_LOG_GROUP = "aws-controltower/CloudTrailLogs"
+ALARM_EMAIL = "security@example.com"
+
+CIS_PATTERN = (
+    "{($.eventSource = kms.amazonaws.com) && (($.eventName=DisableKey)||($.eventName=ScheduleKeyDeletion))}"
+)
+ISSUER = "$.userIdentity.sessionContext.sessionIssuer.arn"
+
+
+def policy_or_grant_pattern(key: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "PutKeyPolicy") || '
+        f'($.eventName = "CreateGrant")) && ($.resources[0].ARN = "{key}") }}'
+    )
+
+
+def access_denied_pattern(key: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.errorCode = "AccessDenied*") && '
+        f'(($.resources[0].ARN = "{key}") || ($.requestParameters.keyId = "{key}")) }}'
+    )
+
+
+@dataclass(frozen=True)
+class AuditApp:
+    outdir: Path
+    create: cdk.Stack
+    existing: cdk.Stack
+    create_audit: KeyUsageAudit
+    deriver_role: iam.Role
+    synth_error: str | None
+
+    def template(self, stack: cdk.Stack) -> dict[str, Any]:
+        return json.loads((self.outdir / f"{stack.artifact_id}.template.json").read_text())
+
+    def report(self) -> dict[str, Any]:
+        return json.loads((self.outdir / REPORT_NAME).read_text())
+
+    def acknowledgments(self, stack: cdk.Stack) -> dict[tuple[str, str], str]:
+        """(construct path, rule id) -> reason, from the stack's metadata."""
+        metadata = json.loads((self.outdir / f"{stack.artifact_id}.metadata.json").read_text())
+        return {
+            (path, rule_id): reason
+            for path, entries in metadata.items()
+            for entry in entries
+            if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+            for rule_id, reason in entry["data"].items()
+        }
+
+
+@pytest.fixture(scope="session")
+def audit_app(tmp_path_factory: pytest.TempPathFactory) -> AuditApp:
+    outdir = tmp_path_factory.mktemp("audit.cdk.out")
+    context = {key: value for key, value in load_context().items() if key != "environments"}
+    app = cdk.App(outdir=str(outdir), context=context)
+    for pack in NAG_PACKS:
+        cdk.Validations.of(app).add_plugins(pack(app))
+
+    create = cdk.Stack(app, "Create", env=ENV)
+    deriver_role = iam.Role(create, "DeriverRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    create_audit = KeyUsageAudit(
+        create,
+        "Audit",
+        key_arns=[KEY_1, KEY_2],
+        allowed_deriver_arns=[deriver_role.role_arn, BATCH_ROLE, ALICE],
+        alarm_email=ALARM_EMAIL,
+    )
+    existing = cdk.Stack(app, "Existing", env=ENV)
+    KeyUsageAudit(
+        existing,
+        "Audit",
+        key_arns=[KEY_1],
+        allowed_deriver_arns=[BATCH_ROLE],
+        existing_log_group_name=ORGANISATION_LOG_GROUP,
+    )
+    synth_error = None
+    try:
+        app.synth()
+    except RuntimeError as error:  # ValidationFailed; the report says why
+        synth_error = str(error)
+    return AuditApp(outdir, create, existing, create_audit, deriver_role, synth_error)
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == type_
+    }
+
+
+def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, type_)
+    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def render(value: Any) -> str:
+    """A pattern as one string; a GetAtt becomes ``${LogicalId.Attribute}``, an import ``${import:Name}``."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render(part) for part in parts)
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    if "Fn::ImportValue" in value:
+        return "${import:" + render(value["Fn::ImportValue"]) + "}"
+    raise AssertionError(f"unexpected intrinsic in a pattern: {value}")
+
+
+def patterns_by_metric(template: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for properties in resources(template, "AWS::Logs::MetricFilter").values():
+        (transformation,) = properties["MetricTransformations"]
+        assert transformation["MetricNamespace"] == "kmsecdh"
+        assert transformation["MetricValue"] == "1"
+        found.setdefault(transformation["MetricName"], []).append(render(properties["FilterPattern"]))
+    return {metric: sorted(patterns) for metric, patterns in found.items()}
+
+
+def key_statements(template: dict[str, Any], logical_id: str) -> dict[str, dict[str, Any]]:
+    statements = template["Resources"][logical_id]["Properties"]["KeyPolicy"]["Statement"]
+    return {statement["Sid"]: statement for statement in statements}
+
+
+def trail_arn(template: dict[str, Any]) -> str:
+    _, trail = only(template, "AWS::CloudTrail::Trail")
+    return f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{trail['TrailName']}"
+
+
+# --- the trail (create mode) ---
+
+
+def test_trail_settings(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    _, trail = only(template, "AWS::CloudTrail::Trail")
+    key_id, _ = only_key_with_sid(template, "AllowCloudTrailEncryptLogs")
+    log_group_id, _ = only(template, "AWS::Logs::LogGroup")
+    role_id, role = trail_logs_role(template)
+    assert trail["IsLogging"] is True
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["EnableLogFileValidation"] is True
+    assert trail["IncludeGlobalServiceEvents"] is True
+    assert trail["KMSKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+    assert trail["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "cloudtrail.amazonaws.com"
+    }
+    assert trail["EventSelectors"] == [{"IncludeManagementEvents": True, "ReadWriteType": "All"}]
+    assert "InsightSelectors" not in trail
+
+
+def only_key_with_sid(template: dict[str, Any], sid: str) -> tuple[str, dict[str, Any]]:
+    keys = [
+        (logical_id, properties)
+        for logical_id, properties in resources(template, "AWS::KMS::Key").items()
+        if sid in key_statements(template, logical_id)
+    ]
+    assert len(keys) == 1, f"expected one key with statement {sid}"
+    return keys[0]
+
+
+def trail_logs_role(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    (logical_id,) = [
+        logical_id
+        for logical_id, role in resources(template, "AWS::IAM::Role").items()
+        if role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+        == "cloudtrail.amazonaws.com"
+    ]
+    return logical_id, template["Resources"][logical_id]["Properties"]
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_kms_management_events_are_never_excluded(audit_app: AuditApp, stack_name: str) -> None:
+    raw = json.dumps(audit_app.template(getattr(audit_app, stack_name)))
+    assert "ExcludeManagementEventSources" not in raw
+    assert "AdvancedEventSelectors" not in raw
+
+
+def test_trail_logs_role_may_only_write_its_log_group(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    role_id, _ = trail_logs_role(template)
+    log_group_id, _ = only(template, "AWS::Logs::LogGroup")
+    (policy,) = [
+        p for p in resources(template, "AWS::IAM::Policy").values() if p["Roles"] == [{"Ref": role_id}]
+    ]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+        }
+    ]
+
+
+def test_trail_key_policy(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    key_id, key = only_key_with_sid(template, "AllowCloudTrailEncryptLogs")
+    _, log_group = only(template, "AWS::Logs::LogGroup")
+    arn = trail_arn(template)
+    statements = key_statements(template, key_id)
+    assert key["EnableKeyRotation"] is True
+    assert key.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+    assert set(statements) == {
+        "KeyAdministration",
+        "DenyPolicyLockoutBypass",
+        "AllowCloudTrailEncryptLogs",
+        "AllowCloudTrailDescribeKey",
+        "AllowTrailLogDecryptionThroughIam",
+        "AllowCloudWatchLogs",
+    }
+    assert statements["AllowCloudTrailEncryptLogs"] == {
+        "Sid": "AllowCloudTrailEncryptLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:GenerateDataKey",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceArn": arn, "kms:EncryptionContext:aws:cloudtrail:arn": arn}
+        },
+    }
+    assert statements["AllowCloudTrailDescribeKey"]["Action"] == "kms:DescribeKey"
+    assert statements["AllowCloudTrailDescribeKey"]["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}
+    decrypt = statements["AllowTrailLogDecryptionThroughIam"]
+    assert decrypt["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"] == {"StringEquals": {"kms:EncryptionContext:aws:cloudtrail:arn": arn}}
+    logs_statement = statements["AllowCloudWatchLogs"]
+    assert logs_statement["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
+    assert logs_statement["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group['LogGroupName']}"
+            )
+        }
+    }
+    administration = statements["KeyAdministration"]
+    assert administration["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert "kms:Decrypt" not in administration["Action"]
+    assert "kms:CreateGrant" not in administration["Action"]
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_no_key_policy_allows_a_wildcard_action(audit_app: AuditApp, stack_name: str) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    keys = resources(template, "AWS::KMS::Key")
+    assert keys
+    for logical_id in keys:
+        for statement in key_statements(template, logical_id).values():
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), statement
+            if statement["Effect"] == "Allow":
+                assert "kms:CreateGrant" not in actions
+
+
+def test_trail_log_group_is_encrypted_with_the_trail_key_and_retained_a_year(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    key_id, _ = only_key_with_sid(template, "AllowCloudTrailEncryptLogs")
+    _, log_group = only(template, "AWS::Logs::LogGroup")
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert log_group["RetentionInDays"] == 365
+
+
+def test_retained_by_default(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] in ("AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key"):
+            assert resource["DeletionPolicy"] == "Retain", logical_id
+            assert resource["UpdateReplacePolicy"] == "Retain", logical_id
+
+
+# --- the buckets (create mode) ---
+
+
+def buckets(template: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    _, trail = only(template, "AWS::CloudTrail::Trail")
+    trail_bucket_id = trail["S3BucketName"]["Ref"]
+    all_buckets = resources(template, "AWS::S3::Bucket")
+    assert len(all_buckets) == 2
+    (access_log_id,) = set(all_buckets) - {trail_bucket_id}
+    return (trail_bucket_id, all_buckets[trail_bucket_id]), (access_log_id, all_buckets[access_log_id])
+
+
+def test_bucket_settings(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    (trail_bucket_id, trail_bucket), (access_log_id, access_log_bucket) = buckets(template)
+    for bucket in (trail_bucket, access_log_bucket):
+        assert bucket["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert bucket["BucketEncryption"] == {
+            "ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+            ]
+        }
+        (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+        assert rule["Status"] == "Enabled"
+        assert rule["ExpirationInDays"] == 365
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 365}
+    assert trail_bucket["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": access_log_id},
+        "LogFilePrefix": "TrailBucket/",
+    }
+    assert "LoggingConfiguration" not in access_log_bucket
+    assert trail_bucket_id != access_log_id
+
+
+def test_buckets_deny_requests_without_tls(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    policies = {
+        p["Bucket"]["Ref"]: p["PolicyDocument"]["Statement"]
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+    }
+    for bucket_id, _ in buckets(template):
+        assert {
+            "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": [
+                {"Fn::GetAtt": [bucket_id, "Arn"]},
+                {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]},
+            ],
+        } in policies[bucket_id]
+
+
+def test_trail_bucket_lets_cloudtrail_write_its_account_prefix_only(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    (trail_bucket_id, _), _ = buckets(template)
+    (statements,) = [
+        p["PolicyDocument"]["Statement"]
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Bucket"] == {"Ref": trail_bucket_id}
+    ]
+    writes = [s for s in statements if s["Action"] == "s3:PutObject"]
+    assert writes == [
+        {
+            "Action": "s3:PutObject",
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Resource": {
+                "Fn::Join": ["", [{"Fn::GetAtt": [trail_bucket_id, "Arn"]}, f"/AWSLogs/{ACCOUNT}/*"]]
+            },
+        }
+    ]
+
+
+# --- metric filters and alarms ---
+
+
+def test_metric_filter_patterns_create_mode(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.create)
+    role = "${" + audit_app.create.get_logical_id(audit_app.deriver_role.node.default_child) + ".Arn}"
+
+    def derive(key: str) -> str:
+        return (
+            '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
+            f'($.resources[0].ARN = "{key}") && ($.userIdentity.arn != "{ALICE}") && '
+            f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{role}") && ({ISSUER} != "{BATCH_ROLE}"))) }}'
+        )
+
+    assert patterns_by_metric(template) == {
+        "KeyDisabledOrDeletionScheduled": [CIS_PATTERN],
+        "KeyPolicyOrGrantChanged": sorted([policy_or_grant_pattern(KEY_1), policy_or_grant_pattern(KEY_2)]),
+        "DeriveByUnallowedPrincipal": sorted([derive(KEY_1), derive(KEY_2)]),
+        "KeyAccessDenied": sorted([access_denied_pattern(KEY_1), access_denied_pattern(KEY_2)]),
+    }
+    log_group_id, _ = only(template, "AWS::Logs::LogGroup")
+    for properties in resources(template, "AWS::Logs::MetricFilter").values():
+        assert properties["LogGroupName"] == {"Ref": log_group_id}
+
+
+def test_metric_filter_patterns_existing_mode(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.existing)
+    assert patterns_by_metric(template) == {
+        "KeyDisabledOrDeletionScheduled": [CIS_PATTERN],
+        "KeyPolicyOrGrantChanged": [policy_or_grant_pattern(KEY_1)],
+        "DeriveByUnallowedPrincipal": [
+            '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
+            f'($.resources[0].ARN = "{KEY_1}") && '
+            f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{BATCH_ROLE}"))) }}'
+        ],
+        "KeyAccessDenied": [access_denied_pattern(KEY_1)],
+    }
+    for properties in resources(template, "AWS::Logs::MetricFilter").values():
+        assert properties["LogGroupName"] == ORGANISATION_LOG_GROUP
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_one_alarm_per_metric_to_the_topic(audit_app: AuditApp, stack_name: str) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    alarms = {alarm["MetricName"]: alarm for alarm in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert sorted(alarms) == sorted(
+        [
+            "KeyDisabledOrDeletionScheduled",
+            "KeyPolicyOrGrantChanged",
+            "DeriveByUnallowedPrincipal",
+            "KeyAccessDenied",
+        ]
+    )
+    for alarm in alarms.values():
+        assert alarm["Namespace"] == "kmsecdh"
+        assert alarm["Statistic"] == "Sum"
+        assert alarm["Period"] == 300
+        assert alarm["EvaluationPeriods"] == 1
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["AlarmDescription"]
+
+
+def test_construct_exposes_its_alarms_and_filters(audit_app: AuditApp) -> None:
+    audit = audit_app.create_audit
+    assert set(audit.alarms) == set(audit.metric_filters)
+    assert len(audit.metric_filters["KeyPolicyOrGrantChanged"]) == 2
+    assert audit.trail is not None
+    assert audit.log_group.log_group_name
+
+
+# --- the alarm topic ---
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_topic_is_encrypted_and_tls_only(audit_app: AuditApp, stack_name: str) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    topic_id, topic = only(template, "AWS::SNS::Topic")
+    key_id, key = only_key_with_sid(template, "AllowCloudWatchAlarms")
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["EnableKeyRotation"] is True
+    allow = key_statements(template, key_id)["AllowCloudWatchAlarms"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(allow["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    _, policy = only(template, "AWS::SNS::TopicPolicy")
+    statements = {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
+    assert policy["Topics"] == [{"Ref": topic_id}]
+    ssl = statements["AllowPublishThroughSSLOnly"]
+    assert ssl["Effect"] == "Deny"
+    assert ssl["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    publish = statements["AllowCloudWatchAlarmsOfThisAccount"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"},
+    }
+
+
+def test_email_subscription_only_when_asked(audit_app: AuditApp) -> None:
+    create = audit_app.template(audit_app.create)
+    topic_id, _ = only(create, "AWS::SNS::Topic")
+    _, subscription = only(create, "AWS::SNS::Subscription")
+    assert subscription == {"Endpoint": ALARM_EMAIL, "Protocol": "email", "TopicArn": {"Ref": topic_id}}
+    assert resources(audit_app.template(audit_app.existing), "AWS::SNS::Subscription") == {}
+
+
+def test_existing_mode_creates_no_trail_bucket_or_log_group(audit_app: AuditApp) -> None:
+    template = audit_app.template(audit_app.existing)
+    for type_ in ("AWS::CloudTrail::Trail", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::IAM::Role"):
+        assert resources(template, type_) == {}, type_
+
+
+# --- cdk-nag ---
+
+
+def test_no_unacknowledged_nag_finding(audit_app: AuditApp) -> None:
+    assert unacknowledged_findings(audit_app.report()) == []
+    assert audit_app.synth_error is None
+
+
+def test_acknowledgments_are_exactly_these(audit_app: AuditApp) -> None:
+    compliance = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+    expected = {
+        *(
+            (f"/Create/Audit/{bucket}", f"{pack}::{pack}-{rule}")
+            for pack in compliance
+            for bucket in ("TrailBucket", "AccessLogBucket")
+            for rule in ("S3DefaultEncryptionKMS", "S3BucketReplicationEnabled")
+        ),
+        *(
+            (
+                "/Create/Audit/Trail/LogsRole/DefaultPolicy",
+                f"{pack}::{pack}-IAMNoInlinePolicy",
+            )
+            for pack in compliance
+        ),
+        (f"/Create/Audit/AlarmTopic/{ALARM_EMAIL}", "Serverless::Serverless-SNSRedrivePolicy"),
+    }
+    acknowledged = audit_app.acknowledgments(audit_app.create)
+    assert set(acknowledged) == expected
+    assert all(len(reason) > 40 for reason in acknowledged.values())
+    assert audit_app.acknowledgments(audit_app.existing) == {}
+
+
+# --- construct-time checks ---
+
+
+@pytest.fixture
+def stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "Stack", env=ENV)
+
+
+def test_rejects_no_keys(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match="at least one key ARN"):
+        KeyUsageAudit(stack, "Audit", key_arns=[], allowed_deriver_arns=[BATCH_ROLE])
+
+
+def test_rejects_no_derivers(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match="allowed_deriver_arns"):
+        KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[])
+
+
+def test_rejects_an_empty_log_group_name(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match="existing_log_group_name is empty"):
+        KeyUsageAudit(
+            stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], existing_log_group_name=" "
+        )
+
+
+def test_rejects_derivers_that_overflow_a_filter_pattern(stack: cdk.Stack) -> None:
+    derivers = [f"arn:aws:iam::{ACCOUNT}:role/{'deriver-' + str(index):0>64}" for index in range(8)]
+    with pytest.raises(
+        ValueError, match=r"DeriveByUnallowedPrincipal filter pattern would be about \d+ characters"
+    ):
+        KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=derivers)
+
+
+def test_token_derivers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
+    roles = [
+        iam.Role(stack, f"Role{index}", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")).role_arn
+        for index in range(7)
+    ]
+    with pytest.raises(ValueError, match="7 allowed derivers are too many"):
+        KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=roles)
+
+
+def test_estimated_pattern_length_counts_tokens_at_the_bound(stack: cdk.Stack) -> None:
+    role_arn = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")).role_arn
+    assert estimated_pattern_length(f'"{role_arn}"') == 2 + TOKEN_LENGTH_BOUND
+    assert estimated_pattern_length("x" * MAX_FILTER_PATTERN_LENGTH) == MAX_FILTER_PATTERN_LENGTH
