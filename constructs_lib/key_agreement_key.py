@@ -4,16 +4,14 @@ The key policy is built explicitly and is the only policy the key gets: CDK's de
 `kms:*` to the account root is never added, so IAM policies alone grant nothing on this key and every
 principal that may use it is named in one of these statements:
 
-=========================  ===========================================================================
-``KeyAdministration``      administrators + the CloudFormation execution role: management actions only
-``AllowDeriveSharedSecret``  principals given ``grant_derive``: ``kms:DeriveSharedSecret`` with
-                           ``kms:KeyAgreementAlgorithm = ECDH`` (and ``aws:SourceVpce`` when given)
-``AllowPublicKeyRead``     principals given ``grant_public_key_read`` or ``grant_derive``:
-                           ``kms:GetPublicKey``, ``kms:DescribeKey``
-``DenyPolicyLockoutBypass``  everyone: no ``kms:PutKeyPolicy`` that bypasses the lockout safety check
-``DenyShortDeletionWindow``  everyone: no ``kms:ScheduleKeyDeletion`` below the minimum window
-``DenyDeriveToOthers``     everyone but the derivers: no ``kms:DeriveSharedSecret``
-=========================  ===========================================================================
+- ``KeyAdministration``: administrators + the CloudFormation execution role; management actions only.
+- ``AllowDeriveSharedSecret``: principals given ``grant_derive``; ``kms:DeriveSharedSecret`` only with
+  ``kms:KeyAgreementAlgorithm = ECDH`` (and ``aws:SourceVpce`` when given).
+- ``AllowPublicKeyRead``: principals given ``grant_public_key_read`` or ``grant_derive``;
+  ``kms:GetPublicKey`` and ``kms:DescribeKey`` (unconditioned: the ECDH condition key is absent on them).
+- ``DenyPolicyLockoutBypass``: everyone; no ``kms:PutKeyPolicy`` that bypasses the lockout safety check.
+- ``DenyShortDeletionWindow``: everyone; no ``kms:ScheduleKeyDeletion`` below the minimum window.
+- ``DenyDeriveToOthers``: everyone but the derivers; no ``kms:DeriveSharedSecret``.
 """
 
 from __future__ import annotations
