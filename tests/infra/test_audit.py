@@ -8,6 +8,7 @@ e-mail, one key, one deriver). Expected patterns are written out here, not compu
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from constructs_lib.audit import (
     estimated_pattern_length,
 )
 from stacks.application import NAG_PACKS
-from tests.infra.conftest import load_context
+from tests.infra.conftest import SynthesizedApp, load_context
 from tools.synth import REPORT_NAME, unacknowledged_findings
 
 ACCOUNT = "111111111111"
@@ -581,3 +582,124 @@ def test_estimated_pattern_length_counts_tokens_at_the_bound(stack: cdk.Stack) -
     role_arn = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")).role_arn
     assert estimated_pattern_length(f'"{role_arn}"') == 2 + TOKEN_LENGTH_BOUND
     assert estimated_pattern_length("x" * MAX_FILTER_PATTERN_LENGTH) == MAX_FILTER_PATTERN_LENGTH
+
+
+# --- every environment of the app (cdk.json), from the session fixture ``synthesized_app`` ---
+
+ENVIRONMENTS = tuple(load_context()["environments"])
+
+
+def render_app(value: Any) -> str:
+    """A pattern of the app: a value read from another stack becomes ``${output:<OutputName>}``."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render_app(part) for part in parts)
+    if "Fn::GetStackOutput" in value:
+        return "${output:" + value["Fn::GetStackOutput"]["OutputName"] + "}"
+    if "Fn::ImportValue" in value:
+        return "${output:" + render_app(value["Fn::ImportValue"]) + "}"
+    raise AssertionError(f"unexpected intrinsic in a pattern: {value}")
+
+
+def referenced_resources(synthesized_app: SynthesizedApp, environment: str, pattern: str) -> list[str]:
+    """The resource types of the key-agreement stack's outputs a rendered pattern refers to, in order."""
+    key_stack = synthesized_app.stacks[environment]["KeyAgreement"].raw
+    found = []
+    for output_name in re.findall(r"\$\{output:([^}]+)\}", pattern):
+        output = key_stack["Outputs"][output_name]["Value"]
+        logical_id, attribute = output["Fn::GetAtt"]
+        assert attribute == "Arn"
+        found.append(key_stack["Resources"][logical_id]["Type"] + ":" + logical_id)
+    return found
+
+
+def patterns_by_metric_raw(template: dict[str, Any]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for properties in resources(template, "AWS::Logs::MetricFilter").values():
+        (transformation,) = properties["MetricTransformations"]
+        assert transformation["MetricNamespace"] == "kmsecdh"
+        found.setdefault(transformation["MetricName"], []).append(properties["FilterPattern"])
+    return found
+
+
+def audit_template(synthesized_app: SynthesizedApp, environment: str) -> dict[str, Any]:
+    return synthesized_app.stacks[environment]["Audit"].raw
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_trail_follows_its_mode(synthesized_app: SynthesizedApp, environment: str) -> None:
+    config = synthesized_app.environments[environment]
+    template = audit_template(synthesized_app, environment)
+    assert "ExcludeManagementEventSources" not in json.dumps(template)
+    filters = resources(template, "AWS::Logs::MetricFilter").values()
+    if config.trail_mode == "existing":
+        assert resources(template, "AWS::CloudTrail::Trail") == {}
+        assert resources(template, "AWS::S3::Bucket") == {}
+        assert {json.dumps(f["LogGroupName"]) for f in filters} == {json.dumps(config.trail_log_group_name)}
+        return
+    _, trail = only(template, "AWS::CloudTrail::Trail")
+    log_group_id, log_group = only(template, "AWS::Logs::LogGroup")
+    key_id, _ = only_key_with_sid(template, "AllowCloudTrailEncryptLogs")
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["EnableLogFileValidation"] is True
+    assert trail["IncludeGlobalServiceEvents"] is True
+    assert trail["EventSelectors"] == [{"IncludeManagementEvents": True, "ReadWriteType": "All"}]
+    assert trail["KMSKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
+    assert trail["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": [trail_logs_role(template)[0], "Arn"]}
+    assert log_group["RetentionInDays"] == config.log_retention_days
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert all(f["LogGroupName"] == {"Ref": log_group_id} for f in filters)
+    deletion_policy = "Retain" if config.removal_policy == "retain" else "Delete"
+    for bucket_id, bucket in buckets(template):
+        assert template["Resources"][bucket_id]["DeletionPolicy"] == deletion_policy
+        assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_filters_watch_every_key_and_spare_every_deriver(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    config = synthesized_app.environments[environment]
+    patterns = {
+        metric: [render_app(p) for p in found]
+        for metric, found in patterns_by_metric_raw(audit_template(synthesized_app, environment)).items()
+    }
+    assert patterns["KeyDisabledOrDeletionScheduled"] == [CIS_PATTERN]
+    key_count = len(config.key_specs)
+    for metric in ("KeyPolicyOrGrantChanged", "DeriveByUnallowedPrincipal", "KeyAccessDenied"):
+        assert len(patterns[metric]) == key_count, metric
+        watched = {referenced_resources(synthesized_app, environment, p)[0] for p in patterns[metric]}
+        assert len(watched) == key_count
+        assert all(reference.startswith("AWS::KMS::Key:") for reference in watched)
+    for pattern in patterns["DeriveByUnallowedPrincipal"]:
+        # the key, then the derive function's role; extra derivers are literal ARNs
+        key, *roles = referenced_resources(synthesized_app, environment, pattern)
+        assert key.startswith("AWS::KMS::Key:")
+        assert len(roles) == 1
+        assert roles[0].startswith("AWS::IAM::Role:")
+        for extra in config.extra_deriver_arns:
+            assert f'({ISSUER} != "{extra}")' in pattern
+        # fits CloudWatch Logs' limit even if every ARN read from the key stack were 128 characters long
+        assert len(re.sub(r"\$\{output:[^}]+\}", "a" * 128, pattern)) <= MAX_FILTER_PATTERN_LENGTH
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_alarms_publish_to_the_encrypted_topic(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    config = synthesized_app.environments[environment]
+    template = audit_template(synthesized_app, environment)
+    topic_id, topic = only(template, "AWS::SNS::Topic")
+    key_id, _ = only_key_with_sid(template, "AllowCloudWatchAlarms")
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    assert len(alarms) == 4
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert (alarm["Threshold"], alarm["Period"], alarm["TreatMissingData"]) == (1, 300, "notBreaching")
+    subscriptions = [s["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()]
+    assert subscriptions == ([config.alarm_email] if config.alarm_email else [])
