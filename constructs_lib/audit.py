@@ -278,7 +278,7 @@ class KeyUsageAudit(Construct):
     ) -> tuple[cloudtrail.Trail, logs.LogGroup]:
         stack = Stack.of(self)
         # Fixed names: the key policy must name the trail and the log group, which both refer to the key.
-        trail_name = Names.unique_resource_name(self, max_length=90, separator="-")
+        trail_name = Names.unique_resource_name(self, max_length=128, separator="-")
         trail_arn = stack.format_arn(service="cloudtrail", resource="trail", resource_name=trail_name)
         log_group_name = f"/aws/cloudtrail/{trail_name}"
         log_group_arn = stack.format_arn(
