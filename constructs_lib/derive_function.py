@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge
 from constructs_lib.bundling import lambda_code
 from constructs_lib.iam_actions import (
     LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
@@ -44,8 +45,9 @@ class DeriveFunction(Construct):
 
     Defaults: the first of ``keys`` is the default key; the raw shared secret is never returned;
     no reserved concurrency (cdk-nag's LambdaConcurrency rules then report it: pass a value);
-    256 MB, 10 s, log retention one year; not attached to a VPC; a dedicated symmetric key with
-    rotation encrypts the log group.
+    256 MB; 30 s, room for the KMS client's three attempts at a 1 s connect and 3 s read timeout;
+    log retention one year; not attached to a VPC; a dedicated symmetric key with rotation encrypts
+    the log group.
 
     Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
     reserved concurrency below 1, ``vpc`` without ``kms_endpoint`` (the key policy could not pin
@@ -63,7 +65,7 @@ class DeriveFunction(Construct):
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         memory_size: int = 256,
-        timeout: cdk.Duration = cdk.Duration.seconds(10),  # noqa: B008 (immutable)
+        timeout: cdk.Duration = cdk.Duration.seconds(30),  # noqa: B008 (immutable)
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
@@ -188,26 +190,26 @@ class DeriveFunction(Construct):
         wildcard_reason = "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permission"
         if vpc is not None:
             wildcard_reason += "; nor do the EC2 network-interface actions Lambda needs to attach to the VPC"
-        _acknowledge(
+        acknowledge(
             policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason + ". KMS actions name key ARNs."
         )
-        for pack in _COMPLIANCE_PACKS:
-            _acknowledge(
+        for pack in COMPLIANCE_PACKS:
+            acknowledge(
                 policy,
                 f"{pack}-IAMNoInlinePolicy",
                 "The role's only policy, made for this one function and deleted with it; it holds the "
                 "grants of its keys (by ARN) and its log group, and Lambda adds the X-Ray actions to it.",
             )
         for pack in _DEAD_LETTER_PACKS:
-            _acknowledge(
+            acknowledge(
                 self.function,
                 f"{pack}-LambdaDLQ",
                 "Callers invoke the function synchronously and get its errors in the response; "
                 "a derived key must not be parked in a queue.",
             )
         if vpc is None:
-            for pack in _COMPLIANCE_PACKS:
-                _acknowledge(
+            for pack in COMPLIANCE_PACKS:
+                acknowledge(
                     self.function,
                     f"{pack}-LambdaInsideVPC",
                     "Not attached to a VPC by configuration (vpc=None): the function accepts no inbound "
@@ -215,13 +217,8 @@ class DeriveFunction(Construct):
                 )
 
 
-# The cdk-nag packs with IAMNoInlinePolicy and LambdaInsideVPC rules, and those with LambdaDLQ.
-_COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+# The cdk-nag packs with a LambdaDLQ rule.
 _DEAD_LETTER_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "Serverless")
-
-
-def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
 def _validated_default_key(

@@ -19,7 +19,7 @@ DEFAULT_CIDR = "10.80.0.0/24"
 
 
 class IsolatedNetwork(Construct):
-    """Isolated subnets in ``max_azs`` Availability Zones, KMS and Logs endpoints, flow logs.
+    """Isolated subnets in ``max_azs`` Availability Zones, KMS, Logs and X-Ray endpoints, flow logs.
 
     :param cidr: the VPC's address range; default 10.80.0.0/24 (the function needs a few addresses).
     :param max_azs: default 2, so the function survives the loss of one Availability Zone.
@@ -27,7 +27,7 @@ class IsolatedNetwork(Construct):
     :param removal_policy: of the flow-log group; default RETAIN.
 
     Attributes: ``vpc``, ``subnets`` (the isolated subnets), ``security_group`` (for the function: HTTPS out
-    to the VPC only), ``kms_endpoint``, ``logs_endpoint``, ``flow_log_group``.
+    to the VPC only), ``kms_endpoint``, ``logs_endpoint``, ``xray_endpoint``, ``flow_log_group``.
     """
 
     def __init__(
@@ -77,6 +77,8 @@ class IsolatedNetwork(Construct):
         self.logs_endpoint = self._endpoint(
             "LogsEndpoint", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS
         )
+        # The function traces actively; without this endpoint its segments would be dropped in the VPC.
+        self.xray_endpoint = self._endpoint("XRayEndpoint", ec2.InterfaceVpcEndpointAwsService.XRAY)
 
     def _endpoint(self, id: str, service: ec2.InterfaceVpcEndpointAwsService) -> ec2.InterfaceVpcEndpoint:
         endpoint = self.vpc.add_interface_endpoint(

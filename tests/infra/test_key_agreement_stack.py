@@ -315,7 +315,7 @@ def test_prod_function_runs_in_isolated_subnets_without_internet_routes(
         json.dumps(endpoint["Properties"]["ServiceName"]).rsplit(".", 1)[-1].strip('"]}')
         for endpoint in stack.resources("AWS::EC2::VPCEndpoint").values()
     )
-    assert services == ["kms", "logs"]
+    assert services == ["kms", "logs", "xray"]
     assert all(
         endpoint["Properties"]["PrivateDnsEnabled"] is True
         for endpoint in stack.resources("AWS::EC2::VPCEndpoint").values()
