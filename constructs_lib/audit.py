@@ -11,13 +11,11 @@ Two trail modes:
 On that log group, metric filters (namespace ``kmsecdh``) feed one alarm per kind of event, each firing on
 one or more matching events in five minutes and publishing to a KMS-encrypted SNS topic:
 
-===============================  =============================================================================
-``KeyDisabledOrDeletionScheduled``  DisableKey / ScheduleKeyDeletion on any key of the account (CIS 4.7)
-``KeyPolicyOrGrantChanged``      PutKeyPolicy / CreateGrant on one of ``key_arns``
-``DeriveByUnallowedPrincipal``   DeriveSharedSecret on one of ``key_arns`` by a principal not in
-                                 ``allowed_deriver_arns``
-``KeyAccessDenied``              an AccessDenied* error of a KMS call on one of ``key_arns``
-===============================  =============================================================================
+* ``KeyDisabledOrDeletionScheduled``: DisableKey / ScheduleKeyDeletion on any key of the account (CIS 4.7)
+* ``KeyPolicyOrGrantChanged``: PutKeyPolicy / CreateGrant on one of ``key_arns``
+* ``DeriveByUnallowedPrincipal``: DeriveSharedSecret on one of ``key_arns`` by a principal not in
+  ``allowed_deriver_arns``
+* ``KeyAccessDenied``: an AccessDenied* error of a KMS call on one of ``key_arns``
 
 Who called: for a Lambda function (or any role session) CloudTrail records ``userIdentity.type =
 AssumedRole``, ``userIdentity.arn = arn:aws:sts::<account>:assumed-role/<role name>/<function name>`` and the
