@@ -21,7 +21,7 @@ from benchmarks import PROJECT_ROOT
 from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
 
 TARGET = Target("<=", 2.0)
-RUNS = 3
+RUNS = 5
 CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 CLI_ARGS = ("synth", "--quiet", "--no-notices", "--no-lookups")
 # The CLI refuses an app without any stack ("This app contains no stacks"), so the floor holds one
