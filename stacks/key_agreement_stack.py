@@ -6,7 +6,7 @@ across stacks, each would import from the other.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Fn, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -62,6 +62,16 @@ class KeyAgreementStack(Stack):
         for deriver_arn in config.extra_deriver_arns:
             for key in self.keys:
                 key.grant_derive(iam.ArnPrincipal(deriver_arn), source_vpce=source_vpce)
+
+        # What operators and applications need after `cdk deploy`: the function to invoke, the keys to name.
+        CfnOutput(
+            self,
+            "DeriveFunctionName",
+            value=self.derive_function.function.function_name,
+            description="Invoke this function to derive (kmsecdh derive --function ...)",
+        )
+        for key in self.keys:
+            CfnOutput(self, f"{key.node.id}KeyArn", value=key.key_arn, description=f"{key.alias_name} ARN")
 
     @property
     def availability_zones(self) -> list[str]:

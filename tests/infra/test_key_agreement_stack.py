@@ -337,3 +337,21 @@ def test_callers_may_invoke_the_function(synthesized_app: SynthesizedApp) -> Non
             for permission in stack.resources("AWS::Lambda::Permission").values()
         )
         assert principals == sorted(config.caller_arns)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_outputs_name_the_function_and_every_key(synthesized_app: SynthesizedApp, environment: str) -> None:
+    stack = key_stack(synthesized_app, environment)
+    [function_id] = [
+        logical_id
+        for logical_id, function in stack.resources("AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler") == DERIVE_HANDLER
+    ]
+    outputs = stack.raw["Outputs"]
+    assert outputs["DeriveFunctionName"]["Value"] == {"Ref": function_id}
+    key_arn_outputs = {
+        output["Value"]["Fn::GetAtt"][0]
+        for name, output in outputs.items()
+        if name.endswith("KeyArn") and "Fn::GetAtt" in output["Value"]
+    }
+    assert key_arn_outputs == set(keys(stack))
