@@ -176,6 +176,8 @@ class KeyUsageAudit(Construct):
     :param log_retention: of the trail's log group (create mode); default one year.
     :param bucket_retention: how long log files (and the bucket access logs) are kept; default 365 days.
     :param removal_policy: of the trail's buckets, log group and keys, and of the topic key; default RETAIN.
+    :param metric_namespace: of the metrics and alarms; default ``kmsecdh``. Give each audit in one account
+        and Region its own, or one's alarms would count the other's events.
 
     Attributes: ``trail`` (None in existing mode), ``log_group``, ``topic``, ``alarms`` (metric name ->
     alarm) and ``metric_filters`` (metric name -> its filters).
@@ -193,8 +195,10 @@ class KeyUsageAudit(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         bucket_retention: Duration = DEFAULT_BUCKET_RETENTION,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        metric_namespace: str = METRIC_NAMESPACE,
     ) -> None:
         super().__init__(scope, id)
+        self.metric_namespace = metric_namespace
         key_arns = list(key_arns)
         allowed_deriver_arns = list(allowed_deriver_arns)
         if not key_arns:
@@ -222,7 +226,7 @@ class KeyUsageAudit(Construct):
                     f"{event.metric_name}Filter{index}" if event.per_key else f"{event.metric_name}Filter",
                     log_group=self.log_group,
                     filter_pattern=logs.FilterPattern.literal(pattern),
-                    metric_namespace=METRIC_NAMESPACE,
+                    metric_namespace=self.metric_namespace,
                     metric_name=event.metric_name,
                     metric_value="1",
                 )
@@ -257,7 +261,7 @@ class KeyUsageAudit(Construct):
             f"{event.metric_name}Alarm",
             alarm_description=event.description,
             metric=cloudwatch.Metric(
-                namespace=METRIC_NAMESPACE,
+                namespace=self.metric_namespace,
                 metric_name=event.metric_name,
                 statistic=cloudwatch.Stats.SUM,
                 period=ALARM_PERIOD,

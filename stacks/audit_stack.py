@@ -37,4 +37,5 @@ class AuditStack(Stack):
             alarm_email=config.alarm_email,
             log_retention=config.log_retention,
             removal_policy=config.cdk_removal_policy,
+            metric_namespace=f"kmsecdh/{config.name}",
         )

@@ -615,11 +615,11 @@ def referenced_resources(synthesized_app: SynthesizedApp, environment: str, patt
     return found
 
 
-def patterns_by_metric_raw(template: dict[str, Any]) -> dict[str, list[Any]]:
+def patterns_by_metric_raw(template: dict[str, Any], namespace: str) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {}
     for properties in resources(template, "AWS::Logs::MetricFilter").values():
         (transformation,) = properties["MetricTransformations"]
-        assert transformation["MetricNamespace"] == "kmsecdh"
+        assert transformation["MetricNamespace"] == namespace
         found.setdefault(transformation["MetricName"], []).append(properties["FilterPattern"])
     return found
 
@@ -666,7 +666,9 @@ def test_environment_filters_watch_every_key_and_spare_every_deriver(
     config = synthesized_app.environments[environment]
     patterns = {
         metric: [render_app(p) for p in found]
-        for metric, found in patterns_by_metric_raw(audit_template(synthesized_app, environment)).items()
+        for metric, found in patterns_by_metric_raw(
+            audit_template(synthesized_app, environment), f"kmsecdh/{environment}"
+        ).items()
     }
     assert patterns["KeyDisabledOrDeletionScheduled"] == [CIS_PATTERN]
     key_count = len(config.key_specs)
@@ -701,5 +703,7 @@ def test_environment_alarms_publish_to_the_encrypted_topic(
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert (alarm["Threshold"], alarm["Period"], alarm["TreatMissingData"]) == (1, 300, "notBreaching")
+        # per environment, so two environments in one account and Region never count each other's events
+        assert alarm["Namespace"] == f"kmsecdh/{environment}"
     subscriptions = [s["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()]
     assert subscriptions == ([config.alarm_email] if config.alarm_email else [])
