@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +46,14 @@ def write_floor_app(directory: Path, project_settings: Path = PROJECT_ROOT / "cd
     (directory / "cdk.json").write_text(json.dumps(settings, indent=2))
 
 
-def synth(app_dir: Path, env: dict[str, str]) -> None:
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def synth(app_dir: Path, env: dict[str, str], cpu_seconds: list[float]) -> None:
+    """One ``cdk synth`` of the app in ``app_dir``; appends the CPU seconds of its process tree."""
+    cpu_before = children_cpu_seconds()
     with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-synth-") as output:
         result = subprocess.run(
             [str(CDK), *CLI_ARGS, "--output", output],
@@ -54,17 +63,20 @@ def synth(app_dir: Path, env: dict[str, str]) -> None:
             text=True,
             check=False,
         )
+    cpu_seconds.append(children_cpu_seconds() - cpu_before)
     if result.returncode != 0:
         raise RuntimeError(f"cdk synth in {app_dir} failed ({result.returncode}):\n{result.stderr[-3000:]}")
 
 
 def measure() -> FigureResult:
     env = cli_environment()
+    project_cpu: list[float] = []
+    floor_cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-empty-app-") as floor_dir:
         write_floor_app(Path(floor_dir))
         project, floor = interleaved(
-            lambda: elapsed_ms(lambda: synth(PROJECT_ROOT, env)) / 1000,
-            lambda: elapsed_ms(lambda: synth(Path(floor_dir), env)) / 1000,
+            lambda: elapsed_ms(lambda: synth(PROJECT_ROOT, env, project_cpu)) / 1000,
+            lambda: elapsed_ms(lambda: synth(Path(floor_dir), env, floor_cpu)) / 1000,
             runs=RUNS,
             warmup=0,
         )
@@ -77,5 +89,13 @@ def measure() -> FigureResult:
         target=TARGET,
         notes=(
             f"{RUNS} interleaved runs each (synth is slow); `cdk {' '.join(CLI_ARGS)}` into a fresh temp dir",
+            # CPU time is what the machine's load distorts least: it tells busy-machine runs apart.
+            f"median CPU seconds per synth (CLI, app and jsii processes): project "
+            f"{statistics.median(project_cpu):.1f}, floor {statistics.median(floor_cpu):.1f}",
         ),
+        details={
+            "project_cpu_s": statistics.median(project_cpu),
+            "floor_cpu_s": statistics.median(floor_cpu),
+            "cpu_ratio": statistics.median(project_cpu) / statistics.median(floor_cpu),
+        },
     )
