@@ -27,8 +27,14 @@ def machine() -> dict[str, object]:
     }
 
 
-def document(results: Mapping[str, FigureResult], machine_info: dict[str, object], seconds: float) -> dict:
-    """The results document; ``results`` maps each figure's id (its module name) to its result."""
+def document(
+    results: Mapping[str, FigureResult],
+    machine_info: dict[str, object],
+    seconds: float,
+    failures: Mapping[str, str] | None = None,
+) -> dict:
+    """The results document; ``results`` maps each figure's id (its module name) to its result,
+    ``failures`` each figure that could not be measured to the error."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -37,6 +43,7 @@ def document(results: Mapping[str, FigureResult], machine_info: dict[str, object
         "figures": {
             figure_id: {"name": result.name, **result.to_json()} for figure_id, result in results.items()
         },
+        "failures": dict(failures or {}),
     }
 
 
@@ -48,7 +55,11 @@ def _cell(summary: Summary) -> str:
     return f"{summary.median:.4g} {summary.unit} [{summary.q1:.4g}-{summary.q3:.4g}] n={summary.runs}"
 
 
-def table(results: Sequence[FigureResult], machine_info: dict[str, object]) -> str:
+def table(
+    results: Sequence[FigureResult],
+    machine_info: dict[str, object],
+    failures: Mapping[str, str] | None = None,
+) -> str:
     """A Markdown table: medians with their interquartile range and number of runs."""
     lines = [
         "| figure | project median [IQR] | floor median [IQR] | ratio | target | met |",
@@ -59,6 +70,8 @@ def table(results: Sequence[FigureResult], machine_info: dict[str, object]) -> s
             f"| {result.name} | {_cell(result.project)} | {_cell(result.floor)} | {result.ratio:.2f} "
             f"| {result.target} | {'yes' if result.met else 'NO'} |"
         )
+    for figure_id, error in (failures or {}).items():
+        lines.append(f"| {figure_id} | not measured: {error} | | | | NO |")
     lines.append("")
     lines.append(
         f"machine: {machine_info['cpu_count']} CPUs, "
@@ -70,6 +83,10 @@ def table(results: Sequence[FigureResult], machine_info: dict[str, object]) -> s
     return "\n".join(lines)
 
 
-def print_table(results: Sequence[FigureResult], machine_info: dict[str, object]) -> None:
-    sys.stdout.write(table(results, machine_info) + "\n")
+def print_table(
+    results: Sequence[FigureResult],
+    machine_info: dict[str, object],
+    failures: Mapping[str, str] | None = None,
+) -> None:
+    sys.stdout.write(table(results, machine_info, failures) + "\n")
     sys.stdout.flush()

@@ -35,16 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     machine = report.machine()
     started = time.monotonic()
     results = {}
+    failures = {}
     for name in names:
         sys.stderr.write(f"bench: {name} ...\n")
         figure_started = time.monotonic()
-        results[name] = importlib.import_module(f"benchmarks.{name}").measure()
+        try:
+            results[name] = importlib.import_module(f"benchmarks.{name}").measure()
+        except Exception as error:  # one broken figure must not hide the others
+            failures[name] = f"{type(error).__name__}: {error}"
+            sys.stderr.write(f"bench: {name} FAILED: {failures[name]}\n")
+            continue
         sys.stderr.write(f"bench: {name} done in {time.monotonic() - figure_started:.0f} s\n")
-    report.print_table(list(results.values()), machine)
+    report.print_table(list(results.values()), machine, failures)
     if output is not None:
-        report.write(output, report.document(results, machine, time.monotonic() - started))
+        report.write(output, report.document(results, machine, time.monotonic() - started, failures))
         sys.stderr.write(f"bench: wrote {output}\n")
-    return 0 if all(result.met for result in results.values()) else 1
+    return 0 if not failures and all(result.met for result in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -112,6 +112,10 @@ class TestTable:
         assert [row.rsplit("|", 2)[-2].strip() for row in rows] == ["yes", "NO"]
         assert f"{machine['cpu_count']} CPUs" in text
 
+    def test_a_failed_figure_is_a_row_too(self) -> None:
+        text = report.table([], report.machine(), {"batch": "LocalEndpointError: not ready"})
+        assert "| batch | not measured: LocalEndpointError: not ready | | | | NO |" in text
+
 
 class TestAssetZip:
     def test_zip_holds_every_file_and_deflates(self, tmp_path: Path) -> None:
@@ -151,6 +155,10 @@ def results() -> dict:
 
 class TestResultsFile:
     """The committed benchmarks/results.json has every figure with what issue 5 asks for."""
+
+    def test_every_figure_was_measured(self, results: dict) -> None:
+        assert results["failures"] == {}
+        assert set(results["figures"]) == set(FIGURES)
 
     def test_machine(self, results: dict) -> None:
         machine = results["machine"]
