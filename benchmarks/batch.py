@@ -82,6 +82,8 @@ def _configured_local_key() -> Iterator[int]:
         kms = boto3.client("kms")
         metadata = kms.create_key(KeySpec=workload.KEY_SPEC, KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
         kms.create_alias(AliasName=workload.KEY_ALIAS, TargetKeyId=metadata["KeyId"])
+        if endpoint.pid is None:
+            raise RuntimeError("the local KMS endpoint is not running")
         with workload.environment(workload.function_environment(metadata["Arn"])):
             service.reset_kms_client()
             try:

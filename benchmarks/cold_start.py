@@ -17,8 +17,7 @@ from benchmarks import PROJECT_ROOT, workload
 from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
 
 TARGET = Target("<=", 1.3)
-RUNS = 15
-KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
+RUNS = 21
 
 PROJECT_CODE = "import handler\nfrom kmsecdh import service\nservice.kms_client()\n"
 FLOOR_CODE = "import boto3\nboto3.client('kms')\n"
@@ -30,7 +29,7 @@ def child_environment() -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith(("AWS_", "KMSECDH_")) and name not in {"PYTHONDONTWRITEBYTECODE", "PYTHONPATH"}
     }
-    env.update(workload.function_environment(KEY_ARN))
+    env.update(workload.function_environment(workload.STAND_IN_KEY_ARN))
     env.update(
         AWS_DEFAULT_REGION="us-east-1",
         # No shared config or credential files: both children resolve the same nothing.
@@ -42,9 +41,9 @@ def child_environment() -> dict[str, str]:
     return env
 
 
-def run_child(code: str, env: dict[str, str], *extra_args: str) -> subprocess.CompletedProcess[str]:
+def run_child(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *extra_args, "-c", code],
+        [sys.executable, "-c", code],
         env=env,
         cwd=PROJECT_ROOT,
         check=True,

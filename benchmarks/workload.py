@@ -25,8 +25,6 @@ KEY_ALIAS = "alias/kmsecdh-bench-p256"
 KDF_ALGORITHM = "onestep-sha256"
 KDF_LENGTH = 32
 FIXED_INFO = b"\x00\x00\x00\x07kmsecdh\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
-
-
 STAND_IN_KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
 SHARED_SECRET = bytes(range(32))
 
