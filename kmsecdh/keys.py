@@ -12,6 +12,7 @@ infinity) is in the prime-order subgroup: full public key validation per SP 800-
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 
@@ -169,7 +170,7 @@ def _load_binary(data: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
 
 
 def _b64decode(text: bytes, message: str) -> bytes:
-    compact = bytes(byte for byte in text if byte not in _ASCII_WHITESPACE)
+    compact = text.translate(None, _ASCII_WHITESPACE)
     try:
         return base64.b64decode(compact, validate=True)
     except ValueError:
@@ -193,6 +194,15 @@ def _pem_body(raw: bytes) -> bytes:
 
 def _load_point(point: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
     """A raw SEC1 point on ``spec``'s curve; rejects infinity, bad lengths and points off the curve."""
+    _check_point_encoding(point, spec)
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(spec.curve(), point)
+    except ValueError:
+        raise InvalidPublicKey(f"peer public key point is not on the curve of {spec.name}") from None
+
+
+def _check_point_encoding(point: bytes, spec: KeySpec) -> None:
+    """The SEC1 form and length checks of a point, without decoding it."""
     size = spec.field_size
     if not point:
         raise InvalidPublicKey("peer public key point is empty")
@@ -206,10 +216,6 @@ def _load_point(point: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
         raise InvalidPublicKey(
             f"peer public key {form} point must be {expected} bytes for {spec.name}, got {len(point)}"
         )
-    try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(spec.curve(), point)
-    except ValueError:
-        raise InvalidPublicKey(f"peer public key point is not on the curve of {spec.name}") from None
 
 
 def _load_der(der: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
@@ -228,17 +234,27 @@ def _load_der(der: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
     key_tag, key_start, key_end = _read_tlv(der, algorithm_end, end)
     if algorithm_tag != _DER_SEQUENCE or key_tag != _DER_BIT_STRING or key_end != end:
         raise InvalidPublicKey("peer public key DER is not a SubjectPublicKeyInfo")
-    _check_ec_parameters(der, algorithm_start, algorithm_end, spec)
+    _check_ec_parameters_once(der[algorithm_start:algorithm_end], spec)
     if key_start == key_end or der[key_start] != 0:
         raise InvalidPublicKey("peer public key DER BIT STRING has unused bits or is empty")
-    _load_point(der[key_start + 1 : key_end], spec)
+    point = der[key_start + 1 : key_end]
+    _check_point_encoding(point, spec)
     try:
         public_key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm):
+        # Decode the point alone only now, to say precisely when it is what is wrong.
+        _load_point(point, spec)
         raise InvalidPublicKey("peer public key DER SubjectPublicKeyInfo is malformed") from None
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != spec.curve.name:
         raise InvalidPublicKey(f"peer public key is not an elliptic-curve key on {spec.name}")
     return public_key
+
+
+@functools.lru_cache(maxsize=8)
+def _check_ec_parameters_once(algorithm_identifier: bytes, spec: KeySpec) -> None:
+    """_check_ec_parameters, remembered for the few AlgorithmIdentifiers that pass (failures raise,
+    so they are never cached)."""
+    _check_ec_parameters(algorithm_identifier, 0, len(algorithm_identifier), spec)
 
 
 def _check_ec_parameters(der: bytes, start: int, end: int, spec: KeySpec) -> None:

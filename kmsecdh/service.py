@@ -19,6 +19,7 @@ credential settings (``AWS_ENDPOINT_URL`` included) and these limits:
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -112,21 +113,31 @@ def load_configuration(environ: Mapping[str, str] | None = None) -> Configuratio
     """Parse and validate KMSECDH_KEYS, KMSECDH_DEFAULT_KEY and KMSECDH_ALLOW_RAW_SECRET.
 
     Any problem raises KeyNotAllowed naming the variable: no key may be used until it is fixed.
+    The variables are read on every call, but parsed once per distinct set of values: a warm
+    container does not re-parse the same JSON on each invocation.
     """
     environ = os.environ if environ is None else environ
+    return _parse_configuration(
+        environ.get(KEYS_VARIABLE, ""),
+        environ.get(DEFAULT_KEY_VARIABLE, ""),
+        environ.get(ALLOW_RAW_SECRET_VARIABLE, _FALSE),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_configuration(keys_json: str, default_alias: str, allow_raw_text: str) -> Configuration:
     try:
-        entries = json.loads(environ.get(KEYS_VARIABLE, ""))
+        entries = json.loads(keys_json)
     except ValueError:
         raise _configuration_error(f"{KEYS_VARIABLE} is not set or not JSON") from None
     if not isinstance(entries, dict) or not entries:
         raise _configuration_error(f"{KEYS_VARIABLE} must be a non-empty JSON object")
     keys = tuple(_configured_key(alias, entry) for alias, entry in entries.items())
-    default_alias = environ.get(DEFAULT_KEY_VARIABLE, "")
     if default_alias not in entries:
         raise _configuration_error(
             f"{DEFAULT_KEY_VARIABLE} must be one of the alias names in {KEYS_VARIABLE}"
         )
-    allow_raw = environ.get(ALLOW_RAW_SECRET_VARIABLE, _FALSE).strip().lower()
+    allow_raw = allow_raw_text.strip().lower()
     if allow_raw not in (_TRUE, _FALSE):
         raise _configuration_error(f"{ALLOW_RAW_SECRET_VARIABLE} must be 'true' or 'false'")
     return Configuration(keys=keys, default_alias=default_alias, allow_raw_secret=allow_raw == _TRUE)
