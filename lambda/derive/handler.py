@@ -7,12 +7,17 @@ the Lambda runtime reports the stable error code as ``errorType``.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from kmsecdh.log import configure_logging
 from kmsecdh.service import handle_invocation
 
 configure_logging()
+
+# What the imports above built lives as long as the container: move it out of the collector's way,
+# so no full collection rescans it (one landed inside the KMS client's creation: ~20 ms of cold start).
+gc.freeze()
 
 
 def handler(event: object, context: object) -> dict[str, Any]:
