@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
 PACKAGE_DIR = PROJECT_ROOT / "kmsecdh"
 REQUIREMENTS_FILE = PROJECT_ROOT / "requirements.txt"
+BUNDLE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kmsecdh" / "bundles"
 
 # What the asset installs besides its own code; boto3 comes with the Lambda runtime.
 ASSET_DISTRIBUTIONS: tuple[str, ...] = ("cryptography",)
@@ -217,7 +220,22 @@ class LocalAssetBundler:
         self.fingerprint = asset_fingerprint(self.sources, self.pins, platform)
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
-        target = Path(output_dir)
+        cached = BUNDLE_CACHE / self.fingerprint
+        if cached.is_dir():
+            shutil.copytree(cached, output_dir, dirs_exist_ok=True)
+            return True
+        self._bundle(Path(output_dir))
+        BUNDLE_CACHE.mkdir(parents=True, exist_ok=True)
+        # Filled beside its final name and renamed, so a concurrent synth never sees half a bundle.
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.fingerprint}.", dir=BUNDLE_CACHE))
+        shutil.copytree(output_dir, staging, dirs_exist_ok=True)
+        try:
+            staging.rename(cached)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+        return True
+
+    def _bundle(self, target: Path) -> None:
         for relative, path in self.sources.items():
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +249,6 @@ class LocalAssetBundler:
             )
         # Console scripts pip wrote for this machine's interpreter; the Lambda never runs them.
         shutil.rmtree(target / "bin", ignore_errors=True)
-        return True
 
 
 def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
