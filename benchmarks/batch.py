@@ -77,19 +77,15 @@ def _configured_local_key() -> Iterator[int]:
     """A local KMS endpoint with one key-agreement key, the function configured to use it; yields its pid."""
     with (
         LocalKmsEndpoint() as endpoint,
-        workload.environment(endpoint.client_environment(), AWS_SETTINGS_TO_UNSET),
+        service.environment(endpoint.client_environment(), AWS_SETTINGS_TO_UNSET),
     ):
         kms = boto3.client("kms")
         metadata = kms.create_key(KeySpec=workload.KEY_SPEC, KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
         kms.create_alias(AliasName=workload.KEY_ALIAS, TargetKeyId=metadata["KeyId"])
         if endpoint.pid is None:
             raise RuntimeError("the local KMS endpoint is not running")
-        with workload.environment(workload.function_environment(metadata["Arn"])):
-            service.reset_kms_client()
-            try:
-                yield endpoint.pid
-            finally:
-                service.reset_kms_client()
+        with service.environment(workload.function_environment(metadata["Arn"])):
+            yield endpoint.pid
 
 
 def stand_in_latency_ratio(one_batch: Callable[[], object], singles: Callable[[], object]) -> float:
@@ -99,7 +95,7 @@ def stand_in_latency_ratio(one_batch: Callable[[], object], singles: Callable[[]
     batch's concurrency buys when the CPU is not the limit.
     """
     with (
-        workload.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
+        service.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
         workload.StandInKms(latency_s=STAND_IN_LATENCY_S).installed(),
     ):
         batch_rate, singles_rate = interleaved(

@@ -83,7 +83,7 @@ def measure() -> FigureResult:
     event = workload.derive_event([der])
     context = SimpleNamespace(aws_request_id="bench-warm", function_name="kmsecdh-bench")
     kms = workload.StandInKms()
-    with workload.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)), kms.installed():
+    with service.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)), kms.installed():
         expected = base64.b64encode(floor_derive(der)).decode("ascii")
         with workload.quiet_stdio():
             response = handler.handler(event, context)

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from unittest import mock
@@ -93,23 +93,6 @@ def derive_event(peers: list[bytes]) -> dict[str, object]:
     else:
         event["peer_public_keys"] = encoded
     return event
-
-
-@contextmanager
-def environment(variables: Mapping[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
-    """Set ``variables`` and remove ``unset`` in os.environ for the block, then restore what was there."""
-    saved = {name: os.environ.get(name) for name in (*variables, *unset)}
-    for name in unset:
-        os.environ.pop(name, None)
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def load_handler() -> ModuleType:

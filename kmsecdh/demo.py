@@ -21,7 +21,7 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,23 +106,6 @@ def synthesize(cdk_out: Path) -> None:
         raise DemoError(f"cdk synth failed (exit {result.returncode}): {last_line}")
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block only, and give the handler a fresh KMS client."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    service.reset_kms_client()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        service.reset_kms_client()
-
-
 def _say(title: str, *commands: list[str] | str) -> None:
     print(f"\n== {title}")
     for command in commands:
@@ -147,7 +130,7 @@ def run_demo(environment: str = "dev", cdk_out: Path = Path("cdk.out"), key_spec
     with LocalKmsEndpoint() as endpoint, tempfile.TemporaryDirectory(prefix="kmsecdh-demo-") as work:
         _say("local KMS endpoint (localstack, KMS only) started", f"export AWS_ENDPOINT_URL={endpoint.url}")
         # Every command shown names its files relative to the working directory.
-        with _environment(endpoint.client_environment()), contextlib.chdir(work):
+        with service.environment(endpoint.client_environment()), contextlib.chdir(work):
             print(f"   (working directory {work})")
             return _walkthrough(plan)
 
@@ -213,7 +196,7 @@ def _walkthrough(plan: PlannedKey) -> int:
         f"{DEMO_KDF_OPTIONS}",
     )
     event = derive_event(plan.alias, alice_public.read_bytes(), DEMO_KDF)
-    with _environment(
+    with service.environment(
         {service.KEYS_VARIABLE: json.dumps(function_keys), service.DEFAULT_KEY_VARIABLE: plan.alias}
     ):
         bob_key = decode_b64_field(service.handle_invocation(event), "derived_key")

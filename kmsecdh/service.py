@@ -19,12 +19,13 @@ credential settings (``AWS_ENDPOINT_URL`` included) and these limits:
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -177,6 +178,29 @@ def kms_client() -> Any:
                 ),
             )
         return _client
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """Run the block with ``variables`` set and ``unset`` removed in os.environ, then restore them.
+
+    For callers of handle_invocation in-process (the demo, benchmarks): the configuration and boto3's
+    endpoint settings come from the environment, so the KMS client is rebuilt on entry and on exit.
+    """
+    saved = {name: os.environ.get(name) for name in (*variables, *unset)}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    reset_kms_client()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_kms_client()
 
 
 def reset_kms_client() -> None:
