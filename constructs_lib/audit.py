@@ -53,8 +53,6 @@ from constructs_lib.iam_actions import (
     CLOUDTRAIL_DESCRIBE_KEY_ACTION,
     CLOUDTRAIL_ENCRYPTION_ACTION,
     CLOUDTRAIL_LOG_DECRYPTION_ACTION,
-    LOG_ENCRYPTION_ACTIONS,
-    SYMMETRIC_KEY_ADMINISTRATION_ACTIONS,
 )
 
 METRIC_NAMESPACE = "kmsecdh"
@@ -321,13 +319,7 @@ class KeyUsageAudit(Construct):
                     resources=["*"],
                     conditions={"StringEquals": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}},
                 ),
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogs",
-                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                    actions=list(LOG_ENCRYPTION_ACTIONS),
-                    resources=["*"],
-                    conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
-                ),
+                key_policy.allow_cloudwatch_logs(self, {"ArnEquals": log_group_arn}),
             ],
         )
         access_log_bucket = self._bucket("AccessLogBucket", bucket_retention, access_logs=None)
@@ -435,24 +427,12 @@ class KeyUsageAudit(Construct):
         self, id: str, description: str, service_statements: Sequence[iam.PolicyStatement]
     ) -> kms.Key:
         """A rotating symmetric key: account-root administration (no cryptographic use) plus the services."""
-        return kms.Key(
+        return key_policy.symmetric_service_key(
             self,
             id,
             description=description,
-            enable_key_rotation=True,
             removal_policy=self._removal_policy,
-            policy=iam.PolicyDocument(
-                statements=[
-                    iam.PolicyStatement(
-                        sid=key_policy.KEY_ADMINISTRATION_SID,
-                        principals=[iam.AccountRootPrincipal()],
-                        actions=list(SYMMETRIC_KEY_ADMINISTRATION_ACTIONS),
-                        resources=["*"],
-                    ),
-                    key_policy.deny_policy_lockout_bypass(),
-                    *service_statements,
-                ]
-            ),
+            service_statements=[key_policy.deny_policy_lockout_bypass(), *service_statements],
         )
 
     @staticmethod

@@ -18,12 +18,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_lib import key_policy
 from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge
 from constructs_lib.bundling import lambda_code
 from constructs_lib.iam_actions import (
     LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
-    LOG_ENCRYPTION_ACTIONS,
-    SYMMETRIC_KEY_ADMINISTRATION_ACTIONS,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +35,6 @@ HANDLER = "handler.handler"
 KEYS_VARIABLE = "KMSECDH_KEYS"
 DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
 ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
-
-LOGS_ARN_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
 
 
 class DeriveFunction(Construct):
@@ -137,42 +134,27 @@ class DeriveFunction(Construct):
 
     def _log_group_key(self) -> kms.Key:
         """A symmetric key only CloudWatch Logs of this account and Region may use, for log groups."""
-        stack = cdk.Stack.of(self)
-        return kms.Key(
+        return key_policy.symmetric_service_key(
             self,
             "LogGroupKey",
             description="kmsecdh derive function: encrypts its CloudWatch Logs log group",
-            enable_key_rotation=True,
             # Retained with the log group, whose events stay readable only through this key.
             removal_policy=cdk.RemovalPolicy.RETAIN,
-            policy=iam.PolicyDocument(
-                statements=[
-                    iam.PolicyStatement(
-                        sid="KeyAdministration",
-                        principals=[iam.AccountRootPrincipal()],
-                        actions=list(SYMMETRIC_KEY_ADMINISTRATION_ACTIONS),
-                        resources=["*"],
-                    ),
-                    iam.PolicyStatement(
-                        sid="AllowCloudWatchLogs",
-                        principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                        actions=list(LOG_ENCRYPTION_ACTIONS),
-                        resources=["*"],
-                        # The log group's ARN cannot appear here: the group already refers to
-                        # this key, and the reference back would be a cycle.
-                        conditions={
-                            "ArnLike": {
-                                LOGS_ARN_CONTEXT_KEY: stack.format_arn(
-                                    service="logs",
-                                    resource="log-group",
-                                    resource_name="*",
-                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                                )
-                            }
-                        },
-                    ),
-                ]
-            ),
+            service_statements=[
+                # The log group's ARN cannot appear here: the group already refers to this key, and
+                # the reference back would be a cycle.
+                key_policy.allow_cloudwatch_logs(
+                    self,
+                    {
+                        "ArnLike": cdk.Stack.of(self).format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                )
+            ],
         )
 
     def _allow_network_interfaces(self) -> None:

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from constructs import IConstruct
+from aws_cdk import aws_kms as kms
+from constructs import Construct, IConstruct
 
 from constructs_lib import iam_actions
 
 KEY_ADMINISTRATION_SID = "KeyAdministration"
 DENY_POLICY_LOCKOUT_BYPASS_SID = "DenyPolicyLockoutBypass"
 DENY_SHORT_DELETION_WINDOW_SID = "DenyShortDeletionWindow"
+
+ALLOW_CLOUDWATCH_LOGS_SID = "AllowCloudWatchLogs"
+LOGS_ARN_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
 
 MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
@@ -46,6 +50,51 @@ def key_administration(principals: Sequence[iam.IPrincipal]) -> iam.PolicyStatem
         principals=list(principals),
         actions=list(iam_actions.KEY_ADMINISTRATION_ACTIONS),
         resources=["*"],
+    )
+
+
+def symmetric_key_administration() -> iam.PolicyStatement:
+    """Account-root administration of a service key (a log or topic key): no cryptographic use."""
+    return iam.PolicyStatement(
+        sid=KEY_ADMINISTRATION_SID,
+        principals=[iam.AccountRootPrincipal()],
+        actions=list(iam_actions.SYMMETRIC_KEY_ADMINISTRATION_ACTIONS),
+        resources=["*"],
+    )
+
+
+def allow_cloudwatch_logs(scope: IConstruct, log_group_condition: dict[str, str]) -> iam.PolicyStatement:
+    """CloudWatch Logs of the stack's Region may encrypt with the key, for the log groups the condition names.
+
+    ``log_group_condition`` is the condition operator (``ArnEquals`` for one group, ``ArnLike`` for a
+    pattern) with the ARN to compare ``kms:EncryptionContext:aws:logs:arn`` against.
+    """
+    ((operator, log_group_arn),) = log_group_condition.items()
+    return iam.PolicyStatement(
+        sid=ALLOW_CLOUDWATCH_LOGS_SID,
+        principals=[iam.ServicePrincipal(f"logs.{Stack.of(scope).region}.amazonaws.com")],
+        actions=list(iam_actions.LOG_ENCRYPTION_ACTIONS),
+        resources=["*"],
+        conditions={operator: {LOGS_ARN_CONTEXT_KEY: log_group_arn}},
+    )
+
+
+def symmetric_service_key(
+    scope: Construct,
+    id: str,
+    *,
+    description: str,
+    removal_policy: RemovalPolicy,
+    service_statements: Sequence[iam.PolicyStatement],
+) -> kms.Key:
+    """A rotating symmetric key for AWS services: account-root administration plus their statements."""
+    return kms.Key(
+        scope,
+        id,
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=removal_policy,
+        policy=iam.PolicyDocument(statements=[symmetric_key_administration(), *service_statements]),
     )
 
 
