@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from benchmarks import PROJECT_ROOT
+from kmsecdh import service
 
 HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
 HANDLER_FILE = HANDLER_DIR / "handler.py"
@@ -60,11 +60,11 @@ class StandInKms:
 
 def function_environment(key_arn: str) -> dict[str, str]:
     """The derive function's configuration (DESIGN.md) with one P-256 key."""
-    return {
-        "KMSECDH_KEYS": json.dumps({KEY_ALIAS: {"arn": key_arn, "key_spec": KEY_SPEC}}),
-        "KMSECDH_DEFAULT_KEY": KEY_ALIAS,
-        "KMSECDH_ALLOW_RAW_SECRET": "false",
-    }
+    return service.Configuration(
+        keys=(service.ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
+        default_alias=KEY_ALIAS,
+        allow_raw_secret=False,
+    ).as_environment()
 
 
 def peer_public_key_der() -> bytes:

@@ -187,7 +187,11 @@ def _walkthrough(plan: PlannedKey) -> int:
     )
     _result(f"derived key: {len(alice_key)} bytes, fingerprint {fingerprint(alice_key)}")
 
-    function_keys = {plan.alias: {"arn": metadata["Arn"], "key_spec": plan.key_spec}}
+    function_configuration = service.Configuration(
+        keys=(service.ConfiguredKey(alias=plan.alias, arn=metadata["Arn"], key_spec=plan.key_spec),),
+        default_alias=plan.alias,
+        allow_raw_secret=False,
+    )
     _say(
         "Bob derives through the derive function's handler (KMS DeriveSharedSecret, then the same KDF)",
         f"aws kms derive-shared-secret --key-id {plan.alias} --key-agreement-algorithm ECDH "
@@ -196,9 +200,7 @@ def _walkthrough(plan: PlannedKey) -> int:
         f"{DEMO_KDF_OPTIONS}",
     )
     event = derive_event(plan.alias, alice_public.read_bytes(), DEMO_KDF)
-    with service.environment(
-        {service.KEYS_VARIABLE: json.dumps(function_keys), service.DEFAULT_KEY_VARIABLE: plan.alias}
-    ):
+    with service.environment(function_configuration.as_environment()):
         bob_key = decode_b64_field(service.handle_invocation(event), "derived_key")
     _result(f"derived key: {len(bob_key)} bytes, fingerprint {fingerprint(bob_key)}")
 

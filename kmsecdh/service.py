@@ -104,6 +104,20 @@ class Configuration:
                 return key
         raise KeyNotAllowed("key_id is not an alias name, key id or ARN of a key this function may use")
 
+    def as_environment(self) -> dict[str, str]:
+        """The environment variables load_configuration reads back as this configuration.
+
+        For callers that run handle_invocation in-process (the demo, benchmarks, tests); the
+        constructs write the same variables for the deployed function.
+        """
+        return {
+            KEYS_VARIABLE: json.dumps(
+                {key.alias: {"arn": key.arn, "key_spec": key.key_spec} for key in self.keys}
+            ),
+            DEFAULT_KEY_VARIABLE: self.default_alias,
+            ALLOW_RAW_SECRET_VARIABLE: _TRUE if self.allow_raw_secret else _FALSE,
+        }
+
 
 def _configuration_error(message: str) -> KeyNotAllowed:
     # A misconfigured function may use no key at all; the message tells the operator what to fix.

@@ -127,10 +127,13 @@ def derive_function(
     """Configure the derive handler for ``key`` and serve the CLI's Lambda client in-process."""
 
     def configure(key: KmsKey) -> InProcessLambda:
-        monkeypatch.setenv(
-            service.KEYS_VARIABLE, json.dumps({key.alias: {"arn": key.arn, "key_spec": key.key_spec}})
+        configuration = service.Configuration(
+            keys=(service.ConfiguredKey(alias=key.alias, arn=key.arn, key_spec=key.key_spec),),
+            default_alias=key.alias,
+            allow_raw_secret=False,
         )
-        monkeypatch.setenv(service.DEFAULT_KEY_VARIABLE, key.alias)
+        for name, value in configuration.as_environment().items():
+            monkeypatch.setenv(name, value)
         service.reset_kms_client()
         stand_in = InProcessLambda()
         real_client = remote.aws_client

@@ -34,3 +34,31 @@ def test_rebuilds_the_kms_client_on_entry_and_exit(monkeypatch: pytest.MonkeyPat
     after = service.kms_client()
     assert after is not inside
     assert after.meta.region_name == "us-east-1"
+
+
+@pytest.mark.parametrize("allow_raw_secret", [False, True])
+def test_configuration_round_trips_through_its_environment(allow_raw_secret: bool) -> None:
+    configuration = service.Configuration(
+        keys=(
+            service.ConfiguredKey(
+                alias="alias/kmsecdh-test-p256",
+                arn="arn:aws:kms:eu-west-1:111111111111:key/0b6f2bd9-2cd8-4c5c-9a8a-0e3f8e1b1a11",
+                key_spec="ECC_NIST_P256",
+            ),
+            service.ConfiguredKey(
+                alias="alias/kmsecdh-test-p521",
+                arn="arn:aws:kms:eu-west-1:111111111111:key/5d9a6c1e-7f3b-4e2a-8c4d-2b1e0f9a8c77",
+                key_spec="ECC_NIST_P521",
+            ),
+        ),
+        default_alias="alias/kmsecdh-test-p521",
+        allow_raw_secret=allow_raw_secret,
+    )
+    environment = configuration.as_environment()
+    assert set(environment) == {
+        "KMSECDH_KEYS",
+        "KMSECDH_DEFAULT_KEY",
+        "KMSECDH_ALLOW_RAW_SECRET",
+    }
+    assert environment["KMSECDH_ALLOW_RAW_SECRET"] == ("true" if allow_raw_secret else "false")
+    assert service.load_configuration(environment) == configuration
