@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from types import ModuleType
 from unittest import mock
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from benchmarks import PROJECT_ROOT
-from kmsecdh import service
+from kmsecdh import keys, service
+from kmsecdh.keys import KEY_SPECS
 
 HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
 HANDLER_FILE = HANDLER_DIR / "handler.py"
@@ -69,11 +69,7 @@ def function_environment(key_arn: str) -> dict[str, str]:
 
 def peer_public_key_der() -> bytes:
     """A fresh P-256 peer public key as DER SubjectPublicKeyInfo."""
-    return (
-        ec.generate_private_key(ec.SECP256R1())
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    return keys.public_key_der(ec.generate_private_key(KEY_SPECS[KEY_SPEC].curve()).public_key())
 
 
 def derive_event(peers: list[bytes]) -> dict[str, object]:
