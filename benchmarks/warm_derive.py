@@ -25,7 +25,7 @@ from benchmarks.stats import FigureResult, Target, interleaved, per_call_us, sum
 from kmsecdh import keys, service
 from kmsecdh.contract import parse_request
 from kmsecdh.kdf import derive_key
-from kmsecdh.log import logged_invocation
+from kmsecdh.log import InvocationRecord
 
 TARGET = Target("<=", 1.5)
 RUNS = 21
@@ -51,20 +51,22 @@ def stage_costs(event: dict[str, object], kms: workload.StandInKms) -> dict[str,
     request = parse_request(event)
     key = configuration.resolve(request.key_id)
     peer_text = request.peer_public_keys[0]
-    peer = keys.load_peer_public_key(peer_text, key.key_spec)
+    peer_der = keys.load_peer_public_key_der(peer_text, key.key_spec)
     kdf = request.kdf
     if kdf is None:
         raise RuntimeError("the benchmark event names a KDF")
 
     def empty_log_line() -> None:
-        with logged_invocation("bench-stage"):
+        with InvocationRecord("bench-stage"):
             pass
 
     stages: dict[str, Callable[[], object]] = {
         "parse_request_us": lambda: parse_request(event),
         "load_configuration_us": service.load_configuration,
-        "load_peer_public_key_us": lambda: keys.load_peer_public_key(peer_text, key.key_spec),
-        "kms_request_us": lambda: kms.derive_shared_secret(PublicKey=keys.public_key_der(peer)),
+        "load_peer_public_key_us": lambda: keys.load_peer_public_key_der(peer_text, key.key_spec),
+        "kms_request_us": lambda: kms.derive_shared_secret(
+            KeyId=key.arn, KeyAgreementAlgorithm=service.KEY_AGREEMENT_ALGORITHM, PublicKey=peer_der
+        ),
         "derive_key_us": lambda: derive_key(
             workload.SHARED_SECRET, algorithm=kdf.algorithm, length=kdf.length, fixed_info=kdf.fixed_info
         ),

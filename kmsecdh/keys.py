@@ -38,6 +38,20 @@ class KeySpec:
         """Bytes of one field element: the length of a coordinate and of the shared secret Z."""
         return (self.curve.key_size + 7) // 8
 
+    @functools.cached_property
+    def spki_prefix(self) -> bytes:
+        """What every DER SubjectPublicKeyInfo of an uncompressed point on this curve starts with.
+
+        The encoding KMS GetPublicKey returns, OpenSSL writes by default and DeriveSharedSecret takes:
+        everything but the point's coordinates is fixed by the curve.
+        """
+        generator = ec.derive_private_key(1, self.curve()).public_key()
+        return public_key_der(generator)[: -2 * self.field_size]
+
+    def is_canonical_spki(self, der: bytes) -> bool:
+        """Whether ``der`` is laid out as an uncompressed SPKI on this curve (the point is not checked)."""
+        return len(der) == len(self.spki_prefix) + 2 * self.field_size and der.startswith(self.spki_prefix)
+
 
 KEY_SPECS: dict[str, KeySpec] = {
     spec.name: spec
@@ -104,20 +118,19 @@ def load_peer_public_key(data: bytes | str, key_spec: str) -> ec.EllipticCurvePu
     before parsing), raises InvalidPublicKey. An unknown ``key_spec`` raises InvalidRequest.
     """
     spec = curve_for(key_spec)
-    if not isinstance(data, bytes | bytearray | str):
-        raise InvalidPublicKey("peer public key must be bytes or text")
-    if len(data) > MAX_PEER_PUBLIC_KEY_SIZE:
-        raise InvalidPublicKey(f"peer public key is larger than {MAX_PEER_PUBLIC_KEY_SIZE} bytes")
-    if isinstance(data, str):
-        if not data.isascii():
-            raise InvalidPublicKey("peer public key text must be ASCII (PEM or base64)")
-        text = data.encode("ascii")
-        if _is_pem(text):
-            return _load_der(_pem_body(text), spec)
-        return _load_binary(_b64decode(text, "peer public key text is neither PEM nor valid base64"), spec)
-    if _is_pem(data):
-        return _load_der(_pem_body(bytes(data)), spec)
-    return _load_binary(bytes(data), spec)
+    return _load_binary(*_binary(data), spec)
+
+
+def load_peer_public_key_der(data: bytes | str, key_spec: str) -> bytes:
+    """The peer public key, validated exactly as load_peer_public_key does, as the DER SPKI KMS takes.
+
+    An input that already is an uncompressed DER SubjectPublicKeyInfo (directly, in base64 or in PEM)
+    comes back as those very bytes; any other form is re-encoded that way.
+    """
+    spec = curve_for(key_spec)
+    binary, must_be_der = _binary(data)
+    public_key = _load_binary(binary, must_be_der, spec)
+    return binary if spec.is_canonical_spki(binary) else public_key_der(public_key)
 
 
 def ecdh_shared_secret(
@@ -157,7 +170,27 @@ def _is_pem(data: bytes | bytearray) -> bool:
     return data.lstrip(_ASCII_WHITESPACE).startswith(b"-----")
 
 
-def _load_binary(data: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
+def _binary(data: bytes | str) -> tuple[bytes, bool]:
+    """The key's bytes once PEM or base64 text is decoded, and whether they must be DER (from PEM)."""
+    if not isinstance(data, bytes | bytearray | str):
+        raise InvalidPublicKey("peer public key must be bytes or text")
+    if len(data) > MAX_PEER_PUBLIC_KEY_SIZE:
+        raise InvalidPublicKey(f"peer public key is larger than {MAX_PEER_PUBLIC_KEY_SIZE} bytes")
+    if isinstance(data, str):
+        if not data.isascii():
+            raise InvalidPublicKey("peer public key text must be ASCII (PEM or base64)")
+        text = data.encode("ascii")
+        if _is_pem(text):
+            return _pem_body(text), True
+        return _b64decode(text, "peer public key text is neither PEM nor valid base64"), False
+    if _is_pem(data):
+        return _pem_body(bytes(data)), True
+    return bytes(data), False
+
+
+def _load_binary(data: bytes, must_be_der: bool, spec: KeySpec) -> ec.EllipticCurvePublicKey:
+    if must_be_der:
+        return _load_der(data, spec)
     if not data:
         raise InvalidPublicKey("peer public key is empty")
     if data[0] == _DER_SEQUENCE:
@@ -223,8 +256,15 @@ def _load_der(der: bytes, spec: KeySpec) -> ec.EllipticCurvePublicKey:
 
     The structure is walked here to say precisely what is wrong (and to catch another named curve,
     which cryptography would load); the point goes through the same checks as a raw point, and
-    cryptography's own DER parser has the last word on the whole encoding.
+    cryptography's own DER parser has the last word on the whole encoding. The usual encoding (an
+    uncompressed point) skips the walk: its layout is fixed, so only the point remains to be checked,
+    and cryptography checks it; the walk runs only when it refuses, to say why.
     """
+    if spec.is_canonical_spki(der):
+        try:
+            return serialization.load_der_public_key(der)
+        except (ValueError, UnsupportedAlgorithm):
+            pass
     tag, start, end = _read_tlv(der, 0)
     if tag != _DER_SEQUENCE:
         raise InvalidPublicKey("peer public key DER is not a SubjectPublicKeyInfo SEQUENCE")

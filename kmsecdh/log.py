@@ -3,6 +3,12 @@
 The line carries what an operator needs to follow a call (request id, action, key ARN, number of
 peers, outcome, error codes, duration) and nothing a caller sent or KMS returned: never the shared
 secret Z, a derived key, a private key, a peer key or the raw event.
+
+Where the line goes: by default to the ``kmsecdh.invocation`` logger, so an application that serves
+invocations in-process (the demo, tests) decides what to do with it. The Lambda entry point calls
+``configure_logging()``, after which the line is written straight to stdout as bare JSON: it is the
+function's only output, and going through ``logging`` (caller lookup, a LogRecord, handler locks)
+cost more than the rest of a warm derive's own work (see the Performance section of the README).
 """
 
 from __future__ import annotations
@@ -11,14 +17,13 @@ import json
 import logging
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from types import TracebackType
 
 from kmsecdh.errors import DeriveError
 
 LOGGER_NAME = "kmsecdh.invocation"
+MESSAGE = "kmsecdh invocation"
 
 OUTCOME_SUCCESS = "success"
 OUTCOME_PARTIAL = "partial"
@@ -26,28 +31,57 @@ OUTCOME_PARTIAL = "partial"
 OUTCOME_ERROR = "error"
 
 _logger = logging.getLogger(LOGGER_NAME)
+_encoder = json.JSONEncoder(separators=(",", ":"))
 
 
-@dataclass
+def _to_logger(level: int, line: str) -> None:
+    _logger.log(level, line)
+
+
+def _to_stdout(_level: int, line: str) -> None:
+    # Looked up per line: the runtime, pytest and the benchmarks may each swap sys.stdout.
+    stdout = sys.stdout
+    stdout.write(line + "\n")
+    stdout.flush()
+
+
+_write_line: Callable[[int, str], None] = _to_logger
+
+
 class InvocationRecord:
-    """What one invocation did; filled in as the request is served, logged once at the end."""
+    """What one invocation did: a context manager that times its block and writes one line on exit.
 
-    request_id: str | None
-    action: str | None = None
-    key_arn: str | None = None
-    peers: int = 0
-    peer_error_codes: Counter[str] = field(default_factory=Counter)
-    outcome: str = OUTCOME_SUCCESS
-    error_code: str | None = None
-    internal_error: str | None = None
-    """Class name of an unexpected exception (a bug), reported to the caller as a DeriveError."""
+    Filled in as the request is served; a DeriveError leaving the block sets the outcome and error
+    code (and propagates); the line is written whether the block returns or raises.
+    ``internal_error`` is the class name of an unexpected exception (a bug), which the caller sees
+    as a DeriveError.
+    """
 
-    @property
-    def level(self) -> int:
-        return logging.INFO if self.final_outcome == OUTCOME_SUCCESS else logging.WARNING
+    __slots__ = (
+        "_started",
+        "action",
+        "error_code",
+        "internal_error",
+        "key_arn",
+        "outcome",
+        "peer_error_codes",
+        "peers",
+        "request_id",
+    )
+
+    def __init__(self, request_id: str | None) -> None:
+        self.request_id = request_id
+        self.action: str | None = None
+        self.key_arn: str | None = None
+        self.peers = 0
+        self.peer_error_codes: dict[str, int] = {}
+        self.outcome = OUTCOME_SUCCESS
+        self.error_code: str | None = None
+        self.internal_error: str | None = None
+        self._started = 0.0
 
     def peer_failed(self, code: str) -> None:
-        self.peer_error_codes[code] += 1
+        self.peer_error_codes[code] = self.peer_error_codes.get(code, 0) + 1
 
     @property
     def final_outcome(self) -> str:
@@ -56,11 +90,13 @@ class InvocationRecord:
             return self.outcome
         return OUTCOME_ERROR if sum(self.peer_error_codes.values()) == self.peers else OUTCOME_PARTIAL
 
-    def as_json(self, duration_ms: float) -> str:
+    def as_json(self, duration_ms: float) -> tuple[int, str]:
+        """The line's level and its JSON text."""
         outcome = self.final_outcome
+        level = logging.INFO if outcome == OUTCOME_SUCCESS else logging.WARNING
         line = {
-            "level": logging.getLevelName(self.level),
-            "message": "kmsecdh invocation",
+            "level": "INFO" if level == logging.INFO else "WARNING",
+            "message": MESSAGE,
             "request_id": self.request_id,
             "action": self.action,
             "key_arn": self.key_arn,
@@ -72,45 +108,26 @@ class InvocationRecord:
         }
         if self.internal_error is not None:
             line["internal_error"] = self.internal_error
-        return json.dumps(line, separators=(",", ":"))
+        return level, _encoder.encode(line)
 
+    def __enter__(self) -> InvocationRecord:
+        self._started = time.perf_counter()
+        return self
 
-@contextmanager
-def logged_invocation(request_id: str | None) -> Iterator[InvocationRecord]:
-    """Time the block and log its InvocationRecord once, whether it returns or raises a DeriveError."""
-    record = InvocationRecord(request_id=request_id)
-    started = time.perf_counter()
-    try:
-        yield record
-    except DeriveError as error:
-        record.outcome = OUTCOME_ERROR
-        record.error_code = error.code
-        raise
-    finally:
-        _logger.log(record.level, record.as_json((time.perf_counter() - started) * 1000))
-
-
-class _StdoutHandler(logging.Handler):
-    """Writes each record to the current ``sys.stdout``, which the Lambda runtime sends to CloudWatch."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stdout.write(self.format(record) + "\n")
-            sys.stdout.flush()
-        except Exception:
-            self.handleError(record)
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        if isinstance(error, DeriveError):
+            self.outcome = OUTCOME_ERROR
+            self.error_code = error.code
+        _write_line(*self.as_json((time.perf_counter() - self._started) * 1000))
 
 
 def configure_logging() -> None:
-    """Send the invocation lines to stdout as bare JSON (no runtime prefix); idempotent.
+    """Write the invocation lines straight to stdout as bare JSON, for the Lambda runtime; idempotent.
 
-    The Lambda runtime's root handler would prefix each line with level, time and request id,
-    which breaks JSON parsing in CloudWatch Logs Insights, so this logger does not propagate.
+    The runtime's root handler would prefix each line with level, time and request id, which breaks
+    JSON parsing in CloudWatch Logs Insights, so the lines bypass ``logging`` altogether.
     """
-    if any(isinstance(handler, _StdoutHandler) for handler in _logger.handlers):
-        return
-    handler = _StdoutHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    _logger.addHandler(handler)
-    _logger.setLevel(logging.INFO)
-    _logger.propagate = False
+    global _write_line
+    _write_line = _to_stdout

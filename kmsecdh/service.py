@@ -33,7 +33,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmsecdh.contract import DeriveRequest, Output, PublicKeyRequest, parse_request
 from kmsecdh.errors import (
@@ -47,8 +46,14 @@ from kmsecdh.errors import (
     KmsUnavailable,
 )
 from kmsecdh.kdf import derive_key
-from kmsecdh.keys import KEY_SPECS, load_peer_public_key, public_key_der, public_key_pem
-from kmsecdh.log import InvocationRecord, logged_invocation
+from kmsecdh.keys import (
+    KEY_SPECS,
+    load_peer_public_key,
+    load_peer_public_key_der,
+    public_key_der,
+    public_key_pem,
+)
+from kmsecdh.log import InvocationRecord
 
 KEYS_VARIABLE = "KMSECDH_KEYS"
 DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
@@ -98,11 +103,17 @@ class Configuration:
 
     def resolve(self, key_id: str | None) -> ConfiguredKey:
         """The configured key named by ``key_id`` (the default key when None), else KeyNotAllowed."""
-        wanted = self.default_alias if key_id is None else key_id
-        for key in self.keys:
-            if wanted in key.identifiers:
-                return key
-        raise KeyNotAllowed("key_id is not an alias name, key id or ARN of a key this function may use")
+        try:
+            return self._keys_by_identifier[self.default_alias if key_id is None else key_id]
+        except (KeyError, TypeError):
+            raise KeyNotAllowed(
+                "key_id is not an alias name, key id or ARN of a key this function may use"
+            ) from None
+
+    @functools.cached_property
+    def _keys_by_identifier(self) -> dict[str, ConfiguredKey]:
+        # Earlier keys win, as a search in configuration order would (identifiers rarely collide).
+        return {identifier: key for key in reversed(self.keys) for identifier in key.identifiers}
 
     def as_environment(self) -> dict[str, str]:
         """The environment variables load_configuration reads back as this configuration.
@@ -275,12 +286,12 @@ def _kms_error(error: Exception) -> DeriveError:
     return KmsUnavailable(f"{_KMS_ERROR_MESSAGES[KmsUnavailable]} ({type(error).__name__})")
 
 
-def _derive_shared_secret(key: ConfiguredKey, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
+def _derive_shared_secret(key: ConfiguredKey, peer_public_key_der: bytes) -> bytes:
     try:
         response = kms_client().derive_shared_secret(
             KeyId=key.arn,
             KeyAgreementAlgorithm=KEY_AGREEMENT_ALGORITHM,
-            PublicKey=public_key_der(peer_public_key),
+            PublicKey=peer_public_key_der,
         )
     except (ClientError, BotoCoreError) as error:
         raise _kms_error(error) from None
@@ -323,8 +334,8 @@ def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
     }
 
 
-def _derive_for_peer(key: ConfiguredKey, request: DeriveRequest, peer: ec.EllipticCurvePublicKey) -> dict:
-    shared_secret = _derive_shared_secret(key, peer)
+def _derive_for_peer(key: ConfiguredKey, request: DeriveRequest, peer_public_key_der: bytes) -> dict:
+    shared_secret = _derive_shared_secret(key, peer_public_key_der)
     if request.kdf is None:
         return {Output.SHARED_SECRET.value: _b64(shared_secret)}
     derived = derive_key(
@@ -343,14 +354,14 @@ def _error_entry(error: DeriveError) -> dict[str, Any]:
 
 def _derive_batch(key: ConfiguredKey, request: DeriveRequest, record: InvocationRecord) -> list[dict]:
     """One result per peer in request order; a bad peer key or a failed KMS call fails only its entry."""
-    peers: list[ec.EllipticCurvePublicKey | DeriveError] = []
+    peers: list[bytes | DeriveError] = []
     for text in request.peer_public_keys:
         try:
-            peers.append(load_peer_public_key(text, key.key_spec))
+            peers.append(load_peer_public_key_der(text, key.key_spec))
         except DeriveError as error:
             peers.append(error)
 
-    def serve(peer: ec.EllipticCurvePublicKey | DeriveError) -> dict[str, Any]:
+    def serve(peer: bytes | DeriveError) -> dict[str, Any]:
         if isinstance(peer, DeriveError):
             return _error_entry(peer)
         try:
@@ -385,7 +396,7 @@ def _serve(event: object, record: InvocationRecord) -> dict[str, Any]:
     if request.batch:
         response["results"] = _derive_batch(key, request, record)
     else:
-        peer = load_peer_public_key(request.peer_public_keys[0], key.key_spec)
+        peer = load_peer_public_key_der(request.peer_public_keys[0], key.key_spec)
         response.update(_derive_for_peer(key, request, peer))
     return response
 
@@ -396,7 +407,7 @@ def handle_invocation(event: object, context: object | None = None) -> dict[str,
     ``context`` is the Lambda context (its ``aws_request_id`` is logged) or None outside Lambda.
     """
     request_id = getattr(context, "aws_request_id", None)
-    with logged_invocation(request_id if isinstance(request_id, str) else None) as record:
+    with InvocationRecord(request_id if isinstance(request_id, str) else None) as record:
         try:
             return _serve(event, record)
         except DeriveError:

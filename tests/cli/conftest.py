@@ -3,6 +3,7 @@ stand-in Lambda client whose ``invoke`` runs the derive handler in this process.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import uuid
@@ -98,6 +99,8 @@ class InProcessLambda:
         self.events: list[dict[str, Any]] = []
         self.unhandled: dict[str, str] | None = None
         """When set, every invoke fails with this payload (a runtime failure, not a contract error)."""
+        self.function_output = io.StringIO()
+        """What the function wrote to stdout: its log, which Lambda sends to CloudWatch, not the caller."""
 
     def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
         assert InvocationType == "RequestResponse"
@@ -106,7 +109,8 @@ class InProcessLambda:
         if self.unhandled is not None:
             return self._response(self.unhandled, function_error="Unhandled")
         try:
-            result = service.handle_invocation(event)
+            with contextlib.redirect_stdout(self.function_output):
+                result = service.handle_invocation(event)
         except DeriveError as error:
             body = {"errorType": error.code, "errorMessage": str(error), "stackTrace": []}
             return self._response(body, function_error="Unhandled")

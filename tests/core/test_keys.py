@@ -16,6 +16,7 @@ from kmsecdh.keys import (
     ecdh_shared_secret,
     key_spec_of,
     load_peer_public_key,
+    load_peer_public_key_der,
     public_key_der,
     public_key_pem,
 )
@@ -87,6 +88,21 @@ def test_every_form_loads_the_same_key_on_its_curve(key_spec: str) -> None:
         loaded = load_peer_public_key(form, key_spec)
         assert loaded.public_numbers() == key.public_key().public_numbers(), name
         assert key_spec_of(loaded) == key_spec
+        assert load_peer_public_key_der(form, key_spec) == der, name
+
+
+@pytest.mark.parametrize("key_spec", sorted(KEY_SPECS))
+def test_the_usual_spki_layout_is_still_checked_point_by_point(key_spec: str) -> None:
+    spec = curve_for(key_spec)
+    valid = public_key_der(ec.derive_private_key(0xC0FFEE, spec.curve()).public_key())
+    assert spec.is_canonical_spki(valid)
+    off_curve = valid[: -2 * spec.field_size] + b"\x01" * (2 * spec.field_size)
+    above_p = valid[: -2 * spec.field_size] + b"\xff" * (2 * spec.field_size)
+    for der in (off_curve, above_p):
+        assert spec.is_canonical_spki(der)
+        for load in (load_peer_public_key, load_peer_public_key_der):
+            with pytest.raises(InvalidPublicKey, match=f"not on the curve of {key_spec}"):
+                load(der, key_spec)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,14 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from kmsecdh.errors import InvalidPublicKey
-from kmsecdh.keys import KEY_SPECS, curve_for, ecdh_shared_secret, load_peer_public_key, public_key_der
+from kmsecdh.keys import (
+    KEY_SPECS,
+    curve_for,
+    ecdh_shared_secret,
+    load_peer_public_key,
+    load_peer_public_key_der,
+    public_key_der,
+)
 
 SPEC_NAMES = sorted(KEY_SPECS)
 OUR_KEYS = {name: ec.derive_private_key(0x5EED, spec.curve()) for name, spec in KEY_SPECS.items()}
@@ -50,7 +57,11 @@ def _check(data: bytes | str, key_spec: str) -> None:
         if len(data) >= 16:  # short inputs could match a word of a message by chance
             shown = data if isinstance(data, str) else data.hex()
             assert shown not in message
+        with pytest.raises(InvalidPublicKey) as der_error:
+            load_peer_public_key_der(data, key_spec)
+        assert str(der_error.value) == message, "both loaders reject alike"
     else:
+        assert load_peer_public_key_der(data, key_spec) == public_key_der(public_key)
         event("accepted")
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         assert public_key.curve.name == curve_for(key_spec).curve.name

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from kmsecdh import service
+from kmsecdh import log, service
 from kmsecdh.log import LOGGER_NAME
 from tests.conftest import PROJECT_ROOT
 
@@ -61,7 +61,9 @@ class CapturedLogs:
     _output: list[str] = field(default_factory=list)
 
     def invocation_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(r.getMessage()) for r in self.collector.records if r.name == LOGGER_NAME]
+        """The invocation log lines written to stdout so far (where the function writes them)."""
+        lines = [json.loads(line) for line in self.output().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("message") == log.MESSAGE]
 
     def output(self) -> str:
         """Everything written to stdout and stderr during the test so far."""
@@ -81,7 +83,13 @@ def secret_encodings(secret: bytes) -> set[str]:
 
 
 @pytest.fixture(autouse=True)
-def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[CapturedLogs]:
+def captured_logs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CapturedLogs]:
+    # Lines to stdout as in the deployed function, whether or not lambda/derive/handler.py was loaded
+    # yet; monkeypatch puts the previous destination back for tests elsewhere.
+    monkeypatch.setattr(log, "_write_line", log._write_line)
+    log.configure_logging()
     collector = _Collector()
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:
