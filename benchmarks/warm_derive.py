@@ -11,7 +11,10 @@ one ConcatKDFHash over Z with the same FixedInfo.
 from __future__ import annotations
 
 import base64
+import json
 import statistics
+import sys
+import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -39,6 +42,25 @@ def floor_derive(der: bytes) -> bytes:
     return ConcatKDFHash(
         algorithm=hashes.SHA256(), length=workload.KDF_LENGTH, otherinfo=workload.FIXED_INFO
     ).derive(workload.SHARED_SECRET)
+
+
+def wire_minimum(event: dict[str, object]) -> dict[str, object]:
+    """The least a handler can do that speaks the contract's wire format, with no validation at all.
+
+    A diagnostic bound, not a design: it decodes the base64 peer key, loads it, runs the KDF,
+    base64-encodes the key into the response and writes one JSON log line to stdout, which is what
+    separates the contract from the floor (which takes DER bytes and returns raw bytes silently).
+    """
+    started = time.perf_counter()
+    load_der_public_key(base64.b64decode(event["peer_public_key"]))  # type: ignore[arg-type]
+    derived = ConcatKDFHash(
+        algorithm=hashes.SHA256(), length=workload.KDF_LENGTH, otherinfo=workload.FIXED_INFO
+    ).derive(workload.SHARED_SECRET)
+    response: dict[str, object] = {"derived_key": base64.b64encode(derived).decode("ascii")}
+    line = {"message": "invocation", "outcome": "success", "duration_ms": time.perf_counter() - started}
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+    return response
 
 
 def stage_costs(event: dict[str, object], kms: workload.StandInKms) -> dict[str, float]:
@@ -73,6 +95,7 @@ def stage_costs(event: dict[str, object], kms: workload.StandInKms) -> dict[str,
         "log_line_us": empty_log_line,
     }
     costs = {}
+    stages["wire_minimum_us"] = lambda: wire_minimum(event)
     for name, stage in stages.items():
         sample = per_call_us(stage, SAMPLE_MS / 5)
         costs[name] = statistics.median(sample() for _ in range(5))
@@ -89,6 +112,8 @@ def measure() -> FigureResult:
         expected = base64.b64encode(floor_derive(der)).decode("ascii")
         with workload.quiet_stdio():
             response = handler.handler(event, context)
+            if wire_minimum(event)["derived_key"] != expected:
+                raise RuntimeError("the wire minimum did not derive the floor's key")
         if response.get("derived_key") != expected or kms.calls != 1:
             raise RuntimeError("the handler did not derive the floor's key with one KMS call")
         with workload.quiet_stdio():
@@ -98,6 +123,8 @@ def measure() -> FigureResult:
                 runs=RUNS,
             )
             stages = stage_costs(event, kms)
+    wire_minimum_us = stages.pop("wire_minimum_us")
+    floor_median = statistics.median(floor)
     return FigureResult(
         name="warm derive overhead",
         project_label="handler.handler (one P-256 peer, onestep-sha256, log line to /dev/null), stand-in KMS",
@@ -109,6 +136,8 @@ def measure() -> FigureResult:
             f"{RUNS} interleaved samples per side, each about {SAMPLE_MS:g} ms of back-to-back calls",
             "where the time goes (us per call): "
             + ", ".join(f"{name.removesuffix('_us')} {cost:.1f}" for name, cost in stages.items()),
+            f"wire minimum (base64 in, load, KDF, base64 out, one JSON log line, no validation at all): "
+            f"{wire_minimum_us:.1f} us, ratio {wire_minimum_us / floor_median:.2f} to the floor",
         ),
-        details=stages,
+        details={**stages, "wire_minimum_us": wire_minimum_us},
     )

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import asset, batch, report, synth
+from benchmarks import asset, batch, report, synth, warm_derive
 from benchmarks.run import FIGURES, RESULTS_FILE
 from benchmarks.stats import FigureResult, Summary, Target, interleaved, per_call_us, summarize
+from kmsecdh import log
 
 IN_PROCESS_MIN_RUNS = 10
 
@@ -192,3 +193,21 @@ def test_per_call_sampler_calibrates_a_call_count_once() -> None:
     assert per_sample >= 10
     assert len(calls) - probe == 2 * per_sample
     assert first > 0
+
+
+def test_warm_derive_runs_end_to_end_and_explains_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading the handler module sends invocation lines to stdout; put the default back afterwards.
+    monkeypatch.setattr(log, "_write_line", log._write_line)
+    result = warm_derive.measure()  # itself checks the handler, floor and wire minimum derive one key
+    assert result.project.runs >= IN_PROCESS_MIN_RUNS
+    assert set(result.details) == {
+        "parse_request_us",
+        "load_configuration_us",
+        "load_peer_public_key_us",
+        "kms_request_us",
+        "derive_key_us",
+        "log_line_us",
+        "wire_minimum_us",
+    }
+    assert all(cost > 0 for cost in result.details.values())
+    assert any("wire minimum" in note for note in result.notes)
