@@ -36,19 +36,24 @@ KEYS_VARIABLE = "KMSECDH_KEYS"
 DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
 ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
 
+MIN_TIMEOUT_SECONDS = 20
+"""A batch starts a peer's KMS call only while 16 s remain (the KMS client's worst case and a reply):
+with less than 20 s in all, a batch against a slow KMS would barely start."""
+
 
 class DeriveFunction(Construct):
     """The derive Lambda with its role, log group and (unless given one) the log group's key.
 
     Defaults: the first of ``keys`` is the default key; the raw shared secret is never returned;
     no reserved concurrency (cdk-nag's LambdaConcurrency rules then report it: pass a value);
-    256 MB; 30 s, room for the KMS client's three attempts at a 1 s connect and 3 s read timeout;
+    256 MB; 30 s, room for the KMS client's three attempts at a 1 s connect and 3 s read timeout
+    and for a batch to start peers during its first 14 s;
     log retention one year; not attached to a VPC; a dedicated symmetric key with rotation encrypts
     the log group.
 
     Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
-    reserved concurrency below 1, ``vpc`` without ``kms_endpoint`` (the key policy could not pin
-    the endpoint) and network settings without ``vpc``.
+    reserved concurrency below 1, a timeout under MIN_TIMEOUT_SECONDS, ``vpc`` without
+    ``kms_endpoint`` (the key policy could not pin the endpoint) and network settings without ``vpc``.
     """
 
     def __init__(
@@ -76,6 +81,10 @@ class DeriveFunction(Construct):
         if reserved_concurrent_executions is not None and reserved_concurrent_executions < 1:
             raise ValueError(
                 f"reserved_concurrent_executions must be at least 1, got {reserved_concurrent_executions}"
+            )
+        if not cdk.Token.is_unresolved(timeout.to_seconds()) and timeout.to_seconds() < MIN_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout.to_seconds()} s"
             )
 
         self.log_group = logs.LogGroup(

@@ -13,7 +13,11 @@ credential settings (``AWS_ENDPOINT_URL`` included) and these limits:
 * connect timeout 1 s, read timeout 3 s: one KMS call gives up after at most about 3 x 4 s + 3 s = 15 s,
   half of the 30 s function timeout the constructs should set (DeriveSharedSecret normally answers
   in milliseconds);
-* a batch runs at most BATCH_CONCURRENCY KMS calls at once, and the connection pool matches it.
+* a batch runs at most BATCH_CONCURRENCY KMS calls at once, and the connection pool matches it;
+* a batch starts a peer's KMS call only while the Lambda context says at least
+  BATCH_TIME_RESERVE_SECONDS remain, time for that call's worst case and the reply: a slow KMS
+  then costs the peers not yet started (each reported as KmsUnavailable, to retry) instead of a
+  function timeout that loses every result of the batch.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +67,8 @@ KMS_CONNECT_TIMEOUT_SECONDS = 1
 KMS_READ_TIMEOUT_SECONDS = 3
 KMS_MAX_ATTEMPTS = 3
 BATCH_CONCURRENCY = 8
+BATCH_TIME_RESERVE_SECONDS = KMS_MAX_ATTEMPTS * (KMS_CONNECT_TIMEOUT_SECONDS + KMS_READ_TIMEOUT_SECONDS) + 4
+"""Worst case of one KMS call (3 x 4 s, plus at most 1 s + 2 s of backoff) and a second to reply."""
 
 KEY_AGREEMENT_ALGORITHM = "ECDH"
 
@@ -352,7 +358,23 @@ def _error_entry(error: DeriveError) -> dict[str, Any]:
     return {"error": {"code": error.code, "message": str(error)}}
 
 
-def _derive_batch(key: ConfiguredKey, request: DeriveRequest, record: InvocationRecord) -> list[dict]:
+def _time_running_out(context: object) -> Callable[[], bool]:
+    """Whether too little of the invocation's time is left to start another KMS call (never, without
+    a Lambda context)."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining_ms):
+        return lambda: False
+    return lambda: remaining_ms() < BATCH_TIME_RESERVE_SECONDS * 1000
+
+
+_NOT_ATTEMPTED = (
+    "not attempted: too little of the invocation's time was left for another KMS call; retry this peer"
+)
+
+
+def _derive_batch(
+    key: ConfiguredKey, request: DeriveRequest, record: InvocationRecord, time_running_out: Callable[[], bool]
+) -> list[dict]:
     """One result per peer in request order; a bad peer key or a failed KMS call fails only its entry."""
     peers: list[bytes | DeriveError] = []
     for text in request.peer_public_keys:
@@ -364,6 +386,8 @@ def _derive_batch(key: ConfiguredKey, request: DeriveRequest, record: Invocation
     def serve(peer: bytes | DeriveError) -> dict[str, Any]:
         if isinstance(peer, DeriveError):
             return _error_entry(peer)
+        if time_running_out():
+            return _error_entry(KmsUnavailable(_NOT_ATTEMPTED))
         try:
             return _derive_for_peer(key, request, peer)
         except DeriveError as error:
@@ -377,7 +401,7 @@ def _derive_batch(key: ConfiguredKey, request: DeriveRequest, record: Invocation
     return results
 
 
-def _serve(event: object, record: InvocationRecord) -> dict[str, Any]:
+def _serve(event: object, context: object, record: InvocationRecord) -> dict[str, Any]:
     request = parse_request(event)
     record.action = "public_key" if isinstance(request, PublicKeyRequest) else "derive"
     configuration = load_configuration()
@@ -394,7 +418,7 @@ def _serve(event: object, record: InvocationRecord) -> dict[str, Any]:
     if request.kdf is not None:
         response["kdf"] = {"algorithm": request.kdf.algorithm, "length": request.kdf.length}
     if request.batch:
-        response["results"] = _derive_batch(key, request, record)
+        response["results"] = _derive_batch(key, request, record, _time_running_out(context))
     else:
         peer = load_peer_public_key_der(request.peer_public_keys[0], key.key_spec)
         response.update(_derive_for_peer(key, request, peer))
@@ -404,12 +428,13 @@ def _serve(event: object, record: InvocationRecord) -> dict[str, Any]:
 def handle_invocation(event: object, context: object | None = None) -> dict[str, Any]:
     """Serve one invocation event; raises only DeriveError subclasses and logs one JSON line.
 
-    ``context`` is the Lambda context (its ``aws_request_id`` is logged) or None outside Lambda.
+    ``context`` is the Lambda context (its ``aws_request_id`` is logged, its remaining time bounds a
+    batch) or None outside Lambda.
     """
     request_id = getattr(context, "aws_request_id", None)
     with InvocationRecord(request_id if isinstance(request_id, str) else None) as record:
         try:
-            return _serve(event, record)
+            return _serve(event, context, record)
         except DeriveError:
             raise
         except Exception as error:

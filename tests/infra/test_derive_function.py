@@ -9,8 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 
-from constructs_lib.derive_function import DeriveFunction
+from constructs_lib.derive_function import MIN_TIMEOUT_SECONDS, DeriveFunction
 from constructs_lib.key_agreement_key import KeyAgreementKey
+from kmsecdh import service
 from tests.infra.derive_app import CALLER_ARN, ENV, SynthesizedApp, synthesize
 
 
@@ -359,6 +360,20 @@ def test_rejects_reserved_concurrency_below_one(stack: cdk.Stack, reserved: int)
         ValueError, match=f"reserved_concurrent_executions must be at least 1, got {reserved}"
     ):
         DeriveFunction(stack, "Derive", keys=[key(stack, "A")], reserved_concurrent_executions=reserved)
+
+
+@pytest.mark.parametrize("seconds", [3, MIN_TIMEOUT_SECONDS - 1])
+def test_rejects_a_timeout_too_short_for_a_batch(stack: cdk.Stack, seconds: int) -> None:
+    with pytest.raises(
+        ValueError, match=f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {seconds} s"
+    ):
+        DeriveFunction(stack, "Derive", keys=[key(stack, "A")], timeout=cdk.Duration.seconds(seconds))
+
+
+def test_minimum_timeout_leaves_a_batch_time_to_start_peers() -> None:
+    # The construct cannot import the runtime package (it only bundles it): check they agree here.
+    seconds_to_start_peers = MIN_TIMEOUT_SECONDS - service.BATCH_TIME_RESERVE_SECONDS
+    assert seconds_to_start_peers >= 4
 
 
 def test_rejects_vpc_without_kms_endpoint(stack: cdk.Stack) -> None:
