@@ -2,8 +2,9 @@
 
 The project side runs the construct library's own local bundler (same runtime and architecture as
 the DeriveFunction) into a temp dir; the floor is that bundler's pip command for the pinned
-cryptography with nothing else. Both are zipped the way the CDK CLI zips a directory asset (every
-file, deflate at zlib's default level 6). Sizes are deterministic, so one run of each suffices.
+cryptography and its pinned dependencies with nothing else. Both are zipped the way the CDK CLI
+zips a directory asset (every file, deflate at zlib's default level 6). Sizes are deterministic,
+so one run of each suffices.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def project_asset(output: Path) -> None:
 
 def floor_asset(output: Path) -> None:
     platform = bundling.LambdaPlatform.of(RUNTIME, ARCHITECTURE)
-    pins = bundling.read_pins(bundling.REQUIREMENTS_FILE, ("cryptography",))
+    pins = bundling.read_pins(bundling.REQUIREMENTS_FILE, bundling.ASSET_DISTRIBUTIONS)
     subprocess.run(bundling.pip_install_args(output, pins, platform), check=True, capture_output=True)
 
 
@@ -58,7 +59,7 @@ def measure() -> FigureResult:
     return FigureResult(
         name="asset",
         project_label="zipped derive Lambda asset (handler, kmsecdh runtime modules, cryptography)",
-        floor_label="zipped `pip install --platform ... cryptography==<pin>` alone",
+        floor_label=f"zipped `pip install --platform ... {' '.join(bundling.ASSET_DISTRIBUTIONS)}` alone",
         project=summarize([sizes["project"]], "KiB"),
         floor=summarize([sizes["floor"]], "KiB"),
         target=TARGET,

@@ -33,8 +33,9 @@ PACKAGE_DIR = PROJECT_ROOT / "kmsecdh"
 REQUIREMENTS_FILE = PROJECT_ROOT / "requirements.txt"
 BUNDLE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kmsecdh" / "bundles"
 
-# What the asset installs besides its own code; boto3 comes with the Lambda runtime.
-ASSET_DISTRIBUTIONS: tuple[str, ...] = ("cryptography",)
+# What the asset installs besides its own code, each at its requirements.txt pin: cryptography and
+# its whole dependency tree, so the same pins always give the same asset. boto3 comes with the runtime.
+ASSET_DISTRIBUTIONS: tuple[str, ...] = ("cryptography", "cffi", "pycparser")
 
 PIP_PLATFORMS: Mapping[str, str] = {
     "arm64": "manylinux2014_aarch64",

@@ -15,12 +15,14 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_lib.bundling import (
+    ASSET_DISTRIBUTIONS,
     HANDLER_DIR,
     PACKAGE_DIR,
     REQUIREMENTS_FILE,
     BundlingError,
     LambdaPlatform,
     LocalAssetBundler,
+    read_pins,
     runtime_sources,
 )
 from tests.infra.derive_app import SynthesizedApp, synthesize
@@ -103,6 +105,15 @@ def test_asset_cryptography_is_built_for_aarch64(asset_dir: Path) -> None:
     ]
     assert tags, "WHEEL lists its tags"
     assert all(tag.endswith("aarch64") and "manylinux" in tag for tag in tags), tags
+
+
+def test_every_distribution_in_the_asset_is_pinned(asset_dir: Path) -> None:
+    pins = dict(pin.split("==") for pin in read_pins(REQUIREMENTS_FILE, ASSET_DISTRIBUTIONS))
+    installed = {}
+    for dist_info in asset_dir.glob("*.dist-info"):
+        name, version = dist_info.name.removesuffix(".dist-info").rsplit("-", 1)
+        installed[name.lower().replace("_", "-")] = version
+    assert installed == pins, "a bump of cryptography's dependencies must be pinned in requirements.txt"
 
 
 def test_asset_has_the_cffi_backend_cryptography_loads(asset_dir: Path) -> None:
@@ -226,8 +237,9 @@ def test_rejects_requirements_without_the_pin(project_copy: tuple[Path, Path, Pa
 
 
 def test_pip_failure_is_a_clear_error(project_copy: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    project_copy[2].write_text("cryptography==0.0.0.dev0\n")
     handler_dir, package_dir, requirements = project_copy
+    pins = requirements.read_text()
+    requirements.write_text(re.sub(r"^cryptography==\S+$", "cryptography==0.0.0.dev0", pins, flags=re.M))
     bundler = LocalAssetBundler(
         ARM64, handler_dir=handler_dir, package_dir=package_dir, requirements_file=requirements
     )
