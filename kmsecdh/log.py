@@ -9,6 +9,8 @@ invocations in-process (the demo, tests) decides what to do with it. The Lambda 
 ``configure_logging()``, after which the line is written straight to stdout as bare JSON: it is the
 function's only output, and going through ``logging`` (caller lookup, a LogRecord, handler locks)
 cost more than the rest of a warm derive's own work (see the Performance section of the README).
+With the function's JSON log format, Lambda reads the ``level`` key of a JSON line on stdout, so
+application log-level filtering applies to it, and adds the timestamp.
 """
 
 from __future__ import annotations
