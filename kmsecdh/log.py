@@ -40,11 +40,15 @@ def _to_logger(level: int, line: str) -> None:
     _logger.log(level, line)
 
 
-def _to_stdout(_level: int, line: str) -> None:
+def _to_stdout(level: int, line: str) -> None:
     # Looked up per line: the runtime, pytest and the benchmarks may each swap sys.stdout.
     stdout = sys.stdout
-    stdout.write(line + "\n")
-    stdout.flush()
+    try:
+        stdout.write(line + "\n")
+        stdout.flush()
+    except (OSError, ValueError):
+        # A line stdout refuses must not fail the invocation: logging has a policy for broken outputs.
+        _to_logger(level, line)
 
 
 _write_line: Callable[[int, str], None] = _to_logger

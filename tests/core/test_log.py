@@ -128,3 +128,22 @@ def test_after_set_up_lines_bypass_logging(
         pass
     assert caplog.records == []
     assert [line["request_id"] for line in stdout_lines(capsys)] == ["req-7"]
+
+
+class BrokenStdout:
+    def write(self, _text: str) -> int:
+        raise OSError("broken pipe")
+
+    def flush(self) -> None:
+        raise OSError("broken pipe")
+
+
+def test_a_line_stdout_refuses_goes_to_the_logger_and_the_invocation_goes_on(
+    to_stdout: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger=log.LOGGER_NAME)
+    monkeypatch.setattr("sys.stdout", BrokenStdout())
+    with InvocationRecord("req-8"):
+        pass
+    [record] = caplog.records
+    assert json.loads(record.getMessage())["request_id"] == "req-8"
