@@ -67,8 +67,11 @@ KMS_CONNECT_TIMEOUT_SECONDS = 1
 KMS_READ_TIMEOUT_SECONDS = 3
 KMS_MAX_ATTEMPTS = 3
 BATCH_CONCURRENCY = 8
-BATCH_TIME_RESERVE_SECONDS = KMS_MAX_ATTEMPTS * (KMS_CONNECT_TIMEOUT_SECONDS + KMS_READ_TIMEOUT_SECONDS) + 4
-"""Worst case of one KMS call (3 x 4 s, plus at most 1 s + 2 s of backoff) and a second to reply."""
+_KMS_MAX_BACKOFF_SECONDS = 1 + 2  # standard retry mode, before the 2nd and the 3rd attempt
+BATCH_TIME_RESERVE_SECONDS = (
+    KMS_MAX_ATTEMPTS * (KMS_CONNECT_TIMEOUT_SECONDS + KMS_READ_TIMEOUT_SECONDS) + _KMS_MAX_BACKOFF_SECONDS + 1
+)
+"""The worst case of one KMS call (3 x 4 s of timeouts and 3 s of backoff) and a second to reply."""
 
 KEY_AGREEMENT_ALGORITHM = "ECDH"
 
