@@ -124,20 +124,20 @@ def measure() -> FigureResult:
             )
             stages = stage_costs(event, kms)
     wire_minimum_us = stages.pop("wire_minimum_us")
-    floor_median = statistics.median(floor)
+    floor_summary = summarize(floor, "us/call")
     return FigureResult(
         name="warm derive overhead",
         project_label="handler.handler (one P-256 peer, onestep-sha256, log line to /dev/null), stand-in KMS",
         floor_label="load_der_public_key + one ConcatKDFHash(SHA256) over the same Z",
         project=summarize(project, "us/call"),
-        floor=summarize(floor, "us/call"),
+        floor=floor_summary,
         target=TARGET,
         notes=(
             f"{RUNS} interleaved samples per side, each about {SAMPLE_MS:g} ms of back-to-back calls",
             "where the time goes (us per call): "
             + ", ".join(f"{name.removesuffix('_us')} {cost:.1f}" for name, cost in stages.items()),
             f"wire minimum (base64 in, load, KDF, base64 out, one JSON log line, no validation at all): "
-            f"{wire_minimum_us:.1f} us, ratio {wire_minimum_us / floor_median:.2f} to the floor",
+            f"{wire_minimum_us:.1f} us, ratio {wire_minimum_us / floor_summary.median:.2f} to the floor",
         ),
         details={**stages, "wire_minimum_us": wire_minimum_us},
     )
