@@ -82,10 +82,9 @@ class DeriveFunction(Construct):
             raise ValueError(
                 f"reserved_concurrent_executions must be at least 1, got {reserved_concurrent_executions}"
             )
-        if not cdk.Token.is_unresolved(timeout.to_seconds()) and timeout.to_seconds() < MIN_TIMEOUT_SECONDS:
-            raise ValueError(
-                f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout.to_seconds()} s"
-            )
+        timeout_seconds = timeout.to_seconds()
+        if not cdk.Token.is_unresolved(timeout_seconds) and timeout_seconds < MIN_TIMEOUT_SECONDS:
+            raise ValueError(f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout_seconds} s")
 
         self.log_group = logs.LogGroup(
             self,

@@ -101,7 +101,7 @@ class InvocationRecord:
         outcome = self.final_outcome
         level = logging.INFO if outcome == OUTCOME_SUCCESS else logging.WARNING
         line = {
-            "level": "INFO" if level == logging.INFO else "WARNING",
+            "level": logging.getLevelName(level),
             "message": MESSAGE,
             "request_id": self.request_id,
             "action": self.action,

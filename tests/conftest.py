@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kmsecdh import log
 from kmsecdh.local_endpoint import LocalKmsEndpoint
 from kmsecdh.openssl import OpenSsl
 
@@ -21,6 +22,19 @@ def vectors_dir() -> Path:
     if not VECTORS_DIR.is_dir():
         pytest.fail(f"test vectors not found at {VECTORS_DIR} (set KMSECDH_VECTORS_DIR)")
     return VECTORS_DIR
+
+
+@pytest.fixture
+def log_to_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invocation lines on the ``kmsecdh.invocation`` logger (the default) for one test, whatever an
+    earlier test or the handler module set up; the previous destination comes back afterwards."""
+    monkeypatch.setattr(log, "_write_line", log._to_logger)
+
+
+@pytest.fixture
+def log_to_stdout(log_to_logger: None) -> None:
+    """Invocation lines on stdout, as the Lambda entry point sets up, for one test only."""
+    log.configure_logging()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import pytest
 from benchmarks import asset, batch, report, synth, warm_derive
 from benchmarks.run import FIGURES, RESULTS_FILE
 from benchmarks.stats import FigureResult, Summary, Target, interleaved, per_call_us, summarize
-from kmsecdh import log
 
 IN_PROCESS_MIN_RUNS = 10
 
@@ -195,9 +194,8 @@ def test_per_call_sampler_calibrates_a_call_count_once() -> None:
     assert first > 0
 
 
-def test_warm_derive_runs_end_to_end_and_explains_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Loading the handler module sends invocation lines to stdout; put the default back afterwards.
-    monkeypatch.setattr(log, "_write_line", log._write_line)
+def test_warm_derive_runs_end_to_end_and_explains_itself(log_to_logger: None) -> None:
+    # log_to_logger: loading the handler module sends invocation lines to stdout; undone after the test.
     result = warm_derive.measure()  # itself checks the handler, floor and wire minimum derive one key
     assert result.project.runs >= IN_PROCESS_MIN_RUNS
     assert set(result.details) == {

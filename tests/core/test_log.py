@@ -14,25 +14,12 @@ from kmsecdh.log import InvocationRecord
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-@pytest.fixture
-def to_logger(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default destination, whatever an earlier test (or the handler module) configured."""
-    monkeypatch.setattr(log, "_write_line", log._to_logger)
-
-
-@pytest.fixture
-def to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the Lambda entry point sets up; monkeypatch restores the previous destination."""
-    monkeypatch.setattr(log, "_write_line", log._to_logger)
-    log.configure_logging()
-
-
 def stdout_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
 def test_a_successful_invocation_logs_one_info_line_with_every_field(
-    to_stdout: None, capsys: pytest.CaptureFixture[str]
+    log_to_stdout: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with InvocationRecord("req-1") as record:
         record.action, record.key_arn, record.peers = "derive", KEY_ARN, 1
@@ -54,7 +41,7 @@ def test_a_successful_invocation_logs_one_info_line_with_every_field(
 
 
 def test_a_derive_error_is_logged_with_its_code_and_still_raised(
-    to_stdout: None, capsys: pytest.CaptureFixture[str]
+    log_to_stdout: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(InvalidRequest), InvocationRecord(None):
         raise InvalidRequest("kdf must be a JSON object")
@@ -63,7 +50,9 @@ def test_a_derive_error_is_logged_with_its_code_and_still_raised(
     assert "kdf must be" not in json.dumps(line), "messages can carry request data; only codes are logged"
 
 
-def test_any_other_exception_still_leaves_a_line(to_stdout: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_any_other_exception_still_leaves_a_line(
+    log_to_stdout: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(KeyError), InvocationRecord("req-2"):
         raise KeyError("boom")
     [line] = stdout_lines(capsys)
@@ -79,7 +68,7 @@ def test_any_other_exception_still_leaves_a_line(to_stdout: None, capsys: pytest
     ],
 )
 def test_a_batch_outcome_counts_failed_peers(
-    to_stdout: None, capsys: pytest.CaptureFixture[str], failed_codes: list[str], outcome: str, level: str
+    log_to_stdout: None, capsys: pytest.CaptureFixture[str], failed_codes: list[str], outcome: str, level: str
 ) -> None:
     with InvocationRecord("req-3") as record:
         record.peers = 3
@@ -92,7 +81,7 @@ def test_a_batch_outcome_counts_failed_peers(
 
 
 def test_internal_errors_are_logged_by_class_name_only(
-    to_stdout: None, capsys: pytest.CaptureFixture[str]
+    log_to_stdout: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def fail(record: InvocationRecord) -> None:
         record.internal_error = "ZeroDivisionError"
@@ -105,7 +94,7 @@ def test_internal_errors_are_logged_by_class_name_only(
 
 
 def test_before_set_up_lines_go_to_the_invocation_logger_at_their_level(
-    to_logger: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    log_to_logger: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.INFO, logger=log.LOGGER_NAME)
     with InvocationRecord("req-5"):
@@ -120,7 +109,7 @@ def test_before_set_up_lines_go_to_the_invocation_logger_at_their_level(
 
 
 def test_after_set_up_lines_bypass_logging(
-    to_stdout: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    log_to_stdout: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG)
     log.configure_logging()  # idempotent
@@ -139,7 +128,7 @@ class BrokenStdout:
 
 
 def test_a_line_stdout_refuses_goes_to_the_logger_and_the_invocation_goes_on(
-    to_stdout: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    log_to_stdout: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger=log.LOGGER_NAME)
     monkeypatch.setattr("sys.stdout", BrokenStdout())

@@ -83,13 +83,8 @@ def secret_encodings(secret: bytes) -> set[str]:
 
 
 @pytest.fixture(autouse=True)
-def captured_logs(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CapturedLogs]:
-    # Lines to stdout as in the deployed function, whether or not lambda/derive/handler.py was loaded
-    # yet; monkeypatch puts the previous destination back for tests elsewhere.
-    monkeypatch.setattr(log, "_write_line", log._write_line)
-    log.configure_logging()
+def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> Iterator[CapturedLogs]:
+    # Lines on stdout as in the deployed function, whether or not lambda/derive/handler.py was loaded yet.
     collector = _Collector()
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:
