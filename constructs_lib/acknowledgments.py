@@ -1,4 +1,4 @@
-"""Acknowledging scanner findings: cdk-nag rules and checkov checks, each named with its reason, one helper each."""
+"""Acknowledging scanner findings: a cdk-nag rule or a checkov check, each named with its reason."""
 
 from __future__ import annotations
 

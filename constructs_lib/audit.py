@@ -47,12 +47,14 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge
+from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from constructs_lib.iam_actions import (
     ALARM_TOPIC_ENCRYPTION_ACTIONS,
+    CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION,
     CLOUDTRAIL_DESCRIBE_KEY_ACTION,
     CLOUDTRAIL_ENCRYPTION_ACTION,
     CLOUDTRAIL_LOG_DECRYPTION_ACTION,
+    CLOUDTRAIL_LOG_DELIVERY_ACTION,
 )
 
 METRIC_NAMESPACE = "kmsecdh"
@@ -281,12 +283,8 @@ class KeyUsageAudit(Construct):
         trail_name = Names.unique_resource_name(self, max_length=128, separator="-")
         trail_arn = stack.format_arn(service="cloudtrail", resource="trail", resource_name=trail_name)
         log_group_name = f"/aws/cloudtrail/{trail_name}"
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=log_group_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        # Confused-deputy guard on every statement for CloudTrail: only this trail of this account.
+        from_this_trail = {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}
         trail_key = self._symmetric_key(
             "TrailKey",
             "kmsecdh audit: encrypts the CloudTrail log files and the trail's CloudWatch Logs group",
@@ -298,7 +296,7 @@ class KeyUsageAudit(Construct):
                     resources=["*"],
                     conditions={
                         "StringEquals": {
-                            "aws:SourceArn": trail_arn,
+                            **from_this_trail,
                             "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn,
                         }
                     },
@@ -308,7 +306,7 @@ class KeyUsageAudit(Construct):
                     principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
                     actions=[CLOUDTRAIL_DESCRIBE_KEY_ACTION],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
+                    conditions={"StringEquals": from_this_trail},
                 ),
                 iam.PolicyStatement(
                     # Delegated to IAM: a principal of the account whose IAM policy allows kms:Decrypt on
@@ -319,11 +317,12 @@ class KeyUsageAudit(Construct):
                     resources=["*"],
                     conditions={"StringEquals": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}},
                 ),
-                key_policy.allow_cloudwatch_logs(self, {"ArnEquals": log_group_arn}),
+                key_policy.allow_cloudwatch_logs(self, key_policy.log_group_arn(self, log_group_name)),
             ],
         )
         access_log_bucket = self._bucket("AccessLogBucket", bucket_retention, access_logs=None)
         trail_bucket = self._bucket("TrailBucket", bucket_retention, access_logs=access_log_bucket)
+        self._allow_cloudtrail_delivery(trail_bucket, from_this_trail)
         log_group = logs.LogGroup(
             self,
             "TrailLogGroup",
@@ -336,7 +335,14 @@ class KeyUsageAudit(Construct):
             self,
             "Trail",
             trail_name=trail_name,
-            bucket=trail_bucket,
+            # A reference, not the bucket: CDK's Trail adds its own delivery statements, without
+            # aws:SourceArn, to the policy of a bucket it is given, and nothing to a reference.
+            bucket=s3.Bucket.from_bucket_attributes(
+                self,
+                "TrailBucketReference",
+                bucket_arn=trail_bucket.bucket_arn,
+                bucket_name=trail_bucket.bucket_name,
+            ),
             encryption_key=trail_key,
             is_multi_region_trail=True,
             include_global_service_events=True,
@@ -345,8 +351,33 @@ class KeyUsageAudit(Construct):
             send_to_cloud_watch_logs=True,
             cloud_watch_log_group=log_group,
         )
+        # CloudTrail checks the bucket policy when the trail is created.
+        trail.node.default_child.node.add_dependency(trail_bucket.policy)
         self._acknowledge_trail_findings(trail, trail_bucket, access_log_bucket)
         return trail, log_group
+
+    @staticmethod
+    def _allow_cloudtrail_delivery(bucket: s3.Bucket, from_this_trail: dict[str, str]) -> None:
+        """The bucket-policy statements CloudTrail needs (its documented policy), for this trail only."""
+        cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailAclCheck",
+                principals=[cloudtrail_principal],
+                actions=[CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": from_this_trail},
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailWrite",
+                principals=[cloudtrail_principal],
+                actions=[CLOUDTRAIL_LOG_DELIVERY_ACTION],
+                resources=[bucket.arn_for_objects(f"AWSLogs/{Stack.of(bucket).account}/*")],
+                conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **from_this_trail}},
+            )
+        )
 
     def _bucket(self, id: str, retention: Duration, *, access_logs: s3.Bucket | None) -> s3.Bucket:
         return s3.Bucket(
@@ -375,6 +406,18 @@ class KeyUsageAudit(Construct):
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         stack = Stack.of(self)
         cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        # Confused-deputy guard, on the topic key and the topic policy alike: alarms of this account only.
+        from_this_account_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+        }
         topic_key = self._symmetric_key(
             "AlarmTopicKey",
             "kmsecdh audit: encrypts the alarm topic",
@@ -384,6 +427,7 @@ class KeyUsageAudit(Construct):
                     principals=[cloudwatch_principal],
                     actions=list(ALARM_TOPIC_ENCRYPTION_ACTIONS),
                     resources=["*"],
+                    conditions=from_this_account_alarms,
                 )
             ],
         )
@@ -400,17 +444,7 @@ class KeyUsageAudit(Construct):
                 principals=[cloudwatch_principal],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                },
+                conditions=from_this_account_alarms,
             )
         )
         if alarm_email is not None:
@@ -426,13 +460,14 @@ class KeyUsageAudit(Construct):
     def _symmetric_key(
         self, id: str, description: str, service_statements: Sequence[iam.PolicyStatement]
     ) -> kms.Key:
-        """A rotating symmetric key: account-root administration (no cryptographic use) plus the services."""
+        """A rotating symmetric key: account-root administration (no cryptographic use), the lockout-bypass
+        guard, plus the services."""
         return key_policy.symmetric_service_key(
             self,
             id,
             description=description,
             removal_policy=self._removal_policy,
-            service_statements=[key_policy.deny_policy_lockout_bypass(), *service_statements],
+            service_statements=service_statements,
         )
 
     @staticmethod
@@ -441,6 +476,12 @@ class KeyUsageAudit(Construct):
     ) -> None:
         """Acknowledge, on the narrowest construct, the cdk-nag findings this design causes on purpose."""
         logs_role_policy = trail.node.find_child("LogsRole").node.find_child("DefaultPolicy")
+        skip_checkov(
+            access_log_bucket,
+            "CKV_AWS_18",
+            "This bucket receives the trail bucket's S3 server access logs; logging its own access would "
+            "write a log object for every log object delivered, without end.",
+        )
         for pack in COMPLIANCE_PACKS:
             for bucket in (trail_bucket, access_log_bucket):
                 acknowledge(

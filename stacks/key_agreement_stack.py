@@ -50,6 +50,7 @@ class KeyAgreementStack(Stack):
             allow_raw_secret=config.allow_raw_secret,
             reserved_concurrent_executions=config.reserved_concurrency,
             log_retention=config.log_retention,
+            removal_policy=config.cdk_removal_policy,
             vpc=self.network.vpc if self.network else None,
             vpc_subnets=self.network.subnets if self.network else None,
             security_groups=[self.network.security_group] if self.network else None,
@@ -58,10 +59,11 @@ class KeyAgreementStack(Stack):
         for caller_arn in config.caller_arns:
             self.derive_function.grant_invoke(iam.ArnPrincipal(caller_arn))
 
-        source_vpce = self.network.kms_endpoint.vpc_endpoint_id if self.network else None
+        # Not pinned to the function's KMS endpoint, which they cannot reach: the configuration refuses
+        # extra derivers with network isolation, and so does each key (one endpoint condition per key).
         for deriver_arn in config.extra_deriver_arns:
             for key in self.keys:
-                key.grant_derive(iam.ArnPrincipal(deriver_arn), source_vpce=source_vpce)
+                key.grant_derive(iam.ArnPrincipal(deriver_arn))
 
         # What operators and applications need after `cdk deploy`: the function to invoke, the keys to name.
         CfnOutput(

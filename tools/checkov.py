@@ -51,7 +51,8 @@ def _failures(output: dict[str, Any] | list[dict[str, Any]], template_count: int
             raise CheckovError(f"checkov could not parse {summary['parsing_errors']} template(s)")
         scanned += summary.get("resource_count", 0)
         failures.extend(
-            f"{check['check_id']} {check['check_name']}: {check['resource']} in {Path(check['file_path']).name}"
+            f"{check['check_id']} {check['check_name']}: {check['resource']} in "
+            f"{Path(check['file_path']).name}"
             for check in report.get("results", {}).get("failed_checks", [])
         )
     if scanned == 0 and template_count:
