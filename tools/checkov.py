@@ -38,10 +38,11 @@ def failed_checks(templates: Sequence[Path]) -> list[str]:
         raise CheckovError(f"{CHECKOV} not found: run make setup") from None
     if completed.returncode not in (0, _CHECKS_FAILED):
         raise CheckovError(f"checkov exited {completed.returncode}: {completed.stderr.strip()[-2000:]}")
-    return _failures(json.loads(completed.stdout), len(templates))
+    return failures_in_report(json.loads(completed.stdout), len(templates))
 
 
-def _failures(output: dict[str, Any] | list[dict[str, Any]], template_count: int) -> list[str]:
+def failures_in_report(output: dict[str, Any] | list[dict[str, Any]], template_count: int) -> list[str]:
+    """The failed checks of checkov's JSON output (one report, or a list of them)."""
     reports = output if isinstance(output, list) else [output]
     failures = []
     scanned = 0

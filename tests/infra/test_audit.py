@@ -254,11 +254,18 @@ def test_trail_key_policy(audit_app: AuditApp) -> None:
         "Action": "kms:GenerateDataKey",
         "Resource": "*",
         "Condition": {
-            "StringEquals": {"aws:SourceArn": arn, "kms:EncryptionContext:aws:cloudtrail:arn": arn}
+            "StringEquals": {
+                "aws:SourceArn": arn,
+                "aws:SourceAccount": ACCOUNT,
+                "kms:EncryptionContext:aws:cloudtrail:arn": arn,
+            }
         },
     }
     assert statements["AllowCloudTrailDescribeKey"]["Action"] == "kms:DescribeKey"
-    assert statements["AllowCloudTrailDescribeKey"]["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}
+    assert statements["AllowCloudTrailDescribeKey"]["Condition"] == {
+        "StringEquals": {"aws:SourceArn": arn, "aws:SourceAccount": ACCOUNT}
+    }
+    assert statements["DenyPolicyLockoutBypass"]["Effect"] == "Deny"
     decrypt = statements["AllowTrailLogDecryptionThroughIam"]
     assert decrypt["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert decrypt["Action"] == "kms:Decrypt"
@@ -366,26 +373,43 @@ def test_buckets_deny_requests_without_tls(audit_app: AuditApp) -> None:
         } in policies[bucket_id]
 
 
-def test_trail_bucket_lets_cloudtrail_write_its_account_prefix_only(audit_app: AuditApp) -> None:
+def test_trail_bucket_lets_this_trail_only_write_its_account_prefix(audit_app: AuditApp) -> None:
     template = audit_app.template(audit_app.create)
     (trail_bucket_id, _), _ = buckets(template)
-    (statements,) = [
-        p["PolicyDocument"]["Statement"]
-        for p in resources(template, "AWS::S3::BucketPolicy").values()
-        if p["Bucket"] == {"Ref": trail_bucket_id}
+    ((policy_id, policy),) = [
+        (policy_id, policy)
+        for policy_id, policy in resources(template, "AWS::S3::BucketPolicy").items()
+        if policy["Bucket"] == {"Ref": trail_bucket_id}
     ]
-    writes = [s for s in statements if s["Action"] == "s3:PutObject"]
-    assert writes == [
+    from_this_trail = {"aws:SourceArn": trail_arn(template), "aws:SourceAccount": ACCOUNT}
+    cloudtrail_statements = [
+        statement
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    ]
+    assert cloudtrail_statements == [
+        {
+            "Action": "s3:GetBucketAcl",
+            "Condition": {"StringEquals": from_this_trail},
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Resource": {"Fn::GetAtt": [trail_bucket_id, "Arn"]},
+            "Sid": "AllowCloudTrailAclCheck",
+        },
         {
             "Action": "s3:PutObject",
-            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **from_this_trail}},
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Resource": {
                 "Fn::Join": ["", [{"Fn::GetAtt": [trail_bucket_id, "Arn"]}, f"/AWSLogs/{ACCOUNT}/*"]]
             },
-        }
+            "Sid": "AllowCloudTrailWrite",
+        },
     ]
+    # CloudTrail checks the policy when the trail is created.
+    (trail,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudTrail::Trail"]
+    assert policy_id in trail["DependsOn"]
 
 
 # --- metric filters and alarms ---
@@ -472,9 +496,16 @@ def test_topic_is_encrypted_and_tls_only(audit_app: AuditApp, stack_name: str) -
     key_id, key = only_key_with_sid(template, "AllowCloudWatchAlarms")
     assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["EnableKeyRotation"] is True
-    allow = key_statements(template, key_id)["AllowCloudWatchAlarms"]
+    alarms_of_this_account = {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"},
+    }
+    statements = key_statements(template, key_id)
+    assert set(statements) == {"KeyAdministration", "DenyPolicyLockoutBypass", "AllowCloudWatchAlarms"}
+    allow = statements["AllowCloudWatchAlarms"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert sorted(allow["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert allow["Condition"] == alarms_of_this_account
     _, policy = only(template, "AWS::SNS::TopicPolicy")
     statements = {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
     assert policy["Topics"] == [{"Ref": topic_id}]
@@ -484,10 +515,7 @@ def test_topic_is_encrypted_and_tls_only(audit_app: AuditApp, stack_name: str) -
     publish = statements["AllowCloudWatchAlarmsOfThisAccount"]
     assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert publish["Action"] == "sns:Publish"
-    assert publish["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": ACCOUNT},
-        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"},
-    }
+    assert publish["Condition"] == alarms_of_this_account
 
 
 def test_email_subscription_only_when_asked(audit_app: AuditApp) -> None:
@@ -534,6 +562,23 @@ def test_acknowledgments_are_exactly_these(audit_app: AuditApp) -> None:
     assert set(acknowledged) == expected
     assert all(len(reason) > 40 for reason in acknowledged.values())
     assert audit_app.acknowledgments(audit_app.existing) == {}
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_checkov_skips_only_access_logging_of_the_access_log_bucket(
+    audit_app: AuditApp, stack_name: str
+) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    skips = {
+        logical_id: [skip["id"] for skip in resource["Metadata"]["checkov"]["skip"]]
+        for logical_id, resource in template["Resources"].items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+    if stack_name == "existing":
+        assert skips == {}
+    else:
+        (_, (access_log_bucket_id, _)) = buckets(template)
+        assert skips == {access_log_bucket_id: ["CKV_AWS_18"]}
 
 
 # --- construct-time checks ---

@@ -50,8 +50,8 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"key_specs": ["RSA_2048"]}, "key_specs", "key spec 'RSA_2048' cannot do key agreement"),
         ({"key_specs": ["SYMMETRIC_DEFAULT"]}, "key_specs", "cannot do key agreement"),
         ({"key_specs": ["ECC_SECG_P256K1"]}, "key_specs", "cannot do key agreement"),
-        ({"key_specs": ["SM2"]}, "key_specs", "SM2 needs an explicit China region"),
-        ({"key_specs": ["SM2"], "region": "eu-west-1"}, "key_specs", "only in the China Regions"),
+        ({"key_specs": ["SM2"]}, "key_specs", "key spec SM2 is not supported"),
+        ({"key_specs": ["SM2"], "region": "cn-north-1"}, "key_specs", "key spec SM2 is not supported"),
         ({"key_specs": []}, "key_specs", "non-empty list"),
         ({"key_specs": "ECC_NIST_P256"}, "key_specs", "non-empty list"),
         ({"key_specs": ["ECC_NIST_P256", "ECC_NIST_P256"]}, "key_specs", "twice"),
@@ -64,6 +64,24 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"admin_arns": "arn:aws:iam::111111111111:role/KeyAdmin"}, "admin_arns", "must be a list"),
         ({"caller_arns": ["*"]}, "caller_arns", "not an IAM role, user"),
         ({"public_key_reader_arns": [42]}, "public_key_reader_arns", "not an IAM role, user"),
+        ({"caller_arns": ["arn:aws:iam::111111111111:root"]}, "caller_arns", "is an account root"),
+        (
+            {"extra_deriver_arns": ["arn:aws:iam::111111111111:root"]},
+            "extra_deriver_arns",
+            "is an account root",
+        ),
+        ({"caller_arns": ["arn:aws:iam::111111111111:role/team*/app"]}, "caller_arns", "holds '*' or '?'"),
+        (
+            {"extra_deriver_arns": ["arn:aws:iam::111111111111:role/te?m/batch"]},
+            "extra_deriver_arns",
+            "holds '*' or '?'",
+        ),
+        ({"admin_arns": ["arn:aws:iam::111111111111:role/*/admin"]}, "admin_arns", "holds '*' or '?'"),
+        (
+            {"network_isolation": True, "extra_deriver_arns": ["arn:aws:iam::111111111111:role/batch"]},
+            "extra_deriver_arns",
+            "not allowed with network_isolation",
+        ),
         (
             {"extra_deriver_arns": ["arn:aws:iam::111111111111:role/*"]},
             "extra_deriver_arns",
@@ -110,9 +128,10 @@ def test_a_json_string_from_the_command_line_is_parsed() -> None:
     assert environments["dev"].key_specs == ("ECC_NIST_P384",)
 
 
-def test_sm2_in_a_china_region_is_accepted() -> None:
-    config = parse_environment("cn", entry(key_specs=["SM2"], region="cn-north-1"))
-    assert config.key_specs == ("SM2",)
+def test_an_account_root_still_administers_and_reads() -> None:
+    root = "arn:aws:iam::111111111111:root"
+    config = parse_environment("dev", entry(admin_arns=[root], public_key_reader_arns=[root]))
+    assert config.admin_arns == config.public_key_reader_arns == (root,)
 
 
 @pytest.mark.parametrize(

@@ -355,3 +355,51 @@ def test_outputs_name_the_function_and_every_key(synthesized_app: SynthesizedApp
         if name.endswith("KeyArn") and "Fn::GetAtt" in output["Value"]
     }
     assert key_arn_outputs == set(keys(stack))
+
+
+# The resource policies that let an AWS service act, and their guards against a confused deputy.
+RESOURCE_POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+}
+CONFUSED_DEPUTY_KEYS = {"aws:SourceArn", "aws:SourceAccount"}
+# CloudWatch Logs documents the log group's ARN in the encryption context as its key-policy condition.
+LOGS_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_statement_for_a_service_names_its_source(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    for stack in synthesized_app.stacks[environment].values():
+        for resource_type, property_name in RESOURCE_POLICIES.items():
+            for resource in stack.resources(resource_type).values():
+                for statement in resource["Properties"][property_name]["Statement"]:
+                    principal = statement.get("Principal")
+                    service = principal.get("Service") if isinstance(principal, dict) else None
+                    if statement["Effect"] != "Allow" or service is None:
+                        continue
+                    condition_keys = {key for keys in statement["Condition"].values() for key in keys}
+                    if '"logs.' in json.dumps(service):
+                        assert statement["Condition"]["ArnEquals"][LOGS_CONTEXT_KEY], statement
+                        assert "*" not in json.dumps(statement["Condition"]), statement
+                    else:
+                        assert condition_keys >= CONFUSED_DEPUTY_KEYS, statement
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_kms_key_denies_the_lockout_bypass(synthesized_app: SynthesizedApp, environment: str) -> None:
+    found = 0
+    for stack in synthesized_app.stacks[environment].values():
+        for key in stack.resources("AWS::KMS::Key").values():
+            found += 1
+            assert {
+                "Sid": "DenyPolicyLockoutBypass",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:PutKeyPolicy",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+            } in key["Properties"]["KeyPolicy"]["Statement"]
+    assert found > len(synthesized_app.environments[environment].key_specs)
