@@ -14,6 +14,7 @@ from constructs_lib.derive_function import MIN_TIMEOUT_SECONDS, DeriveFunction
 from constructs_lib.key_agreement_key import KeyAgreementKey
 from kmsecdh import service
 from tests.infra.derive_app import CALLER_ARN, ENV, SynthesizedApp, synthesize
+from tests.infra.test_key_agreement_key import REFUSED_PRINCIPALS
 
 
 @pytest.fixture(scope="module")
@@ -474,16 +475,7 @@ def test_rejects_vpc_without_kms_endpoint(stack: cdk.Stack) -> None:
         DeriveFunction(stack, "Derive", keys=[key(stack, "A")], vpc=vpc)
 
 
-@pytest.mark.parametrize(
-    ("caller", "message"),
-    [
-        (iam.AccountRootPrincipal(), "an account root"),
-        (iam.ArnPrincipal("arn:aws:iam::111111111111:root"), "is an account root"),
-        (iam.ArnPrincipal("arn:aws:iam::111111111111:role/app-*"), r"holds '\*' or '\?'"),
-        (iam.ArnPrincipal("arn:aws:iam::111111111111:role/app-?"), r"holds '\*' or '\?'"),
-        (iam.AnyPrincipal(), r"holds '\*' or '\?'"),
-    ],
-)
+@pytest.mark.parametrize(("caller", "message"), REFUSED_PRINCIPALS)
 def test_grant_invoke_refuses_roots_and_wildcards(
     stack: cdk.Stack, caller: iam.IPrincipal, message: str
 ) -> None:

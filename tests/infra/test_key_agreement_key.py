@@ -119,16 +119,17 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.mark.parametrize(
-    ("deriver", "message"),
-    [
-        (iam.AccountRootPrincipal(), "an account root"),
-        (iam.ArnPrincipal("arn:aws:iam::111111111111:root"), "is an account root"),
-        (iam.ArnPrincipal("arn:aws:iam::111111111111:role/batch-*"), r"holds '\*' or '\?'"),
-        (iam.ArnPrincipal("arn:aws:iam::111111111111:user/ali?e"), r"holds '\*' or '\?'"),
-        (iam.AnyPrincipal(), r"holds '\*' or '\?'"),
-    ],
-)
+# Principals no deriver or caller may be (constructs_lib.principals), with the message that refuses each.
+REFUSED_PRINCIPALS = [
+    (iam.AccountRootPrincipal(), "an account root"),
+    (iam.ArnPrincipal("arn:aws:iam::111111111111:root"), "is an account root"),
+    (iam.ArnPrincipal("arn:aws:iam::111111111111:role/batch-*"), r"holds '\*' or '\?'"),
+    (iam.ArnPrincipal("arn:aws:iam::111111111111:user/ali?e"), r"holds '\*' or '\?'"),
+    (iam.AnyPrincipal(), r"holds '\*' or '\?'"),
+]
+
+
+@pytest.mark.parametrize(("deriver", "message"), REFUSED_PRINCIPALS)
 def test_grant_derive_refuses_roots_and_wildcards(deriver: iam.IPrincipal, message: str) -> None:
     stack = new_stack()
     key = new_key(stack)
