@@ -1,7 +1,8 @@
 """Key-policy statements every key of the project carries, as small pure functions.
 
 Shared by the key-agreement key and any other customer managed key a construct creates (for example a
-log-encryption key), so the administration and guard-rail statements read the same everywhere.
+log-encryption key), so the administration and guard-rail statements read the same everywhere; and the
+log groups encrypted with a key of their own (``encrypted_log_group``).
 """
 
 from __future__ import annotations

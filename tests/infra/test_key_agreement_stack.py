@@ -403,3 +403,20 @@ def test_every_kms_key_denies_the_lockout_bypass(synthesized_app: SynthesizedApp
                 "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
             } in key["Properties"]["KeyPolicy"]["Statement"]
     assert found > len(synthesized_app.environments[environment].key_specs)
+
+
+def test_prod_flow_logs_are_encrypted_with_a_key_for_that_group_only(synthesized_app: SynthesizedApp) -> None:
+    stack = key_stack(synthesized_app, "prod")
+    [(_, flow_log)] = stack.resources("AWS::EC2::FlowLog").items()
+    group = stack.raw["Resources"][flow_log["Properties"]["LogGroupName"]["Ref"]]["Properties"]
+    key_id = group["KmsKeyId"]["Fn::GetAtt"][0]
+    statements = statements_by_sid(stack.raw["Resources"][key_id])
+    assert sorted(statements) == ["AllowCloudWatchLogs", "DenyPolicyLockoutBypass", "KeyAdministration"]
+    assert statements["AllowCloudWatchLogs"]["Principal"] == {"Service": "logs.eu-central-1.amazonaws.com"}
+    assert statements["AllowCloudWatchLogs"]["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:eu-central-1:111111111111:log-group:{group['LogGroupName']}"
+            )
+        }
+    }
