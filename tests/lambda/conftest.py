@@ -1,8 +1,10 @@
 """Fixtures of the derive Lambda tests: the handler, its configuration, a counted KMS client, log capture.
 
-Every test here runs under ``log_hygiene``: whatever the test registers with ``watch_secret`` (shared
-secrets, derived keys, private keys) must not appear, in hex or base64, in any log record or in
-stdout/stderr captured during the test.
+Every test here runs under ``captured_logs``, with the root logger and botocore's, boto3's and
+urllib3's loggers at DEBUG (as an operator may set them: Lambda's JSON log format puts the root
+logger at the function's application log level): whatever the test registers with ``watch_secret``
+(shared secrets, derived keys, private keys) must not appear, in hex, base64 or base64url, in any log
+record (formatted, exception text included) or in stdout/stderr captured during the test.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from tests.conftest import PROJECT_ROOT
 
 from .support import FAKE_P256_ALIAS, FAKE_P256_ARN, configure
 
+# Put at DEBUG for every test here: the root logger and the AWS client libraries' own loggers.
+DEBUG_LOGGERS = ("", "botocore", "boto3", "urllib3")
 HANDLER_PATH = PROJECT_ROOT / "lambda" / "derive" / "handler.py"
 
 
@@ -72,7 +76,8 @@ class CapturedLogs:
         return "".join(self._output)
 
     def text(self) -> str:
-        return "\n".join([*(record.getMessage() for record in self.collector.records), self.output()])
+        formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+        return "\n".join([*(formatter.format(record) for record in self.collector.records), self.output()])
 
 
 def secret_encodings(secret: bytes) -> set[str]:
@@ -89,12 +94,18 @@ def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> It
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:
         logger.addHandler(collector)
+    debug_loggers = [logging.getLogger(name) for name in DEBUG_LOGGERS]
+    saved_levels = [logger.level for logger in debug_loggers]
+    for logger in debug_loggers:
+        logger.setLevel(logging.DEBUG)
     logs = CapturedLogs(collector, capsys)
     try:
         yield logs
     finally:
         for logger in loggers:
             logger.removeHandler(collector)
+        for logger, level in zip(debug_loggers, saved_levels, strict=True):
+            logger.setLevel(level)
     text = logs.text()
     for secret in logs.secrets:
         leaked = [form for form in secret_encodings(secret) if form in text]
