@@ -134,6 +134,12 @@ def build_parser() -> Parser:
         description="AWS KMS ECDH key agreement for both parties: "
         "the KMS key owner and the peer with an ordinary EC key.",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="write every library's DEBUG log records to stderr; the contents of AWS requests and "
+        "responses are never among them (they can hold the shared secret)",
+    )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     keygen = subcommands.add_parser(

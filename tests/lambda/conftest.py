@@ -9,7 +9,6 @@ record (formatted, exception text included) or in stdout/stderr captured during 
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
 import logging
@@ -23,7 +22,7 @@ from botocore.stub import Stubber
 
 from kmsecdh import log, service
 from kmsecdh.log import LOGGER_NAME
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, leaked_secrets
 
 from .support import FAKE_P256_ALIAS, FAKE_P256_ARN, configure
 
@@ -80,13 +79,6 @@ class CapturedLogs:
         return "\n".join([*(formatter.format(record) for record in self.collector.records), self.output()])
 
 
-def secret_encodings(secret: bytes) -> set[str]:
-    """The ways a secret would show up in a text log: hex (both cases), base64 and base64url."""
-    b64 = base64.b64encode(secret).decode()
-    urlsafe = base64.urlsafe_b64encode(secret).decode()
-    return {secret.hex(), secret.hex().upper(), b64, b64.rstrip("="), urlsafe, urlsafe.rstrip("=")}
-
-
 @pytest.fixture(autouse=True)
 def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> Iterator[CapturedLogs]:
     # Lines on stdout as in the deployed function, whether or not lambda/derive/handler.py was loaded yet.
@@ -106,10 +98,8 @@ def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> It
             logger.removeHandler(collector)
         for logger, level in zip(debug_loggers, saved_levels, strict=True):
             logger.setLevel(level)
-    text = logs.text()
-    for secret in logs.secrets:
-        leaked = [form for form in secret_encodings(secret) if form in text]
-        assert not leaked, "a secret appeared in the captured logs or output"
+    leaked = leaked_secrets(logs.text(), logs.secrets)
+    assert not leaked, "a secret appeared in the captured logs or output"
 
 
 @pytest.fixture

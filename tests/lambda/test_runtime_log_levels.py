@@ -24,10 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kmsecdh import kdf, log, service
 from kmsecdh.keys import curve_for, public_key_der, public_key_pem
 from kmsecdh.local_endpoint import LocalKmsEndpoint
-from tests.conftest import KEY_SPECS
+from tests.conftest import KEY_SPECS, leaked_secrets
 from tests.runtime_emulator import LambdaEmulator
-
-from .conftest import secret_encodings
 
 FIXED_INFO = kdf.fixed_info(b"A256GCM", b"alice", b"bob")
 SALT = b"kmsecdh-runtime-test-salt"
@@ -135,15 +133,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _leaks(output: str, values: list[bytes]) -> list[str]:
-    """Which of ``values`` (by index) appear in ``output`` in any text encoding."""
-    return [
-        f"secret #{index}"
-        for index, value in enumerate(values)
-        if any(form in output for form in secret_encodings(value))
-    ]
-
-
 FULL_SETTINGS = [
     pytest.param({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, id="json-debug"),
     pytest.param({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "TRACE"}, id="json-trace"),
@@ -175,7 +164,7 @@ def test_no_secret_reaches_the_function_log_at_debug(
     # connectivity still sees them), and so is each invocation's line.
     assert "Event before-parameter-build.kms.DeriveSharedSecret" in output, output[-2000:]
     assert output.count(log.MESSAGE) == len(calls)
-    leaked = _leaks(output, exchange.secrets)
+    leaked = leaked_secrets(output, exchange.secrets)
     assert not leaked, "a shared secret or derived key reached the function log"
     assert session_token not in output, "botocore's canonical request (with the session token) was logged"
 
