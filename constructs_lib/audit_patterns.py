@@ -180,16 +180,24 @@ def _caller_not_in(allowed_arns: Sequence[str]) -> list[str]:
     """Conditions true when the caller is none of ``allowed_arns``.
 
     Role ARNs (and unresolved tokens, which are the roles CDK makes) are compared with the session issuer;
-    other principals (users, the account root) with ``userIdentity.arn``. A caller without a session
-    issuer always passes the role test, so only the ``userIdentity.arn`` comparisons decide for it.
+    other principals (users, the account root) with ``userIdentity.arn``. Each test also passes a caller
+    without the compared property (a user has no session issuer, an AWS service acting on its own, such as
+    an EventBridge rule invoking a function, has no ``userIdentity.arn``), since a comparison with an absent
+    property is false.
     """
     roles = [arn for arn in allowed_arns if _is_role(arn)]
     others = [arn for arn in allowed_arns if not _is_role(arn)]
-    conditions = [f'($.userIdentity.arn != "{arn}")' for arn in others]
-    if roles:
-        role_checks = " && ".join(f'({_SESSION_ISSUER} != "{arn}")' for arn in roles)
-        conditions.append(f"(({_SESSION_ISSUER} NOT EXISTS) || ({role_checks}))")
-    return conditions
+    return [
+        _none_of(selector, arns)
+        for selector, arns in (("$.userIdentity.arn", others), (_SESSION_ISSUER, roles))
+        if arns
+    ]
+
+
+def _none_of(selector: str, values: Sequence[str]) -> str:
+    """True when ``selector`` is absent or differs from every one of ``values``."""
+    checks = " && ".join(f'({selector} != "{value}")' for value in values)
+    return f"(({selector} NOT EXISTS) || ({checks}))"
 
 
 def _is_role(arn: str) -> bool:
