@@ -261,7 +261,7 @@ class KeyUsageAudit(Construct):
                 _checked(
                     DERIVE_BY_UNALLOWED_PRINCIPAL,
                     derive_by_unallowed_principal_pattern(arn, allowed_deriver_arns),
-                    f"{len(allowed_deriver_arns)} allowed derivers",
+                    f"{len(allowed_deriver_arns)} allowed derivers are too many for one pattern",
                 )
                 for arn in key_arns
             ],
@@ -273,7 +273,7 @@ class KeyUsageAudit(Construct):
                     function_invoked_by_unallowed_principal_pattern(
                         function.function_arn, function.caller_arns
                     ),
-                    f"{len(function.caller_arns)} callers",
+                    f"{len(function.caller_arns)} callers are too many for one pattern",
                 )
                 for function in derive_functions
             ],
@@ -289,7 +289,7 @@ class KeyUsageAudit(Construct):
         }
         for event, event_patterns in patterns.items():
             for pattern in event_patterns:
-                _checked(event, pattern, "the resource names")
+                _checked(event, pattern, "its names and ARNs are too long")
         return {event: event_patterns for event, event_patterns in patterns.items() if event_patterns}
 
     def _function_session_arn(self, function: AuditedFunction) -> str:
@@ -553,13 +553,12 @@ class KeyUsageAudit(Construct):
             )
 
 
-def _checked(event: AuditedEvent, pattern: str, what_grows: str) -> str:
+def _checked(event: AuditedEvent, pattern: str, reason: str) -> str:
     """``pattern``, unless it could exceed CloudWatch Logs' limit once its tokens are resolved."""
     length = estimated_pattern_length(pattern)
     if length > MAX_FILTER_PATTERN_LENGTH:
         raise ValueError(
             f"the {event.metric_name} filter pattern would be about {length} characters, over "
-            f"CloudWatch Logs' limit of {MAX_FILTER_PATTERN_LENGTH}: {what_grows} are too many for one "
-            "pattern"
+            f"CloudWatch Logs' limit of {MAX_FILTER_PATTERN_LENGTH}: {reason}"
         )
     return pattern

@@ -832,6 +832,16 @@ def test_environment_trail_follows_its_mode(synthesized_app: SynthesizedApp, env
         assert all(bucket["PublicAccessBlockConfiguration"].values())
 
 
+def rendered_patterns(synthesized_app: SynthesizedApp, environment: str) -> dict[str, list[str]]:
+    """Metric name -> the environment's patterns, rendered (``render_app``)."""
+    return {
+        metric: [render_app(p) for p in found]
+        for metric, found in patterns_by_metric_raw(
+            audit_template(synthesized_app, environment), f"kmsecdh/{environment}"
+        ).items()
+    }
+
+
 def derive_function_reference(synthesized_app: SynthesizedApp, environment: str) -> str:
     key_stack = synthesized_app.stacks[environment]["KeyAgreement"]
     [function_id] = [
@@ -847,12 +857,7 @@ def test_environment_filters_watch_the_function_its_role_and_aliases(
     synthesized_app: SynthesizedApp, environment: str
 ) -> None:
     config = synthesized_app.environments[environment]
-    patterns = {
-        metric: [render_app(p) for p in found]
-        for metric, found in patterns_by_metric_raw(
-            audit_template(synthesized_app, environment), f"kmsecdh/{environment}"
-        ).items()
-    }
+    patterns = rendered_patterns(synthesized_app, environment)
     function = derive_function_reference(synthesized_app, environment)
     [invoked] = patterns["DeriveFunctionInvokedByUnallowedPrincipal"]
     assert referenced_resources(synthesized_app, environment, invoked) == [function]
@@ -894,12 +899,7 @@ def test_environment_filters_watch_every_key_and_spare_every_deriver(
     synthesized_app: SynthesizedApp, environment: str
 ) -> None:
     config = synthesized_app.environments[environment]
-    patterns = {
-        metric: [render_app(p) for p in found]
-        for metric, found in patterns_by_metric_raw(
-            audit_template(synthesized_app, environment), f"kmsecdh/{environment}"
-        ).items()
-    }
+    patterns = rendered_patterns(synthesized_app, environment)
     assert patterns["KeyDisabledOrDeletionScheduled"] == [CIS_PATTERN]
     key_count = len(config.key_specs)
     for metric in ("KeyPolicyOrGrantChanged", "DeriveByUnallowedPrincipal", "KeyAccessDenied"):
