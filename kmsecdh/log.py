@@ -1,8 +1,10 @@
 """One structured JSON log line per invocation of the derive function.
 
 The line carries what an operator needs to follow a call (request id, action, key ARN, number of
-peers, outcome, error codes, duration) and nothing a caller sent or KMS returned: never the shared
-secret Z, a derived key, a private key, a peer key or the raw event.
+peers, outcome, error codes, duration) and to tell which peer a derive served: the SHA-256 of each
+peer public key's DER SubjectPublicKeyInfo and of the FixedInfo, as lower-case hex. Nothing a caller
+sent or KMS returned is logged as such: never the shared secret Z, a derived key, a private key, a
+peer key or the raw event.
 
 Where the line goes: by default to the ``kmsecdh.invocation`` logger, so an application that serves
 invocations in-process (the demo, tests) decides what to do with it. The Lambda entry point calls
@@ -11,10 +13,20 @@ function's only output, and going through ``logging`` (caller lookup, a LogRecor
 cost more than the rest of a warm derive's own work (see the Performance section of the README).
 With the function's JSON log format, Lambda reads the ``level`` key of a JSON line on stdout, so
 application log-level filtering applies to it, and adds the timestamp.
+
+What other libraries log: botocore writes the parameters and body of every AWS request, the headers
+and body of every response, and the canonical request it signs (session token included) as DEBUG
+records of ``AWS_WIRE_LOGGERS``; a DeriveSharedSecret response body holds the shared secret Z. An
+operator can put any logger at DEBUG (Lambda's JSON log format sets the root logger to the
+function's application log level), so ``drop_aws_wire_records`` gives those loggers a filter that
+drops their records below INFO. A logger's own filters run before any handler sees a record, at
+every level, so no handler, formatter or level set later lets the record through. Importing the
+``kmsecdh`` package installs it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -31,6 +43,14 @@ OUTCOME_SUCCESS = "success"
 OUTCOME_PARTIAL = "partial"
 """A batch where some peers failed and others succeeded."""
 OUTCOME_ERROR = "error"
+
+# The botocore loggers whose DEBUG records carry request or response contents or signing material.
+AWS_WIRE_LOGGERS: tuple[str, ...] = (
+    "botocore.endpoint",  # "Making request ... with params", "Sending http request": request bodies
+    "botocore.parsers",  # "Response headers", "Response body": Z in a DeriveSharedSecret response
+    "botocore.awsrequest",  # "Rewinding stream": a request body again on retries
+    "botocore.auth",  # "CanonicalRequest": every signed header, the session token among them
+)
 
 _logger = logging.getLogger(LOGGER_NAME)
 _encoder = json.JSONEncoder(separators=(",", ":"))
@@ -54,6 +74,11 @@ def _to_stdout(level: int, line: str) -> None:
 _write_line: Callable[[int, str], None] = _to_logger
 
 
+def sha256_hex(data: bytes) -> str:
+    """A peer key's or a FixedInfo's fingerprint in the line: ``openssl dgst -sha256`` of the same bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
 class InvocationRecord:
     """What one invocation did: a context manager that times its block and writes one line on exit.
 
@@ -67,10 +92,12 @@ class InvocationRecord:
         "_started",
         "action",
         "error_code",
+        "fixed_info_sha256",
         "internal_error",
         "key_arn",
         "outcome",
         "peer_error_codes",
+        "peer_key_sha256",
         "peers",
         "request_id",
     )
@@ -80,11 +107,21 @@ class InvocationRecord:
         self.action: str | None = None
         self.key_arn: str | None = None
         self.peers = 0
+        self.peer_key_sha256: list[str | None] = []
+        self.fixed_info_sha256: str | None = None
         self.peer_error_codes: dict[str, int] = {}
         self.outcome = OUTCOME_SUCCESS
         self.error_code: str | None = None
         self.internal_error: str | None = None
         self._started = 0.0
+
+    def served_peers(self, peer_public_keys_der: list[bytes | None]) -> None:
+        """Record a derive's peers in request order: each one's DER SPKI, None where it did not parse."""
+        self.peers = len(peer_public_keys_der)
+        self.peer_key_sha256 = [None if der is None else sha256_hex(der) for der in peer_public_keys_der]
+
+    def used_fixed_info(self, fixed_info: bytes) -> None:
+        self.fixed_info_sha256 = sha256_hex(fixed_info)
 
     def peer_failed(self, code: str) -> None:
         self.peer_error_codes[code] = self.peer_error_codes.get(code, 0) + 1
@@ -107,6 +144,8 @@ class InvocationRecord:
             "action": self.action,
             "key_arn": self.key_arn,
             "peers": self.peers,
+            "peer_key_sha256": self.peer_key_sha256,
+            "fixed_info_sha256": self.fixed_info_sha256,
             "outcome": outcome,
             "error_code": self.error_code,
             "peer_error_codes": dict(sorted(self.peer_error_codes.items())),
@@ -137,3 +176,22 @@ def configure_logging() -> None:
     """
     global _write_line
     _write_line = _to_stdout
+
+
+class _BelowInfoFilter(logging.Filter):
+    """Lets a record pass only at INFO or above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+_WIRE_RECORD_FILTER = _BelowInfoFilter()
+
+
+def drop_aws_wire_records() -> None:
+    """Drop the DEBUG records of ``AWS_WIRE_LOGGERS`` in this process, whatever any level says; idempotent.
+
+    The loggers need not exist yet: botocore's modules get these same logger objects when imported.
+    """
+    for name in AWS_WIRE_LOGGERS:
+        logging.getLogger(name).addFilter(_WIRE_RECORD_FILTER)

@@ -385,6 +385,7 @@ def _derive_batch(
             peers.append(load_peer_public_key_der(text, key.key_spec))
         except DeriveError as error:
             peers.append(error)
+    record.served_peers([peer if isinstance(peer, bytes) else None for peer in peers])
 
     def serve(peer: bytes | DeriveError) -> dict[str, Any]:
         if isinstance(peer, DeriveError):
@@ -419,11 +420,13 @@ def _serve(event: object, context: object, record: InvocationRecord) -> dict[str
     record.peers = len(request.peer_public_keys)
     response: dict[str, Any] = {"key_id": key.arn, "key_spec": key.key_spec}
     if request.kdf is not None:
+        record.used_fixed_info(request.kdf.fixed_info)
         response["kdf"] = {"algorithm": request.kdf.algorithm, "length": request.kdf.length}
     if request.batch:
         response["results"] = _derive_batch(key, request, record, _time_running_out(context))
     else:
         peer = load_peer_public_key_der(request.peer_public_keys[0], key.key_spec)
+        record.served_peers([peer])
         response.update(_derive_for_peer(key, request, peer))
     return response
 

@@ -57,6 +57,16 @@ LOG_RETENTION: dict[int, logs.RetentionDays] = {
     3653: logs.RetentionDays.TEN_YEARS,
 }
 
+# What an organisation trail must record for the audit's alarms on the derive function, which synth cannot
+# check: the environment confirms it with existing_trail_records_derive_invokes.
+_ORGANISATION_TRAIL_REQUIREMENT = (
+    "must be true with trail_mode 'existing', confirming that the organisation trail delivering to "
+    "trail_log_group_name records the derive function's invocations: an advanced event selector with "
+    "eventCategory Equals [Data], resources.type Equals [AWS::Lambda::Function] and resources.ARN Equals "
+    "(or StartsWith) the function's ARN (output DeriveFunctionArn of the KeyAgreement stack), besides all "
+    "management events of this account with IAM's global events; without it no invocation is ever seen"
+)
+
 TrailMode = Literal["create", "existing"]
 RemovalPolicyName = Literal["retain", "destroy"]
 
@@ -88,6 +98,7 @@ class EnvironmentConfig:
     removal_policy: RemovalPolicyName = "retain"
     trail_mode: TrailMode = "create"
     trail_log_group_name: str | None = None
+    existing_trail_records_derive_invokes: bool = False
     alarm_email: str | None = None
     reserved_concurrency: int | None = None
     network_isolation: bool = False
@@ -162,6 +173,17 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         raise EnvironmentConfigError(name, "trail_log_group_name", "required when trail_mode is 'existing'")
     if trail_mode == "create" and trail_log_group_name is not None:
         raise EnvironmentConfigError(name, "trail_log_group_name", "only used when trail_mode is 'existing'")
+    records_derive_invokes = reader.bool("existing_trail_records_derive_invokes")
+    if trail_mode == "existing" and not records_derive_invokes:
+        raise EnvironmentConfigError(
+            name, "existing_trail_records_derive_invokes", _ORGANISATION_TRAIL_REQUIREMENT
+        )
+    if trail_mode == "create" and records_derive_invokes:
+        raise EnvironmentConfigError(
+            name,
+            "existing_trail_records_derive_invokes",
+            "only used when trail_mode is 'existing' (the trail this app creates records them itself)",
+        )
     reserved_concurrency = entry.get("reserved_concurrency")
     if reserved_concurrency is not None:
         reserved_concurrency = reader.int_in_range("reserved_concurrency", 1, 1000)
@@ -192,6 +214,7 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         removal_policy=reader.choice("removal_policy", ("retain", "destroy")),
         trail_mode=trail_mode,
         trail_log_group_name=trail_log_group_name,
+        existing_trail_records_derive_invokes=records_derive_invokes,
         alarm_email=reader.optional_str("alarm_email", EMAIL_PATTERN, "an e-mail address"),
         reserved_concurrency=reserved_concurrency,
         network_isolation=network_isolation,

@@ -72,6 +72,12 @@ class KeyAgreementStack(Stack):
             value=self.derive_function.function.function_name,
             description="Invoke this function to derive (kmsecdh derive --function ...)",
         )
+        CfnOutput(
+            self,
+            "DeriveFunctionArn",
+            value=self.derive_function.function.function_arn,
+            description="What an organisation trail's Lambda data event selector names (resources.ARN)",
+        )
         for key in self.keys:
             CfnOutput(self, f"{key.node.id}KeyArn", value=key.key_arn, description=f"{key.alias_name} ARN")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,22 @@ from kmsecdh.openssl import OpenSsl
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
 KEY_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+
+
+def secret_encodings(secret: bytes) -> set[str]:
+    """The ways a secret would show up in a text log: hex (both cases), base64 and base64url."""
+    b64 = base64.b64encode(secret).decode()
+    urlsafe = base64.urlsafe_b64encode(secret).decode()
+    return {secret.hex(), secret.hex().upper(), b64, b64.rstrip("="), urlsafe, urlsafe.rstrip("=")}
+
+
+def leaked_secrets(text: str, secrets: list[bytes]) -> list[str]:
+    """Which of ``secrets`` appear in ``text`` in any of those encodings, by index (never the values)."""
+    return [
+        f"secret #{index}"
+        for index, secret in enumerate(secrets)
+        if any(form in text for form in secret_encodings(secret))
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,30 @@ error, 1 for anything else.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from kmsecdh.cli.errors import EXIT_OK, EXIT_RUNTIME, describe
 from kmsecdh.cli.parser import parse_arguments
 
+DEBUG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def _log_debug_to_stderr() -> None:
+    """``--debug``: every logger's records on stderr. Importing kmsecdh already made botocore drop its
+    request and response contents (``kmsecdh.log.drop_aws_wire_records``), at this level too."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(DEBUG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_arguments(argv)
+        if args.debug:
+            _log_debug_to_stderr()
         return args.handler(args)
     except SystemExit as exit_request:  # --help and --version exit through argparse
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
@@ -11,6 +12,8 @@ from kmsecdh import log
 from kmsecdh.errors import InvalidRequest, KmsThrottled
 from kmsecdh.log import InvocationRecord
 
+PEER_DER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + b"\x04" + bytes(64)
+FIXED_INFO = b"\x00\x00\x00\x03app\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
@@ -22,7 +25,9 @@ def test_a_successful_invocation_logs_one_info_line_with_every_field(
     log_to_stdout: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with InvocationRecord("req-1") as record:
-        record.action, record.key_arn, record.peers = "derive", KEY_ARN, 1
+        record.action, record.key_arn = "derive", KEY_ARN
+        record.served_peers([PEER_DER])
+        record.used_fixed_info(FIXED_INFO)
     [line] = stdout_lines(capsys)
     duration = line.pop("duration_ms")
     assert isinstance(duration, float)
@@ -34,6 +39,8 @@ def test_a_successful_invocation_logs_one_info_line_with_every_field(
         "action": "derive",
         "key_arn": KEY_ARN,
         "peers": 1,
+        "peer_key_sha256": [hashlib.sha256(PEER_DER).hexdigest()],
+        "fixed_info_sha256": hashlib.sha256(FIXED_INFO).hexdigest(),
         "outcome": log.OUTCOME_SUCCESS,
         "error_code": None,
         "peer_error_codes": {},

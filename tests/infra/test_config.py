@@ -101,6 +101,34 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"trail_mode": "none"}, "trail_mode", "must be one of create, existing"),
         ({"trail_mode": "existing"}, "trail_log_group_name", "required when trail_mode is 'existing'"),
         ({"trail_log_group_name": "org-trail"}, "trail_log_group_name", "only used when trail_mode"),
+        (
+            {"trail_mode": "existing", "trail_log_group_name": "org-trail"},
+            "existing_trail_records_derive_invokes",
+            "resources.type Equals [AWS::Lambda::Function] and resources.ARN Equals",
+        ),
+        (
+            {
+                "trail_mode": "existing",
+                "trail_log_group_name": "org-trail",
+                "existing_trail_records_derive_invokes": False,
+            },
+            "existing_trail_records_derive_invokes",
+            "must be true with trail_mode 'existing'",
+        ),
+        (
+            {
+                "trail_mode": "existing",
+                "trail_log_group_name": "org-trail",
+                "existing_trail_records_derive_invokes": "yes",
+            },
+            "existing_trail_records_derive_invokes",
+            "must be true or false",
+        ),
+        (
+            {"existing_trail_records_derive_invokes": True},
+            "existing_trail_records_derive_invokes",
+            "only used when trail_mode is 'existing'",
+        ),
         ({"alarm_email": "security"}, "alarm_email", "e-mail address"),
         ({"reserved_concurrency": 0}, "reserved_concurrency", "must be 1..1000, got 0"),
         ({"network_isolation": "yes"}, "network_isolation", "must be true or false"),
@@ -116,6 +144,18 @@ def test_bad_entry_names_environment_and_field(changes: dict[str, Any], field: s
     assert raised.value.field == field
     assert str(raised.value).startswith(f"environments.staging.{field}: ")
     assert message in str(raised.value)
+
+
+def test_an_organisation_trail_confirmed_to_record_the_invocations_is_accepted() -> None:
+    config = parse_environment(
+        "staging",
+        entry(
+            trail_mode="existing",
+            trail_log_group_name="org-trail",
+            existing_trail_records_derive_invokes=True,
+        ),
+    )
+    assert config.existing_trail_records_derive_invokes is True
 
 
 def test_missing_key_specs_is_named() -> None:

@@ -1,13 +1,14 @@
 """Fixtures of the derive Lambda tests: the handler, its configuration, a counted KMS client, log capture.
 
-Every test here runs under ``log_hygiene``: whatever the test registers with ``watch_secret`` (shared
-secrets, derived keys, private keys) must not appear, in hex or base64, in any log record or in
-stdout/stderr captured during the test.
+Every test here runs under ``captured_logs``, with the root logger and botocore's, boto3's and
+urllib3's loggers at DEBUG (as an operator may set them: Lambda's JSON log format puts the root
+logger at the function's application log level): whatever the test registers with ``watch_secret``
+(shared secrets, derived keys, private keys) must not appear, in hex, base64 or base64url, in any log
+record (formatted, exception text included) or in stdout/stderr captured during the test.
 """
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
 import logging
@@ -21,10 +22,12 @@ from botocore.stub import Stubber
 
 from kmsecdh import log, service
 from kmsecdh.log import LOGGER_NAME
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, leaked_secrets
 
 from .support import FAKE_P256_ALIAS, FAKE_P256_ARN, configure
 
+# Put at DEBUG for every test here: the root logger and the AWS client libraries' own loggers.
+DEBUG_LOGGERS = ("", "botocore", "boto3", "urllib3")
 HANDLER_PATH = PROJECT_ROOT / "lambda" / "derive" / "handler.py"
 
 
@@ -72,14 +75,8 @@ class CapturedLogs:
         return "".join(self._output)
 
     def text(self) -> str:
-        return "\n".join([*(record.getMessage() for record in self.collector.records), self.output()])
-
-
-def secret_encodings(secret: bytes) -> set[str]:
-    """The ways a secret would show up in a text log: hex (both cases), base64 and base64url."""
-    b64 = base64.b64encode(secret).decode()
-    urlsafe = base64.urlsafe_b64encode(secret).decode()
-    return {secret.hex(), secret.hex().upper(), b64, b64.rstrip("="), urlsafe, urlsafe.rstrip("=")}
+        formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+        return "\n".join([*(formatter.format(record) for record in self.collector.records), self.output()])
 
 
 @pytest.fixture(autouse=True)
@@ -89,16 +86,20 @@ def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> It
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:
         logger.addHandler(collector)
+    debug_loggers = [logging.getLogger(name) for name in DEBUG_LOGGERS]
+    saved_levels = [logger.level for logger in debug_loggers]
+    for logger in debug_loggers:
+        logger.setLevel(logging.DEBUG)
     logs = CapturedLogs(collector, capsys)
     try:
         yield logs
     finally:
         for logger in loggers:
             logger.removeHandler(collector)
-    text = logs.text()
-    for secret in logs.secrets:
-        leaked = [form for form in secret_encodings(secret) if form in text]
-        assert not leaked, "a secret appeared in the captured logs or output"
+        for logger, level in zip(debug_loggers, saved_levels, strict=True):
+            logger.setLevel(level)
+    leaked = leaked_secrets(logs.text(), logs.secrets)
+    assert not leaked, "a secret appeared in the captured logs or output"
 
 
 @pytest.fixture

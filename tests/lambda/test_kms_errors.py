@@ -15,7 +15,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kmsecdh import service
+from kmsecdh import log, service
 from kmsecdh.errors import (
     AccessDenied,
     DeriveError,
@@ -107,6 +107,9 @@ def test_one_failed_peer_does_not_fail_the_batch(derive_handler, counted_kms, ca
     [line] = captured_logs.invocation_lines()
     assert line["outcome"] == "partial"
     assert line["peer_error_codes"] == {"InvalidPublicKey": 1, "KeyUnavailable": 1}
+    # A peer key that does not parse has no fingerprint; the others keep their place in request order.
+    fingerprint = log.sha256_hex(public_key_der(PEER))
+    assert line["peer_key_sha256"] == [fingerprint, None, fingerprint]
 
 
 def test_public_key_of_another_spec_is_a_configuration_error(derive_handler, counted_kms):

@@ -8,6 +8,7 @@ For each key spec: a KEY_AGREEMENT key and alias in the local KMS, a peer key fr
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,8 +239,12 @@ def test_batch_of_50_equals_50_single_derives(derive_handler, function_env, watc
 
 
 def test_one_invocation_logs_one_json_line(derive_handler, function_env, peers, captured_logs):
-    key = function_env["ECC_NIST_P256"]
-    event = {"action": "derive", "peer_public_key": peers["ECC_NIST_P256"].public_key_pem.read_text()}
+    key, peer = function_env["ECC_NIST_P256"], peers["ECC_NIST_P256"]
+    event = {
+        "action": "derive",
+        "peer_public_key": peer.public_key_pem.read_text(),
+        "kdf": {"fixed_info": b64(FIXED_INFO)},
+    }
     derive_handler(event, lambda_context("req-42"))
     [line] = captured_logs.invocation_lines()
     assert set(line) == {
@@ -249,6 +254,8 @@ def test_one_invocation_logs_one_json_line(derive_handler, function_env, peers, 
         "action",
         "key_arn",
         "peers",
+        "peer_key_sha256",
+        "fixed_info_sha256",
         "outcome",
         "error_code",
         "peer_error_codes",
@@ -261,6 +268,9 @@ def test_one_invocation_logs_one_json_line(derive_handler, function_env, peers, 
         1,
     )
     assert (line["outcome"], line["error_code"], line["level"]) == ("success", None, "INFO")
+    # Which peer was served: `openssl pkey -pubin -outform DER | openssl dgst -sha256`, whatever its form.
+    assert line["peer_key_sha256"] == [hashlib.sha256(peer.public_key_der.read_bytes()).hexdigest()]
+    assert line["fixed_info_sha256"] == hashlib.sha256(FIXED_INFO).hexdigest()
     assert line["duration_ms"] >= 0
     # The handler module sends the line to stdout as bare JSON for CloudWatch Logs.
     assert captured_logs.output().count('"request_id":"req-42"') == 1
