@@ -56,7 +56,8 @@ class DeriveFunction(Construct):
     log retention one year; not attached to a VPC; a dedicated symmetric key with rotation encrypts
     the log group (named ``/kmsecdh/<unique name>/LogGroup`` so the key policy can name exactly it), and
     another one the function's environment variables (only the function's role may decrypt them); log
-    group and keys retained.
+    group and keys retained; JSON log format at application and system log level INFO. Any log level is
+    safe: no Z or derived key reaches the log at DEBUG or TRACE either (``kmsecdh.log``).
 
     Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
     reserved concurrency below 1, a timeout under MIN_TIMEOUT_SECONDS, ``vpc`` without
@@ -81,6 +82,8 @@ class DeriveFunction(Construct):
         kms_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         log_group_encryption_key: kms.IKey | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        application_log_level: lambda_.ApplicationLogLevel = lambda_.ApplicationLogLevel.INFO,
+        system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.INFO,
     ) -> None:
         super().__init__(scope, id)
         keys = tuple(keys)
@@ -132,8 +135,8 @@ class DeriveFunction(Construct):
             environment_encryption=self.environment_key,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            application_log_level_v2=application_log_level,
+            system_log_level_v2=system_log_level,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrent_executions,
             memory_size=memory_size,

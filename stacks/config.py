@@ -67,6 +67,10 @@ _ORGANISATION_TRAIL_REQUIREMENT = (
     "management events of this account with IAM's global events; without it no invocation is ever seen"
 )
 
+# The derive function's application log level, as Lambda names them. Every one is safe: no Z or derived key
+# reaches the log at DEBUG or TRACE either (kmsecdh.log).
+LogLevelName = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+LOG_LEVELS: tuple[LogLevelName, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 TrailMode = Literal["create", "existing"]
 RemovalPolicyName = Literal["retain", "destroy"]
 
@@ -105,6 +109,7 @@ class EnvironmentConfig:
     log_retention_days: int = 365
     termination_protection: bool = False
     allow_raw_secret: bool = False
+    log_level: LogLevelName = "INFO"
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -221,6 +226,7 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         log_retention_days=reader.choice("log_retention_days", tuple(LOG_RETENTION)),
         termination_protection=reader.bool("termination_protection"),
         allow_raw_secret=reader.bool("allow_raw_secret"),
+        log_level=reader.choice("log_level", LOG_LEVELS),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from constructs_lib.derive_function import DeriveFunction
@@ -48,6 +49,7 @@ class KeyAgreementStack(Stack):
             "Derive",
             keys=self.keys,
             allow_raw_secret=config.allow_raw_secret,
+            application_log_level=getattr(lambda_.ApplicationLogLevel, config.log_level),
             reserved_concurrent_executions=config.reserved_concurrency,
             log_retention=config.log_retention,
             removal_policy=config.cdk_removal_policy,

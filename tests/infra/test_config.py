@@ -41,12 +41,15 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.network_isolation is False
     assert config.log_retention_days == 365
     assert config.allow_raw_secret is False
+    assert config.log_level == "INFO"
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
         ({"key_specs": ["ECC_NIST_P257"]}, "key_specs", "key spec 'ECC_NIST_P257' cannot do key agreement"),
+        ({"log_level": "debug"}, "log_level", "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"),
+        ({"log_level": "WARNING"}, "log_level", "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"),
         ({"key_specs": ["RSA_2048"]}, "key_specs", "key spec 'RSA_2048' cannot do key agreement"),
         ({"key_specs": ["SYMMETRIC_DEFAULT"]}, "key_specs", "cannot do key agreement"),
         ({"key_specs": ["ECC_SECG_P256K1"]}, "key_specs", "cannot do key agreement"),

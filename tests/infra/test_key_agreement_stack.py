@@ -286,6 +286,18 @@ def test_deletion_settings_follow_the_environment(synthesized_app: SynthesizedAp
         assert key["Properties"]["PendingWindowInDays"] == config.pending_window_days
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_function_log_level_follows_the_environment(synthesized_app: SynthesizedApp, environment: str):
+    config = synthesized_app.environments[environment]
+    logging_config = derive_function(key_stack(synthesized_app, environment))["Properties"]["LoggingConfig"]
+    assert (logging_config["LogFormat"], logging_config["ApplicationLogLevel"]) == ("JSON", config.log_level)
+
+
+def test_the_dev_example_logs_at_debug(synthesized_app: SynthesizedApp) -> None:
+    # A safe setting to show: no secret reaches the log at DEBUG (tests/lambda/test_runtime_log_levels.py).
+    assert synthesized_app.environments["dev"].log_level == "DEBUG"
+
+
 def test_prod_keys_are_retained_with_a_thirty_day_window(synthesized_app: SynthesizedApp) -> None:
     prod_keys = keys(key_stack(synthesized_app, "prod"))
     assert prod_keys
