@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,8 +52,16 @@ def write(path: Path, doc: dict) -> None:
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def _cell(summary: Summary) -> str:
+def _cell(summary: Summary | None) -> str:
+    if summary is None:
+        return "(none)"
     return f"{summary.median:.4g} {summary.unit} [{summary.q1:.4g}-{summary.q3:.4g}] n={summary.runs}"
+
+
+def _verdict(result: FigureResult) -> str:
+    if result.target is None:
+        return "reported"
+    return "yes" if result.met else "NO"
 
 
 def table(
@@ -66,9 +75,10 @@ def table(
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
+        ratio = "" if result.ratio is None else f"{result.ratio:.2f}"
         lines.append(
-            f"| {result.name} | {_cell(result.project)} | {_cell(result.floor)} | {result.ratio:.2f} "
-            f"| {result.target} | {'yes' if result.met else 'NO'} |"
+            f"| {result.name} | {_cell(result.project)} | {_cell(result.floor)} | {ratio} "
+            f"| {result.target or 'none (reported)'} | {_verdict(result)} |"
         )
     for figure_id, error in (failures or {}).items():
         lines.append(f"| {figure_id} | not measured: {error} | | | | NO |")
@@ -90,3 +100,78 @@ def print_table(
 ) -> None:
     sys.stdout.write(table(results, machine_info, failures) + "\n")
     sys.stdout.flush()
+
+
+# The README's Performance table sits between these two lines; `make bench` rewrites what is between
+# them from results.json (python -m benchmarks.report rewrites it from an existing file).
+README_START = "<!-- bench:table:start (written by make bench from benchmarks/results.json) -->"
+README_END = "<!-- bench:table:end -->"
+
+
+def _doc_cell(side: Mapping[str, Any] | None) -> str:
+    if side is None:
+        return "(no floor)"
+    spread = "" if side["runs"] == 1 else f" [{side['q1']:.4g}–{side['q3']:.4g}]"
+    return f"{side['what']}: {side['median']:.4g} {side['unit']}{spread} n={side['runs']}"
+
+
+def _doc_target(target: Mapping[str, Any] | None) -> str:
+    if target is None:
+        return "none (reported)"
+    return f"{'≤' if target['comparison'] == '<=' else '≥'} {target['bound']:g}"
+
+
+def readme_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
+    """The README's table of a results document: every figure in ``order`` (then any other), the
+    failures, and the machine and date of the run."""
+    figures: Mapping[str, Any] = doc["figures"]
+    ids = [figure_id for figure_id in order if figure_id in figures]
+    ids += [figure_id for figure_id in figures if figure_id not in ids]
+    lines = [
+        "| figure | project median [IQR] | floor median [IQR] | ratio | target | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for figure_id in ids:
+        figure = figures[figure_id]
+        ratio = "" if figure["ratio"] is None else f"{figure['ratio']:.2f}"
+        met = "reported" if figure["target"] is None else ("yes" if figure["met"] else "**no**")
+        lines.append(
+            f"| {figure['name']} | {_doc_cell(figure['project'])} | {_doc_cell(figure['floor'])} | {ratio} "
+            f"| {_doc_target(figure['target'])} | {met} |"
+        )
+    for figure_id, error in doc.get("failures", {}).items():
+        lines.append(f"| {figure_id} | not measured: {error} | | | | **no** |")
+    machine_info = doc["machine"]
+    lines.append("")
+    lines.append(
+        f"Run of {doc['generated_at']} ({doc['duration_s']:.0f} s): {machine_info['cpu_count']} CPUs, "
+        f"{machine_info['implementation']} {machine_info['python']} ({machine_info['machine']}), "
+        f"load average at start {machine_info['load_average_at_start']}."
+    )
+    return "\n".join(lines)
+
+
+def rewrite_readme(readme: Path, doc: Mapping[str, Any], order: Sequence[str] = ()) -> None:
+    """Replace the block between README_START and README_END with the table of ``doc``."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme}: no {README_START!r} ... {README_END!r} block to rewrite")
+    block = f"{README_START}\n{readme_table(doc, order)}\n"
+    readme.write_text(text[:start] + block + text[end:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """python -m benchmarks.report [RESULTS]: rewrite the README's table from a results file."""
+    from benchmarks import PROJECT_ROOT
+    from benchmarks.run import FIGURES, RESULTS_FILE
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    results = Path(args[0]) if args else RESULTS_FILE
+    rewrite_readme(PROJECT_ROOT / "README.md", json.loads(results.read_text()), FIGURES)
+    sys.stderr.write(f"report: README.md Performance table rewritten from {results}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,8 @@
 """``make bench``: measure every figure, print the table, write benchmarks/results.json.
 
-python -m benchmarks.run                      # every figure, writes benchmarks/results.json
+python -m benchmarks.run                      # every figure: benchmarks/results.json, README table
 python -m benchmarks.run --only cold_start    # some figures, printed only (unless --output)
+python -m benchmarks.report                   # rewrite README.md's Performance table from results.json
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from pathlib import Path
 from benchmarks import PROJECT_ROOT, report
 
 # Cheap figures first, so a failure in a slow one comes after the quick numbers are known.
-FIGURES = ("cold_start", "warm_derive", "batch", "asset", "synth")
+FIGURES = (
+    "cold_start",
+    "warm_derive",
+    "memory",
+    "batch",
+    "asset",
+    "synth",
+    "synth_scale",
+    "deploy_local",
+    "test_suite",
+)
 RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "results.json"
 
 
@@ -48,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"bench: {name} done in {time.monotonic() - figure_started:.0f} s\n")
     report.print_table(list(results.values()), machine, failures)
     if output is not None:
-        report.write(output, report.document(results, machine, time.monotonic() - started, failures))
+        doc = report.document(results, machine, time.monotonic() - started, failures)
+        report.write(output, doc)
         sys.stderr.write(f"bench: wrote {output}\n")
+        if output == RESULTS_FILE:
+            report.rewrite_readme(PROJECT_ROOT / "README.md", doc, FIGURES)
+            sys.stderr.write("bench: rewrote the Performance table in README.md\n")
     return 0 if not failures and all(result.met for result in results.values()) else 1
 
 

@@ -74,39 +74,54 @@ class Target:
 
 @dataclass(frozen=True)
 class FigureResult:
-    """One row of the results table: the project's and the floor's summaries and their ratio."""
+    """One row of the results table: the project's and the floor's summaries and their ratio.
+
+    A figure that is only reported has no target (``target=None``, always "met"); it may also have no
+    floor (``floor=None``, no ratio) where nothing cheaper does the same work.
+    """
 
     name: str
     project_label: str
     floor_label: str
     project: Summary
-    floor: Summary
-    target: Target
+    floor: Summary | None
+    target: Target | None
     notes: tuple[str, ...] = field(default=())
     details: Mapping[str, float] = field(default_factory=dict)
     """Diagnostics that explain the figure (for example CPU time per operation), by name."""
 
     def __post_init__(self) -> None:
+        if self.floor is None:
+            if self.target is not None:
+                raise ValueError(f"{self.name}: a target needs a floor to compare with")
+            return
         if self.project.unit != self.floor.unit:
             raise ValueError(f"{self.name}: project in {self.project.unit}, floor in {self.floor.unit}")
         if self.floor.median == 0:
             raise ValueError(f"{self.name}: floor median is zero, no ratio")
 
     @property
-    def ratio(self) -> float:
-        """Project median over floor median (for a throughput, higher is better)."""
-        return self.project.median / self.floor.median
+    def ratio(self) -> float | None:
+        """Project median over floor median (for a throughput, higher is better); None without a floor."""
+        return None if self.floor is None else self.project.median / self.floor.median
 
     @property
     def met(self) -> bool:
-        return self.target.met_by(self.ratio)
+        """The target holds; a figure that is only reported has none to miss."""
+        if self.target is None:
+            return True
+        ratio = self.ratio
+        return ratio is not None and self.target.met_by(ratio)
 
     def to_json(self) -> dict[str, object]:
+        ratio = self.ratio
         return {
             "project": {"what": self.project_label, **self.project.to_json()},
-            "floor": {"what": self.floor_label, **self.floor.to_json()},
-            "ratio": round(self.ratio, 4),
-            "target": {"comparison": self.target.comparison, "bound": self.target.bound},
+            "floor": None if self.floor is None else {"what": self.floor_label, **self.floor.to_json()},
+            "ratio": None if ratio is None else round(ratio, 4),
+            "target": None
+            if self.target is None
+            else {"comparison": self.target.comparison, "bound": self.target.bound},
             "met": self.met,
             "notes": list(self.notes),
             "details": {name: round(value, 4) for name, value in self.details.items()},
