@@ -64,8 +64,9 @@ def _variant(example: Mapping[str, Any], index: int) -> dict[str, Any]:
         home = index % len(REGIONS)
         entry["region"] = REGIONS[home]
         if "replica_regions" in entry:
+            replicas = len(entry["replica_regions"])
             entry["replica_regions"] = [
-                REGIONS[(home + offset) % len(REGIONS)] for offset in range(1, len(entry["replica_regions"]) + 1)
+                REGIONS[(home + offset) % len(REGIONS)] for offset in range(1, replicas + 1)
             ]
     return entry
 

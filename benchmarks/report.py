@@ -7,9 +7,9 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks.stats import FigureResult, Summary
 
@@ -111,7 +111,7 @@ README_END = "<!-- bench:table:end -->"
 def _doc_cell(side: Mapping[str, Any] | None) -> str:
     if side is None:
         return "(no floor)"
-    spread = "" if side["runs"] == 1 else f" [{side['q1']:.4g}–{side['q3']:.4g}]"
+    spread = "" if side["runs"] == 1 else f" [{side['q1']:.4g}-{side['q3']:.4g}]"
     return f"{side['what']}: {side['median']:.4g} {side['unit']}{spread} n={side['runs']}"
 
 

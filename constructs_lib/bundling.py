@@ -12,6 +12,7 @@ change of code or pins makes a new asset and anything else reuses the bundle alr
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import re
@@ -113,11 +114,13 @@ def runtime_sources(handler_dir: Path, package_dir: Path) -> dict[str, Path]:
     return dict(sorted(sources.items()))
 
 
-def _imported_modules(source: Path, package_dir: Path) -> tuple[set[str], set[str]]:
+@functools.cache
+def _imported_modules(source: Path, package_dir: Path) -> tuple[frozenset[str], frozenset[str]]:
     """The package's modules that ``source`` imports anywhere in its body.
 
     Returns the names that must be modules and those that may be (``from package import name``
-    imports a module or an attribute).
+    imports a module or an attribute). Cached for the process: every environment's DeriveFunction
+    follows the same sources, and parsing them again for each cost about 40 ms per environment.
     """
     tree = ast.parse(source.read_bytes(), filename=str(source))
     required: set[str] = set()
@@ -131,8 +134,8 @@ def _imported_modules(source: Path, package_dir: Path) -> tuple[set[str], set[st
             possible.update(f"{base}.{alias.name}" for alias in node.names)
     package = package_dir.name
 
-    def in_package(names: set[str]) -> set[str]:
-        return {name for name in names if name == package or name.startswith(package + ".")}
+    def in_package(names: set[str]) -> frozenset[str]:
+        return frozenset(name for name in names if name == package or name.startswith(package + "."))
 
     return in_package(required), in_package(possible)
 
