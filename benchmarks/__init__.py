@@ -3,3 +3,7 @@
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Unavailable(Exception):
+    """A figure that cannot be measured on this checkout (a tool it needs is absent): reported, not failed."""

@@ -1,8 +1,12 @@
-"""Batch: 100 peers in one invocation vs 100 single invocations, both against the local KMS endpoint.
+"""Batch: 100 peers in one invocation vs 100 single invocations.
 
 The same handler, key, peers and KDF on both sides; the figure is throughput (peers per second), so
-the ratio is how many times faster the batch gets through the same peers. The local endpoint runs
-on the same machine, so its own CPU time counts against both sides.
+the ratio is how many times faster the batch gets through the same peers. The target (issue 15) is the
+latency-bound case: a stand-in KMS that waits 10 ms per call without using CPU, as a call across the
+network does, where the batch's concurrent calls (service.BATCH_CONCURRENCY) can overlap the waiting.
+The same comparison against the local KMS endpoint is kept as information, with its ceiling: there
+client and endpoint are both CPU-bound on this machine, so no concurrency can beat
+(client + endpoint) / max(client, endpoint).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summ
 from kmsecdh import service
 from kmsecdh.local_endpoint import LocalKmsEndpoint
 
-TARGET = Target(">=", 3.0)
+TARGET = Target(">=", 6.0)
 PEERS = 100
 RUNS = 7
 STAND_IN_LATENCY_S = 0.010
-STAND_IN_RUNS = 3
+STAND_IN_RUNS = 7
 # Credentials or a region from the caller's shell must not leak into the local endpoint's client.
 AWS_SETTINGS_TO_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_CONFIG_FILE")
 
@@ -88,23 +92,21 @@ def _configured_local_key() -> Iterator[int]:
             yield endpoint.pid
 
 
-def stand_in_latency_ratio(one_batch: Callable[[], object], singles: Callable[[], object]) -> float:
-    """The same ratio with a stand-in KMS that only waits STAND_IN_LATENCY_S per call.
-
-    A diagnostic for the latency-bound case (KMS across a network, its CPU not ours): how much the
-    batch's concurrency buys when the CPU is not the limit.
-    """
+def stand_in_latency_rates(
+    one_batch: Callable[[], object], singles: Callable[[], object]
+) -> tuple[list[float], list[float]]:
+    """Peers per second of the batch and of the singles with a stand-in KMS that only waits
+    STAND_IN_LATENCY_S per call: the latency-bound case (KMS across a network, its CPU not ours)."""
     with (
         service.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
         workload.StandInKms(latency_s=STAND_IN_LATENCY_S).installed(),
     ):
-        batch_rate, singles_rate = interleaved(
+        return interleaved(
             lambda: PEERS / (elapsed_ms(one_batch) / 1000),
             lambda: PEERS / (elapsed_ms(singles) / 1000),
             runs=STAND_IN_RUNS,
-            warmup=0,
+            warmup=1,
         )
-    return statistics.median(batch_rate) / statistics.median(singles_rate)
 
 
 def measure() -> FigureResult:
@@ -141,32 +143,39 @@ def measure() -> FigureResult:
         batch_cpu.ms_per_peer(batch_cpu.endpoint_s),
     )
     with workload.quiet_stdio():
-        latency_bound_ratio = stand_in_latency_ratio(one_batch, singles)
+        latency_batch, latency_singles = stand_in_latency_rates(one_batch, singles)
     singles_wall_ms = 1000 / statistics.median(floor)
+    endpoint_ratio = statistics.median(project) / statistics.median(floor)
+    ceiling = singles_wall_ms / best_batch_ms
     return FigureResult(
         name="batch",
-        project_label=f"one invocation with {PEERS} peer_public_keys, local KMS endpoint",
-        floor_label=f"{PEERS} single invocations, same endpoint, key and peers",
-        project=summarize(project, "peers/s"),
-        floor=summarize(floor, "peers/s"),
+        project_label=(
+            f"one invocation with {PEERS} peer_public_keys, stand-in KMS waiting "
+            f"{STAND_IN_LATENCY_S * 1000:g} ms per call without CPU"
+        ),
+        floor_label=f"{PEERS} single invocations, same stand-in KMS, key and peers",
+        project=summarize(latency_batch, "peers/s"),
+        floor=summarize(latency_singles, "peers/s"),
         target=TARGET,
         notes=(
-            f"{RUNS} interleaved runs each; throughput ratio (higher is better); "
-            f"batch concurrency {service.BATCH_CONCURRENCY}",
+            f"{STAND_IN_RUNS} interleaved runs each; throughput ratio (higher is better); batch concurrency "
+            f"{service.BATCH_CONCURRENCY}, so {service.BATCH_CONCURRENCY} is the ratio's bound here",
+            f"information, local KMS endpoint ({RUNS} runs each): batch {statistics.median(project):.0f} "
+            f"peers/s, singles {statistics.median(floor):.0f} peers/s, ratio {endpoint_ratio:.2f}; "
+            f"CPU-bound ceiling on {cpus} CPUs about {ceiling:.2f}",
             f"CPU per peer: singles {singles_cpu.ms_per_peer(singles_cpu.client_s):.2f} ms client + "
             f"{singles_cpu.ms_per_peer(singles_cpu.endpoint_s):.2f} ms endpoint, batch "
             f"{batch_cpu.ms_per_peer(batch_cpu.client_s):.2f} ms client + "
-            f"{batch_cpu.ms_per_peer(batch_cpu.endpoint_s):.2f} ms endpoint; on {cpus} CPUs the "
-            f"CPU-bound ceiling of the ratio is about {singles_wall_ms / best_batch_ms:.2f}",
-            f"with a stand-in KMS that takes {STAND_IN_LATENCY_S * 1000:g} ms per call and no CPU, "
-            f"the ratio is {latency_bound_ratio:.1f} ({STAND_IN_RUNS} runs each)",
+            f"{batch_cpu.ms_per_peer(batch_cpu.endpoint_s):.2f} ms endpoint",
         ),
         details={
+            "local_endpoint_batch_peers_per_s": statistics.median(project),
+            "local_endpoint_singles_peers_per_s": statistics.median(floor),
+            "local_endpoint_ratio": endpoint_ratio,
+            "cpu_bound_ratio_ceiling": ceiling,
             "singles_client_cpu_ms_per_peer": singles_cpu.ms_per_peer(singles_cpu.client_s),
             "singles_endpoint_cpu_ms_per_peer": singles_cpu.ms_per_peer(singles_cpu.endpoint_s),
             "batch_client_cpu_ms_per_peer": batch_cpu.ms_per_peer(batch_cpu.client_s),
             "batch_endpoint_cpu_ms_per_peer": batch_cpu.ms_per_peer(batch_cpu.endpoint_s),
-            "cpu_bound_ratio_ceiling": singles_wall_ms / best_batch_ms,
-            "stand_in_latency_bound_ratio": latency_bound_ratio,
         },
     )

@@ -33,9 +33,11 @@ def document(
     machine_info: dict[str, object],
     seconds: float,
     failures: Mapping[str, str] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> dict:
     """The results document; ``results`` maps each figure's id (its module name) to its result,
-    ``failures`` each figure that could not be measured to the error."""
+    ``failures`` each figure that could not be measured to the error, ``unavailable`` each figure this
+    checkout cannot measure (a tool it needs is absent) to the reason."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -45,6 +47,7 @@ def document(
             figure_id: {"name": result.name, **result.to_json()} for figure_id, result in results.items()
         },
         "failures": dict(failures or {}),
+        "unavailable": dict(unavailable or {}),
     }
 
 
@@ -68,6 +71,7 @@ def table(
     results: Sequence[FigureResult],
     machine_info: dict[str, object],
     failures: Mapping[str, str] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> str:
     """A Markdown table: medians with their interquartile range and number of runs."""
     lines = [
@@ -82,6 +86,8 @@ def table(
         )
     for figure_id, error in (failures or {}).items():
         lines.append(f"| {figure_id} | not measured: {error} | | | | NO |")
+    for figure_id, reason in (unavailable or {}).items():
+        lines.append(f"| {figure_id} | not available: {reason} | | | | |")
     lines.append("")
     lines.append(
         f"machine: {machine_info['cpu_count']} CPUs, "
@@ -97,8 +103,9 @@ def print_table(
     results: Sequence[FigureResult],
     machine_info: dict[str, object],
     failures: Mapping[str, str] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> None:
-    sys.stdout.write(table(results, machine_info, failures) + "\n")
+    sys.stdout.write(table(results, machine_info, failures, unavailable) + "\n")
     sys.stdout.flush()
 
 
@@ -141,6 +148,8 @@ def readme_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
         )
     for figure_id, error in doc.get("failures", {}).items():
         lines.append(f"| {figure_id} | not measured: {error} | | | | **no** |")
+    for figure_id, reason in doc.get("unavailable", {}).items():
+        lines.append(f"| {figure_id} | not available: {reason} | | | | |")
     machine_info = doc["machine"]
     lines.append("")
     lines.append(

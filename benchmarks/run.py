@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import PROJECT_ROOT, report
+from benchmarks import PROJECT_ROOT, Unavailable, report
 
 # Cheap figures first, so a failure in a slow one comes after the quick numbers are known.
 FIGURES = (
@@ -47,19 +47,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = {}
     failures = {}
+    unavailable = {}
     for name in names:
         sys.stderr.write(f"bench: {name} ...\n")
         figure_started = time.monotonic()
         try:
             results[name] = importlib.import_module(f"benchmarks.{name}").measure()
+        except Unavailable as reason:  # a tool this checkout lacks: said, not failed
+            unavailable[name] = str(reason)
+            sys.stderr.write(f"bench: {name} not available: {reason}\n")
+            continue
         except Exception as error:  # one broken figure must not hide the others
             failures[name] = f"{type(error).__name__}: {error}"
             sys.stderr.write(f"bench: {name} FAILED: {failures[name]}\n")
             continue
         sys.stderr.write(f"bench: {name} done in {time.monotonic() - figure_started:.0f} s\n")
-    report.print_table(list(results.values()), machine, failures)
+    report.print_table(list(results.values()), machine, failures, unavailable)
     if output is not None:
-        doc = report.document(results, machine, time.monotonic() - started, failures)
+        doc = report.document(results, machine, time.monotonic() - started, failures, unavailable)
         report.write(output, doc)
         sys.stderr.write(f"bench: wrote {output}\n")
         if output == RESULTS_FILE:

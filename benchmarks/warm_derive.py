@@ -1,11 +1,13 @@
-"""Warm derive overhead: the handler's whole derive path vs parsing the key and one ConcatKDFHash.
+"""Warm derive overhead: the handler's whole derive path vs the wire minimum (issue 15's restated target).
 
 The project side calls the Lambda entry point ``handler.handler`` (with its logging set-up) and a
 stand-in KMS client that returns a fixed Z (no botocore, no network), so what is measured is all the
 project adds around KMS: request validation, key resolution, peer key checks, the KDF, the response
-and the log line. The
-floor is the least any implementation does: load the same DER public key with cryptography and run
-one ConcatKDFHash over Z with the same FixedInfo.
+and the log line. The floor is the *wire minimum*: the least a handler that speaks the contract's wire
+format can do, with no validation at all (base64 peer key in, load it, the KDF, base64 key out, one
+JSON log line). The first round's floor (the DER key loaded with cryptography and one ConcatKDFHash,
+no wire format, no log line) is still timed and reported beside it: the wire format alone costs about
+1.5 times that.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from kmsecdh.contract import parse_request
 from kmsecdh.kdf import derive_key
 from kmsecdh.log import InvocationRecord
 
-TARGET = Target("<=", 1.5)
+# At most 2.5 times the wire minimum: room for the contract's checks, and no more. Speed-ups that make
+# the code harder to read are not wanted beyond it (README, Performance).
+TARGET = Target("<=", 2.5)
 RUNS = 21
 SAMPLE_MS = 25.0
 
@@ -120,16 +124,16 @@ def measure() -> FigureResult:
         with workload.quiet_stdio():
             project, floor = interleaved(
                 per_call_us(lambda: handler.handler(event, context), SAMPLE_MS),
-                per_call_us(lambda: floor_derive(der), SAMPLE_MS),
+                per_call_us(lambda: wire_minimum(event), SAMPLE_MS),
                 runs=RUNS,
             )
             stages = stage_costs(event, kms)
-            wire_minimum_us = median_us(lambda: wire_minimum(event))
+            library_floor_us = median_us(lambda: floor_derive(der))
     floor_summary = summarize(floor, "us/call")
     return FigureResult(
         name="warm derive overhead",
         project_label="handler.handler (one P-256 peer, onestep-sha256, log line to /dev/null), stand-in KMS",
-        floor_label="load_der_public_key + one ConcatKDFHash(SHA256) over the same Z",
+        floor_label="wire minimum: base64 key in, load, ConcatKDFHash, base64 key out, one JSON log line",
         project=summarize(project, "us/call"),
         floor=floor_summary,
         target=TARGET,
@@ -137,8 +141,9 @@ def measure() -> FigureResult:
             f"{RUNS} interleaved samples per side, each about {SAMPLE_MS:g} ms of back-to-back calls",
             "where the time goes (us per call): "
             + ", ".join(f"{name.removesuffix('_us')} {cost:.1f}" for name, cost in stages.items()),
-            f"wire minimum (base64 in, load, KDF, base64 out, one JSON log line, no validation at all): "
-            f"{wire_minimum_us:.1f} us, ratio {wire_minimum_us / floor_summary.median:.2f} to the floor",
+            f"library floor (load_der_public_key + one ConcatKDFHash, no wire format, no log line): "
+            f"{library_floor_us:.1f} us; the wire minimum is {floor_summary.median / library_floor_us:.2f} "
+            "times that",
         ),
-        details={**stages, "wire_minimum_us": wire_minimum_us},
+        details={**stages, "library_floor_us": library_floor_us},
     )
