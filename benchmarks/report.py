@@ -13,7 +13,8 @@ from typing import Any
 
 from benchmarks.stats import FigureResult, Summary
 
-SCHEMA_VERSION = 1
+# 2: figures may have no target or floor (reported only); `unavailable` figures.
+SCHEMA_VERSION = 2
 
 
 def machine() -> dict[str, object]:
