@@ -2,10 +2,11 @@
 
 Runs the project's deploy-local tool (``python -m tools.deploy_local``: synthesize, start the local AWS
 endpoint, bootstrap, then per environment deploy, check, derive, destroy) once and reads its transcript:
-each environment's cycle runs from the start of its ``deploy '<env>/*'`` step to the end of its
-``destroy '<env>/*'`` step. The steps every run pays once (synth, endpoint start, bootstraps, stop) are
-reported beside it. Without the tool (a branch that predates ``make deploy-local``) the figure says so
-and is not measured.
+timed steps (``[offset s] title`` closed by ``done in N s``), each environment's introduced by a
+``stage <name>`` line; its cycle runs from the start of its first step to the end of its last (until the
+next stage, or the endpoint's stop). The steps every run pays once (synth, endpoint start, bootstraps,
+stop) are reported beside it. Without the tool (a branch that predates ``make deploy-local``) the figure
+says so and is not measured.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ TOOL_ENTRY = PROJECT_ROOT / "tools" / "deploy_local" / "__main__.py"
 TIMEOUT_S = 3600
 _STEP = re.compile(r"^\[\s*(\d+(?:\.\d+)?)s\] (.*)$")
 _DONE = re.compile(r"^\s+done in (\d+(?:\.\d+)?) s$")
-_STAGE_STEP = re.compile(r"^(deploy|destroy) '([^/']+)/\*'")
+_STAGE = re.compile(r"^\s+stage ([a-z][a-z0-9-]*)\b")
+_AFTER_STAGES = "stop the endpoint"
 
 
 @dataclass(frozen=True)
@@ -32,35 +34,37 @@ class Step:
     offset_s: float
     title: str
     duration_s: float
+    stage: str | None
+    """The environment whose cycle the step belongs to; None for the steps every run pays once."""
 
 
 def steps(transcript: str) -> list[Step]:
-    """The timed steps of a deploy-local transcript: ``[offset s] title`` closed by ``done in N s``."""
+    """The timed steps of a deploy-local transcript, each with the stage it ran in."""
     found: list[Step] = []
     started: tuple[float, str] | None = None
+    stage: str | None = None
     for line in transcript.splitlines():
         if match := _STEP.match(line):
             started = (float(match.group(1)), match.group(2))
+            if started[1].startswith(_AFTER_STAGES):
+                stage = None
         elif (match := _DONE.match(line)) and started is not None:
-            found.append(Step(started[0], started[1], float(match.group(1))))
+            found.append(Step(started[0], started[1], float(match.group(1)), stage))
             started = None
+        elif match := _STAGE.match(line):
+            stage = match.group(1)
     return found
 
 
 def cycle_times(found: list[Step]) -> dict[str, float]:
-    """Seconds from each environment's deploy step start to the end of its destroy step."""
-    starts: dict[str, float] = {}
-    cycles: dict[str, float] = {}
+    """Seconds from the start of each environment's first step to the end of its last."""
+    spans: dict[str, tuple[float, float]] = {}
     for step in found:
-        match = _STAGE_STEP.match(step.title)
-        if match is None:
+        if step.stage is None:
             continue
-        action, stage = match.groups()
-        if action == "deploy":
-            starts[stage] = step.offset_s
-        elif stage in starts:
-            cycles[stage] = step.offset_s + step.duration_s - starts[stage]
-    return cycles
+        start, end = spans.get(step.stage, (step.offset_s, step.offset_s))
+        spans[step.stage] = (min(start, step.offset_s), max(end, step.offset_s + step.duration_s))
+    return {stage: end - start for stage, (start, end) in spans.items()}
 
 
 def measure() -> FigureResult:

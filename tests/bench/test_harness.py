@@ -381,7 +381,8 @@ TRANSCRIPT = """\
 [  76.0s] destroy 'dev/*'
           done in 14.0 s
           stage prod
-[  90.0s] deploy 'prod/*' to aws://111111111111/eu-central-1: kmsecdh-prod-key-agreement
+          skipped   kmsecdh-prod-key-agreement-eu-west-1 (aws://111111111111/eu-west-1): AWS::KMS::ReplicaKey
+[  90.0s] deploy prod/KeyAgreement prod/Audit to aws://111111111111: kmsecdh-prod-key-agreement (eu-central-1)
           done in 40.0 s
 [ 130.0s] destroy 'prod/*'
           done in 20.0 s
@@ -392,16 +393,16 @@ TRANSCRIPT = """\
 
 def test_deploy_local_cycle_per_environment_from_its_transcript() -> None:
     steps = deploy_local.steps(TRANSCRIPT)
-    assert [step.title.split()[0] for step in steps] == [
-        "synthesize",
-        "start",
-        "cdk",
-        "deploy",
-        "check",
-        "destroy",
-        "deploy",
-        "destroy",
-        "stop",
+    assert [(step.title.split()[0], step.stage) for step in steps] == [
+        ("synthesize", None),
+        ("start", None),
+        ("cdk", None),
+        ("deploy", "dev"),
+        ("check", "dev"),
+        ("destroy", "dev"),
+        ("deploy", "prod"),
+        ("destroy", "prod"),
+        ("stop", None),
     ]
     assert deploy_local.cycle_times(steps) == {"dev": 45.0, "prod": 60.0}
 
