@@ -40,9 +40,16 @@ def failed_checks(templates: Sequence[Path], workers: int | None = None) -> list
     if not templates:
         raise CheckovError("no template to scan")
     groups = template_groups(templates, workers or os.cpu_count() or 1)
+    env = None
+    if len(groups) > 1:
+        # Every CPU has a checkov of its own: checkov's forked workers would only add the pickling of
+        # their results (about a fifth more CPU for the same report).
+        env = dict(os.environ, CHECKOV_PARALLELIZATION_TYPE="none")
     try:
         processes = [
-            subprocess.Popen(_command(group), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                _command(group), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
             for group in groups
         ]
     except FileNotFoundError:
