@@ -16,7 +16,8 @@ from benchmarks import PROJECT_ROOT
 from benchmarks.stats import FigureResult, elapsed_ms, summarize
 
 TIMEOUT_S = 7200
-_SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
+# pytest -q's last line, e.g. "2207 passed, 1 deselected in 135.01s (0:02:15)".
+_SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|skipped|deselected|error).*?) in [\d.]+s", re.MULTILINE)
 
 
 def pytest(*args: str) -> subprocess.CompletedProcess[str]:

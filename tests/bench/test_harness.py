@@ -19,6 +19,7 @@ from benchmarks import (
     report,
     synth,
     synth_scale,
+    test_suite,
     warm_derive,
 )
 from benchmarks.run import FIGURES, RESULTS_FILE
@@ -411,3 +412,14 @@ def test_deploy_local_absent_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setattr(deploy_local, "TOOL_ENTRY", tmp_path / "absent" / "__main__.py")
     with pytest.raises(deploy_local.Unavailable, match="not on this branch"):
         deploy_local.measure()
+
+
+@pytest.mark.parametrize(
+    ("output", "summary"),
+    [
+        ("....\n2207 passed, 1 deselected in 135.01s (0:02:15)\n", "2207 passed, 1 deselected"),
+        ("=== 3 passed, 2 skipped in 1.20s ===\n", "3 passed, 2 skipped"),
+    ],
+)
+def test_test_suite_reads_pytests_summary_line(output: str, summary: str) -> None:
+    assert test_suite._SUMMARY.findall(output) == [summary]
