@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks import cost
 from benchmarks.stats import FigureResult, Summary
 
 # 2: figures may have no target or floor (reported only); `unavailable` figures.
@@ -161,14 +162,34 @@ def readme_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def rewrite_readme(readme: Path, doc: Mapping[str, Any], order: Sequence[str] = ()) -> None:
-    """Replace the block between README_START and README_END with the table of ``doc``."""
-    text = readme.read_text()
-    start, end = text.find(README_START), text.find(README_END)
+COST_START = "<!-- bench:cost:start (written by make bench: benchmarks/cost.py and results.json) -->"
+COST_END = "<!-- bench:cost:end -->"
+
+
+def _replace_block(text: str, start_marker: str, end_marker: str, body: str, where: Path) -> str:
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f"{readme}: no {README_START!r} ... {README_END!r} block to rewrite")
-    block = f"{README_START}\n{readme_table(doc, order)}\n"
-    readme.write_text(text[:start] + block + text[end:])
+        raise ValueError(f"{where}: no {start_marker!r} ... {end_marker!r} block to rewrite")
+    return text[:start] + f"{start_marker}\n{body}\n" + text[end:]
+
+
+def cost_block(doc: Mapping[str, Any], memory_mb: int) -> str:
+    model = cost.model_from(doc, memory_mb)
+    if model is None:
+        return "*Computed by `make bench` from the batch figure's CPU per derive; this run has none.*"
+    return cost.table(model)
+
+
+def rewrite_readme(
+    readme: Path, doc: Mapping[str, Any], order: Sequence[str] = (), memory_mb: int | None = None
+) -> None:
+    """Replace the README's table block with the table of ``doc``, and its cost block (when there is
+    one) with the cost of a million derives at ``memory_mb`` (DeriveFunction's default when None)."""
+    text = _replace_block(readme.read_text(), README_START, README_END, readme_table(doc, order), readme)
+    if COST_START in text:
+        memory = cost.derive_function_memory_mb() if memory_mb is None else memory_mb
+        text = _replace_block(text, COST_START, COST_END, cost_block(doc, memory), readme)
+    readme.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from benchmarks import (
     PROJECT_ROOT,
     asset,
     batch,
+    cost,
     deploy_local,
     organisation,
     report,
@@ -423,3 +424,37 @@ def test_deploy_local_absent_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp
 )
 def test_test_suite_reads_pytests_summary_line(output: str, summary: str) -> None:
     assert test_suite._SUMMARY.findall(output) == [summary]
+
+
+class TestCost:
+    def test_duration_is_the_wait_plus_the_cpu_at_the_functions_share_rounded_up(self) -> None:
+        assert cost.Model(memory_mb=256, kms_latency_ms=10, cpu_ms_per_derive=0.82).billed_ms == 16
+        # A full vCPU or more: the CPU time is not stretched.
+        assert cost.Model(memory_mb=3538, kms_latency_ms=10, cpu_ms_per_derive=0.5).billed_ms == 11
+
+    def test_million_derives(self) -> None:
+        parts = dict(cost.Model(memory_mb=256, kms_latency_ms=10, cpu_ms_per_derive=0.82).parts())
+        assert parts["Lambda requests"] == pytest.approx(0.20)
+        assert parts["KMS `DeriveSharedSecret`"] == pytest.approx(15.00)
+        assert parts["audit: CloudTrail data events (`Invoke`)"] == pytest.approx(1.00)
+        duration = next(value for name, value in parts.items() if name.startswith("Lambda duration"))
+        assert duration == pytest.approx(4000 * cost.LAMBDA_ARM64_PER_GB_SECOND)
+
+    def test_readme_cost_block_from_the_batch_figure(self, tmp_path: Path) -> None:
+        batch_figure = {"name": "batch", **_figure(700.0, 100.0, Target(">=", 6.0), "batch").to_json()}
+        batch_figure["details"] = {"singles_client_cpu_ms_per_peer": 0.82}
+        doc = report.document({}, report.machine(), 1.0) | {"figures": {"batch": batch_figure}}
+        readme = tmp_path / "README.md"
+        readme.write_text(
+            f"{report.README_START}\n{report.README_END}\n{report.COST_START}\nold\n{report.COST_END}\n"
+        )
+        report.rewrite_readme(readme, doc, memory_mb=256)
+        text = readme.read_text()
+        assert "| **total** | **$17.20**" in text
+        assert "old" not in text
+
+    def test_without_a_batch_figure_the_block_says_so(self) -> None:
+        assert "has none" in report.cost_block({"figures": {}}, 256)
+
+    def test_memory_is_the_derive_functions_default(self) -> None:
+        assert cost.derive_function_memory_mb() == 256
