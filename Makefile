@@ -22,7 +22,7 @@ help:
 	@echo "make test      run the whole test suite (vectors, OpenSSL, local KMS endpoint, synthesized templates)"
 	@echo "make lint      ruff"
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
-	@echo "make bench     benchmarks, written to benchmarks/results.json"
+	@echo "make bench     benchmarks, written to benchmarks/results.json and the README's Performance table"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 
 setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed
