@@ -82,6 +82,8 @@ def check_stack(stack: DeployedStack, termination_protection: bool) -> Findings:
         findings.pretended.append(
             f"{count} x {resource_type}: reported CREATE_COMPLETE, not created (the endpoint's fallback)"
         )
+    if termination_protection and stack.termination_protection:
+        findings.checked.append("termination protection on (lifted before destroy, as an operator would)")
     if termination_protection and not stack.termination_protection:
         findings.pretended.append("termination protection: requested, not set by the endpoint")
     elif termination_protection != stack.termination_protection:
@@ -199,8 +201,8 @@ def check_functions(stack: DeployedStack) -> Findings:
             reserved = client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
             if reserved is None:
                 findings.pretended.append(
-                    f"{logical_id} reserved concurrency {expected['ReservedConcurrentExecutions']}: accepted, "
-                    "not stored (GetFunctionConcurrency is empty)"
+                    f"{logical_id} reserved concurrency {expected['ReservedConcurrentExecutions']}: "
+                    "accepted, not stored (GetFunctionConcurrency is empty)"
                 )
             else:
                 findings.expect(

@@ -20,6 +20,7 @@ from pathlib import Path
 from kmsecdh import service
 from kmsecdh.cli.remote import derive_event
 from kmsecdh.contract import KdfParameters
+from kmsecdh.errors import DeriveError
 from kmsecdh.kdf import fixed_info
 from kmsecdh.openssl import OpenSsl
 from tools.deploy_local.checks import Findings
@@ -71,56 +72,60 @@ def derive_in_process(
 ) -> Findings:
     """Each configured key of each derive function: public key = KMS's, derived keys = OpenSSL's."""
     findings = Findings()
-    kms = stack.client("kms")
     for function_name, variables in derive_functions(stack):
         with service.environment({**variables, **client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
             configuration = service.load_configuration()
             for key in configuration.keys:
-                where = f"{function_name} {key.alias}"
-                public = service.handle_invocation({"action": "public_key", "key_id": key.alias})
-                bob_der = base64.b64decode(public["public_key_der"])
-                _equal(
-                    findings,
-                    f"{where} public_key vs KMS GetPublicKey",
-                    kms.get_public_key(KeyId=key.arn)["PublicKey"],
-                    bob_der,
-                )
-                if public["key_spec"] != key.key_spec or public["key_id"] != key.arn:
+                try:
+                    _derive_with_key(stack, f"{function_name} {key.alias}", key, work, openssl, findings)
+                except DeriveError as error:
                     findings.mismatches.append(
-                        f"{where}: public_key answered {public['key_id']} {public['key_spec']}"
+                        f"{function_name} {key.alias}: {type(error).__name__}: {error}"
                     )
-                (work / "bob.der").write_bytes(bob_der)
-                alice = work / f"alice-{key.key_spec}.pem"
-                openssl.genkey(key.key_spec, alice)
-                openssl.public_key(alice, work / "alice.der", der=True)
-                z = openssl.derive(alice, work / "bob.der")
-                for kdf in KDFS:
-                    response = service.handle_invocation(
-                        derive_event(key.alias, (work / "alice.der").read_bytes(), kdf)
-                    )
-                    expected = openssl.kdf(
-                        z,
-                        algorithm=kdf.algorithm,
-                        length=kdf.length,
-                        fixed_info=kdf.fixed_info,
-                        salt=kdf.salt,
-                    )
-                    _equal(
-                        findings,
-                        f"{where} {kdf.algorithm} derive vs OpenSSL",
-                        expected,
-                        base64.b64decode(response["derived_key"]),
-                    )
-            default = service.handle_invocation(
-                derive_event(None, (work / "alice.der").read_bytes(), KDFS[0])
-            )
-            if default["key_id"] != configuration.resolve(configuration.default_alias).arn:
-                findings.mismatches.append(f"{function_name}: default key answered {default['key_id']}")
-            findings.checked.append(
-                f"handler in-process with {function_name}'s environment: {len(configuration.keys)} key(s) x "
-                f"{len(KDFS)} KDFs = OpenSSL, public_key = GetPublicKey, default key {configuration.default_alias}"
-            )
+            try:
+                default = configuration.resolve(configuration.default_alias)
+                peer = (work / f"alice-{default.key_spec}.der").read_bytes()
+                answered = service.handle_invocation(derive_event(None, peer, KDFS[0]))["key_id"]
+                if answered != default.arn:
+                    findings.mismatches.append(f"{function_name}: the default key answered {answered}")
+            except DeriveError as error:
+                findings.mismatches.append(f"{function_name} default key: {type(error).__name__}: {error}")
+        findings.checked.append(
+            f"handler in-process with {function_name}'s environment: {len(configuration.keys)} key(s) x "
+            f"{len(KDFS)} KDFs = OpenSSL; public_key = GetPublicKey; default {configuration.default_alias}"
+        )
     return findings
+
+
+def _derive_with_key(
+    stack: DeployedStack,
+    where: str,
+    key: service.ConfiguredKey,
+    work: Path,
+    openssl: OpenSsl,
+    findings: Findings,
+) -> None:
+    public = service.handle_invocation({"action": "public_key", "key_id": key.alias})
+    bob_der = base64.b64decode(public["public_key_der"])
+    kms_der = stack.client("kms").get_public_key(KeyId=key.arn)["PublicKey"]
+    _equal(findings, f"{where} public_key vs KMS GetPublicKey", kms_der, bob_der)
+    if (public["key_id"], public["key_spec"]) != (key.arn, key.key_spec):
+        findings.mismatches.append(f"{where}: public_key answered {public['key_id']} {public['key_spec']}")
+    bob, alice, alice_der = (
+        work / f"{name}-{key.key_spec}.{ext}"
+        for name, ext in (("bob", "der"), ("alice", "pem"), ("alice", "der"))
+    )
+    bob.write_bytes(bob_der)
+    openssl.genkey(key.key_spec, alice)
+    openssl.public_key(alice, alice_der, der=True)
+    z = openssl.derive(alice, bob)
+    for kdf in KDFS:
+        response = service.handle_invocation(derive_event(key.alias, alice_der.read_bytes(), kdf))
+        expected = openssl.kdf(
+            z, algorithm=kdf.algorithm, length=kdf.length, fixed_info=kdf.fixed_info, salt=kdf.salt
+        )
+        derived = base64.b64decode(response["derived_key"])
+        _equal(findings, f"{where} {kdf.algorithm} derive vs OpenSSL", expected, derived)
 
 
 def _cli(args: list[str], env: dict[str, str], work: Path) -> bytes:
@@ -128,9 +133,8 @@ def _cli(args: list[str], env: dict[str, str], work: Path) -> bytes:
         [sys.executable, "-m", "kmsecdh", *args], cwd=work, env=env, capture_output=True, check=False
     )
     if completed.returncode != 0:
-        raise CliError(
-            f"kmsecdh {args[0]} exited {completed.returncode}: {completed.stderr.decode(errors='replace').strip()}"
-        )
+        stderr = completed.stderr.decode(errors="replace").strip()
+        raise CliError(f"kmsecdh {args[0]} exited {completed.returncode}: {stderr}")
     return completed.stdout
 
 
@@ -217,7 +221,7 @@ def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, o
                     plaintext,
                     (work / "note.out").read_bytes(),
                 )
-        except CliError as error:
+        except (CliError, DeriveError) as error:
             findings.mismatches.append(f"{where}: {error}")
             continue
         findings.checked.append(

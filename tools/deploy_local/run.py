@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -171,12 +170,10 @@ def destroy_stage(run: Run, endpoint: DeployEndpoint, app: Path, stage: StagePla
         for plan in stage.stacks:
             if plan.termination_protection:
                 # What an operator does first; the endpoint does not enforce the protection anyway.
-                try:
+                with suppress(ClientError):
                     session.client("cloudformation").update_termination_protection(
                         StackName=plan.stack_name, EnableTerminationProtection=False
                     )
-                except ClientError:
-                    pass
         if not _cdk(
             run,
             ["destroy", f"{stage.name}/*", "--app", str(app), "--force"],
@@ -211,7 +208,8 @@ def destroy_stage(run: Run, endpoint: DeployEndpoint, app: Path, stage: StagePla
             )
         retained = sum(policy.startswith("Retain") for _, _, policy, _ in keys)
         findings.checked.append(
-            f"stacks deleted; {len(keys) - retained} key(s) pending deletion, {retained} retained (DeletionPolicy)"
+            f"stacks deleted; {len(keys) - retained} key(s) pending deletion, "
+            f"{retained} retained (as their DeletionPolicy says)"
         )
         run.report(findings)
 
@@ -241,39 +239,42 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         endpoint = DeployEndpoint()
         try:
-            with run.step(
-                f"start the local AWS endpoint (localstack-core, CloudFormation) from {endpoint.venv.name}"
-            ):
-                endpoint.start()
-                os.environ["AWS_ENDPOINT_URL"] = endpoint.url
-                run.line(f"{'':10}localstack-core {endpoint.version()} on {endpoint.url}")
-            for account, region in sorted({stage.target for stage in stages}):
-                with run.step(f"cdk bootstrap aws://{account}/{region}"):
-                    if not _cdk(
-                        run,
-                        ["bootstrap", f"aws://{account}/{region}", "--app", str(app)],
-                        _cdk_env(endpoint, account, region),
-                        log,
-                    ):
-                        return _finish(run, endpoint)
-            for stage in stages:
-                agnostic = " (environment-agnostic)" if any(stack.agnostic for stack in stage.stacks) else ""
-                run.line(f"{'':10}stage {stage.name}{agnostic}")
-                deploy_stage(run, endpoint, app, stage, work, log)
-            for text in ENDPOINT_LIMITS:
-                run.line(f"{'':10}pretends  {text}")
+            _deploy_everything(run, endpoint, app, stages, work, log)
         except EndpointError as error:
             run.fail(str(error))
         except BaseException:
             run.line(f"endpoint log tail:\n{endpoint.log_tail()}")
             raise
-        return _finish(run, endpoint)
+        finally:
+            with run.step("stop the endpoint"):
+                endpoint.stop()
+                os.environ.pop("AWS_ENDPOINT_URL", None)
+        return _verdict(run)
 
 
-def _finish(run: Run, endpoint: DeployEndpoint) -> int:
-    with run.step("stop the endpoint"):
-        endpoint.stop()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
+def _deploy_everything(
+    run: Run, endpoint: DeployEndpoint, app: Path, stages: list[StagePlan], work: Path, log: Path
+) -> None:
+    with run.step(
+        f"start the local AWS endpoint (localstack-core, CloudFormation) from {endpoint.venv.name}"
+    ):
+        endpoint.start()
+        os.environ["AWS_ENDPOINT_URL"] = endpoint.url
+        run.line(f"{'':10}localstack-core {endpoint.version()} on {endpoint.url}, log {endpoint.log_path}")
+    for account, region in sorted({stage.target for stage in stages}):
+        with run.step(f"cdk bootstrap aws://{account}/{region}"):
+            env = _cdk_env(endpoint, account, region)
+            if not _cdk(run, ["bootstrap", f"aws://{account}/{region}", "--app", str(app)], env, log):
+                return
+    for stage in stages:
+        agnostic = " (environment-agnostic)" if any(stack.agnostic for stack in stage.stacks) else ""
+        run.line(f"{'':10}stage {stage.name}{agnostic}")
+        deploy_stage(run, endpoint, app, stage, work, log)
+    for text in ENDPOINT_LIMITS:
+        run.line(f"{'':10}pretends  {text}")
+
+
+def _verdict(run: Run) -> int:
     total = time.monotonic() - run.started
     if run.mismatches:
         run.line(f"deploy-local: FAILED, {len(run.mismatches)} problem(s) in {total:.0f} s:")
@@ -281,6 +282,7 @@ def _finish(run: Run, endpoint: DeployEndpoint) -> int:
             run.line(f"  - {text}")
         return 1
     run.line(
-        f"deploy-local: every stage deployed, matched its templates, derived like OpenSSL and was destroyed ({total:.0f} s)"
+        "deploy-local: every stage deployed, matched its templates, derived like OpenSSL and was destroyed "
+        f"({total:.0f} s)"
     )
     return 0

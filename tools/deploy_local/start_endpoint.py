@@ -7,8 +7,9 @@ settings in the environment (SERVICES, GATEWAY_LISTEN, ...; `tools/deploy_local/
 Without Docker, localstack cannot create an `AWS::Lambda::Function`: when a function version is
 created it prepares the Docker executor (downloads the runtime-init binary, pulls the runtime image)
 and the stack fails with `Installation of lambda-runtime ... failed`. The two class methods below
-are that preparation and the "is Docker there?" check (run at startup, it only logs a warning); as no-ops, functions reach `Active` with
-their configuration, code location and permissions stored, and only invoking them fails
+are that preparation and the "is Docker there?" check (run at startup, it only logs a warning); as
+no-ops, functions reach `Active` with their configuration, code location and permissions stored, and
+only invoking them fails
 (`DockerNotAvailable`). `make deploy-local` never invokes them: it runs the handler in-process with
 the deployed function's environment instead.
 
