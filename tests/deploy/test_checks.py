@@ -166,7 +166,7 @@ def test_the_key_policy_resolves_to_the_deployed_one() -> None:
     assert stack.resolve(TEMPLATE["Resources"]["Key"]["Properties"]["KeyPolicy"]) == DEPLOYED_POLICY
     findings = check_keys(stack)
     assert findings.mismatches == []
-    assert any("1 aliases" in line for line in findings.checked)
+    assert any("1 alias(es)" in line for line in findings.checked)
 
 
 def test_a_condition_false_drops_the_property() -> None:

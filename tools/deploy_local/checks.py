@@ -126,7 +126,7 @@ def check_keys(stack: DeployedStack) -> Findings:
     usages = Counter(f"{properties.get('KeySpec', 'SYMMETRIC_DEFAULT')}" for _, properties in keys)
     if keys:
         findings.checked.append(
-            f"{len(keys)} KMS keys ({', '.join(f'{n} {spec}' for spec, n in sorted(usages.items()))}): "
+            f"{len(keys)} KMS key(s) ({', '.join(f'{n} {spec}' for spec, n in sorted(usages.items()))}): "
             "usage, spec, state, key policy"
         )
     aliases = _of_type(stack, "AWS::KMS::Alias")
@@ -142,7 +142,7 @@ def check_keys(stack: DeployedStack) -> Findings:
             f"{stack.stack_name}/{logical_id} alias {name} target", target, deployed_aliases.get(name)
         )
     if aliases:
-        findings.checked.append(f"{len(aliases)} aliases: name and target key")
+        findings.checked.append(f"{len(aliases)} alias(es): name and target key")
     return findings
 
 
@@ -210,14 +210,14 @@ def check_functions(stack: DeployedStack) -> Findings:
                 )
     if functions:
         findings.checked.append(
-            f"{len(functions)} functions: runtime, architecture, handler, environment, memory, timeout, "
+            f"{len(functions)} function(s): runtime, architecture, handler, environment, memory, timeout, "
             "role, logging and tracing config, code = uploaded asset"
         )
     permissions = _of_type(stack, "AWS::Lambda::Permission")
     for logical_id, properties in permissions:
         _check_permission(stack, logical_id, stack.resolve(properties), findings)
     if permissions:
-        findings.checked.append(f"{len(permissions)} invoke permissions: action, principal, conditions")
+        findings.checked.append(f"{len(permissions)} invoke permission(s): action, principal, conditions")
     return findings
 
 
@@ -307,7 +307,7 @@ def check_outputs(stack: DeployedStack) -> Findings:
     if extra:
         findings.mismatches.append(f"{stack.stack_name}: outputs not in the template: {', '.join(extra)}")
     if outputs:
-        findings.checked.append(f"{len(outputs)} outputs")
+        findings.checked.append(f"{len(outputs)} output(s)")
     return findings
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from kmsecdh.openssl import OpenSsl
+from kmsecdh.openssl import OpenSsl, OpenSslError
 from tools.deploy_local.assembly import StagePlan, read_stages
 from tools.deploy_local.checks import Findings, check_deployed
 from tools.deploy_local.endpoint import PROJECT_ROOT, DeployEndpoint, EndpointError
@@ -121,9 +121,9 @@ def deploy_stage(
             stacks = []
             for plan in stage.stacks:
                 with run.step(f"check {plan.stack_name} against its template"):
-                    stack = DeployedStack(_session(account, region), plan.stack_name, plan.template)
-                    stacks.append((plan, stack))
                     try:
+                        stack = DeployedStack(_session(account, region), plan.stack_name, plan.template)
+                        stacks.append((plan, stack))
                         run.report(check_deployed(stack, plan.termination_protection))
                     except (Unresolvable, ClientError) as error:
                         run.fail(f"{plan.stack_name}: {error}")
@@ -132,7 +132,10 @@ def deploy_stage(
                     continue
                 with run.step(f"derive with {plan.stack_name}'s function environment, then the command line"):
                     stage_work = Path(tempfile.mkdtemp(prefix=f"{stage.name}-", dir=work))
-                    run.report(exercise(stack, client_env, stage_work, OpenSsl()))
+                    try:
+                        run.report(exercise(stack, client_env, stage_work, OpenSsl()))
+                    except (ClientError, OpenSslError) as error:
+                        run.fail(f"{plan.stack_name}: {error}")
     finally:
         destroy_stage(run, endpoint, app, stage, log)
 
