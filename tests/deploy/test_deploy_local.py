@@ -13,23 +13,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 1200
 
 
 def test_every_environment_deploys_matches_its_templates_and_derives_like_openssl() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))}
-    completed = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-m", "tools.deploy_local"],
         cwd=PROJECT_ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
-    transcript = completed.stdout + completed.stderr
-    assert completed.returncode == 0, transcript
+    ) as process:
+        try:
+            transcript, _ = process.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # SIGTERM: it destroys the stages and stops its endpoint first
+            transcript, _ = process.communicate(timeout=120)
+            pytest.fail(f"deploy-local took over {TIMEOUT_SECONDS} s:\n{transcript}")
+    assert process.returncode == 0, transcript
     assert "MISMATCH" not in transcript
     environments = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]["environments"]
     for name in environments:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -224,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stage", action="append", help="only this stage (repeatable; default: every stage)")
     args = parser.parse_args(argv)
+    # A SIGTERM (a test's timeout, CI cancelling) unwinds like an error: destroy and stop still run.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     for name in [key for key in os.environ if key.startswith("AWS_")]:
         del os.environ[name]
     run = Run()
