@@ -23,8 +23,13 @@ from kmsecdh.keys import KEY_SPECS, curve_for, key_spec_of, load_peer_public_key
 
 CRV_KEY_SPECS = {"P-256": "ECC_NIST_P256", "P-384": "ECC_NIST_P384", "P-521": "ECC_NIST_P521"}
 KEY_SPEC_CRVS = {key_spec: crv for crv, key_spec in CRV_KEY_SPECS.items()}
-THUMBPRINT_MEMBERS = ("crv", "kty", "x", "y")
-"""RFC 7638 §3.2: the required members of an EC JWK, in lexicographic order."""
+THUMBPRINT_MEMBERS: dict[str, tuple[str, ...]] = {
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+    "OKP": ("crv", "kty", "x"),
+    "oct": ("k", "kty"),
+}
+"""RFC 7638 §3.2 and RFC 8037 §2: the required members of each key type, in lexicographic order."""
 MAX_JWK_SIZE = 4096
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -63,13 +68,14 @@ def public_jwk(public_key: ec.EllipticCurvePublicKey, *, use: str | None = "enc"
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
-    """The RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC JWK: the hash of its required members
-    ``crv``, ``kty``, ``x``, ``y`` as JSON in that order, without whitespace."""
-    if jwk.get("kty") != "EC" or not all(isinstance(jwk.get(name), str) for name in THUMBPRINT_MEMBERS):
-        raise InvalidPublicKey("a thumbprint needs an EC JWK with string crv, kty, x and y")
-    canonical = json.dumps(
-        {name: jwk[name] for name in THUMBPRINT_MEMBERS}, separators=(",", ":"), ensure_ascii=False
-    )
+    """The RFC 7638 JWK thumbprint (SHA-256, base64url): the hash of the key type's required members
+    only (for EC: ``crv``, ``kty``, ``x``, ``y``), as JSON in lexicographic order, without whitespace."""
+    members = THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    if members is None or not all(isinstance(jwk.get(name), str) for name in members):
+        raise InvalidPublicKey(
+            f"a thumbprint needs a JWK of kty {', '.join(THUMBPRINT_MEMBERS)} with its required members"
+        )
+    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), ensure_ascii=False)
     return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
