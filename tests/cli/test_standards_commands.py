@@ -340,3 +340,16 @@ def _der() -> tuple:
     from cryptography.hazmat.primitives import serialization
 
     return serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+
+
+@pytest.mark.parametrize(
+    "command", [("hpke", "seal"), ("hpke", "open"), ("jwe", "encrypt"), ("jwe", "decrypt")]
+)
+def test_subcommands_have_help_and_one_line_usage_errors(run_cli, command: tuple[str, str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.code == 0
+    assert result.out.startswith(f"usage: kmsecdh {' '.join(command)}")
+    missing = run_cli(*command)
+    assert missing.code == 2
+    assert missing.err.startswith(f"kmsecdh {' '.join(command)}: usage error:")
+    assert run_cli(command[0]).code == 2
