@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kmsecdh.errors import DecryptionFailed, DeriveError, InvalidPublicKey, InvalidRequest
+from kmsecdh.errors import DecryptionFailed, InvalidPublicKey, InvalidRequest
 from kmsecdh.keys import key_spec_of, load_peer_public_key, public_key_der
 
 KEMS: dict[str, tuple[hpke.KEM, int, str]] = {
@@ -149,9 +149,9 @@ def open_message(
         return decrypt(suite._suite(), bytes(message), recording, bytes(info), bytes(aad))
     except (InvalidTag, ValueError):
         # cryptography turns any error of the key's exchange() into InvalidTag: report a KMS failure
-        # as itself, not as a tampered message.
+        # (or an interrupt) as itself; only a refused ephemeral key means the message is at fault.
         error = recording.error
-        if isinstance(error, DeriveError) and not isinstance(error, InvalidPublicKey):
+        if error is not None and not isinstance(error, InvalidPublicKey | ValueError):
             raise error from None
         raise DecryptionFailed(
             "HPKE message does not open: enc, ciphertext, info, aad, suite or recipient key do not match "
