@@ -8,6 +8,7 @@ LOCALSTACK_PYTHON ?= $(shell pyenv root 2>/dev/null)/versions/3.13.0/bin/python
 VENV := .venv
 PY := $(VENV)/bin/python
 LOCALSTACK_VENV := .localstack-venv
+CHECKOV_VENV := .checkov-venv
 PIP_QUIET := --quiet --disable-pip-version-check
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -16,8 +17,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup synth test test-aws lint bench demo clean
 
 help:
-	@echo "make setup     install Python deps (.venv), the CDK CLI (node_modules) and the local KMS endpoint"
-	@echo "make synth     synthesize every environment in cdk.json into cdk.out, failing on any cdk-nag finding"
+	@echo "make setup     install Python deps (.venv), the CDK CLI (node_modules), the local KMS endpoint and checkov"
+	@echo "make synth     synthesize every environment in cdk.json into cdk.out, failing on any cdk-nag or checkov finding"
 	@echo "make test      run the whole test suite (vectors, OpenSSL, local KMS endpoint, synthesized templates)"
 	@echo "make lint      ruff"
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
@@ -25,7 +26,7 @@ help:
 	@echo "make bench     benchmarks, written to benchmarks/results.json"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 
-setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@echo "setup: Python virtualenv $(VENV)"
@@ -46,6 +47,13 @@ $(LOCALSTACK_VENV)/.installed: localstack-constraints.txt
 	@"$(LOCALSTACK_PYTHON)" -m venv $(LOCALSTACK_VENV) || { echo "setup failed: could not create $(LOCALSTACK_VENV)" >&2; exit 1; }
 	@$(LOCALSTACK_VENV)/bin/pip install $(PIP_QUIET) 'localstack-core[base-runtime]==2026.3.0' service_identity \
 		-c localstack-constraints.txt || { echo "setup failed: pip install localstack-core into $(LOCALSTACK_VENV)" >&2; exit 1; }
+	@touch $@
+
+# checkov pins boto3 and others below the project's versions: its own virtualenv, every package pinned.
+$(CHECKOV_VENV)/.installed: checkov-requirements.txt
+	@echo "setup: checkov virtualenv $(CHECKOV_VENV)"
+	@$(PYTHON) -m venv $(CHECKOV_VENV) || { echo "setup failed: could not create $(CHECKOV_VENV) with $(PYTHON)" >&2; exit 1; }
+	@$(CHECKOV_VENV)/bin/pip install $(PIP_QUIET) -r checkov-requirements.txt || { echo "setup failed: pip install -r checkov-requirements.txt into $(CHECKOV_VENV)" >&2; exit 1; }
 	@touch $@
 
 synth: setup

@@ -1,40 +1,47 @@
-"""CloudTrail auditing of the key-agreement keys: a trail (or an organisation trail's log group) and alarms.
+"""CloudTrail auditing of the key-agreement keys and the derive function: a trail (or an organisation
+trail's log group) and alarms.
 
 Two trail modes:
 
-* create (``existing_log_group_name=None``): a multi-Region trail with log file validation, management
-  events read and write with no event source excluded (KMS events included), log files encrypted with a
-  dedicated rotating KMS key, an S3 bucket (public access blocked, TLS only, versioned, access-logged to a
-  second bucket, expiring after ``bucket_retention``) and delivery to an encrypted CloudWatch Logs group.
-* existing: the log group of an organisation trail, by name; no trail is created.
+* create (``existing_log_group_name=None``): a multi-Region trail with log file validation, every management
+  event (read and write, no event source excluded, so KMS and the global IAM events are in) and the Lambda
+  ``Invoke`` data events of the derive functions only (advanced event selectors on their ARNs, so data
+  event charges stay with those invocations), log files encrypted with a dedicated rotating KMS key, an S3
+  bucket (public access blocked, TLS only, versioned, access-logged to a second bucket, expiring after
+  ``bucket_retention``) and delivery to an encrypted CloudWatch Logs group.
+* existing: the log group of an organisation trail, by name; no trail is created. That trail must record
+  what the filters below read, the derive functions' ``Invoke`` data events included: nothing here can
+  check it.
 
-On that log group, metric filters (namespace ``kmsecdh``) feed one alarm per kind of event, each firing on
-one or more matching events in five minutes and publishing to a KMS-encrypted SNS topic:
+On that log group, metric filters (patterns in ``constructs_lib.audit_patterns``) feed one alarm per kind of
+event, each firing on one or more matching events in five minutes and publishing to a KMS-encrypted SNS
+topic:
 
 * ``KeyDisabledOrDeletionScheduled``: DisableKey / ScheduleKeyDeletion on any key of the account (CIS 4.7)
 * ``KeyPolicyOrGrantChanged``: PutKeyPolicy / CreateGrant on one of ``key_arns``
 * ``DeriveByUnallowedPrincipal``: DeriveSharedSecret on one of ``key_arns`` by a principal not in
   ``allowed_deriver_arns``
 * ``KeyAccessDenied``: an AccessDenied* error of a KMS call on one of ``key_arns``
+* ``KeyAliasChanged``: CreateAlias / UpdateAlias / DeleteAlias of one of ``alias_names``
 
-Who called: for a Lambda function (or any role session) CloudTrail records ``userIdentity.type =
-AssumedRole``, ``userIdentity.arn = arn:aws:sts::<account>:assumed-role/<role name>/<function name>`` and the
-role itself, path included, as ``userIdentity.sessionContext.sessionIssuer.arn``; that role ARN is what the
-key policy's ``aws:PrincipalArn`` sees, so role derivers are matched there. IAM users and the account root
-have no session issuer; they are matched on ``userIdentity.arn``.
+and for each of ``derive_functions``:
 
-The key-scoped filters get one metric filter per key (all feeding the same metric) so a pattern never grows
-with the number of keys; CloudWatch Logs refuses patterns over 1024 characters, and a deriver list that
-could exceed it is rejected at construct time.
+* ``DeriveFunctionInvokedByUnallowedPrincipal``: Invoke by a principal not in its ``caller_arns``
+* ``DeriveFunctionChanged``: its code, configuration, permissions, URL, concurrency changed, or deleted
+* ``DeriveRoleChanged``: its role's policies, permissions boundary or trust policy changed, or role deleted
+* ``DeriveOutsideFunction``: DeriveSharedSecret with its role's credentials outside the function's session
+
+Filters for keys, aliases and functions come one per resource (all feeding the same metric) so a pattern
+never grows with their number; CloudWatch Logs refuses patterns over 1024 characters, and a list of
+principals that could exceed it is rejected at construct time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -47,120 +54,120 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge
+from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from constructs_lib.audit_patterns import (
+    MAX_FILTER_PATTERN_LENGTH,
+    alias_changed_pattern,
+    derive_by_unallowed_principal_pattern,
+    derive_outside_function_pattern,
+    estimated_pattern_length,
+    function_changed_pattern,
+    function_invoked_by_unallowed_principal_pattern,
+    key_access_denied_pattern,
+    key_disabled_or_deletion_scheduled_pattern,
+    key_policy_or_grant_changed_pattern,
+    role_changed_pattern,
+)
 from constructs_lib.iam_actions import (
     ALARM_TOPIC_ENCRYPTION_ACTIONS,
+    CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION,
     CLOUDTRAIL_DESCRIBE_KEY_ACTION,
     CLOUDTRAIL_ENCRYPTION_ACTION,
     CLOUDTRAIL_LOG_DECRYPTION_ACTION,
+    CLOUDTRAIL_LOG_DELIVERY_ACTION,
 )
 
 METRIC_NAMESPACE = "kmsecdh"
-MAX_FILTER_PATTERN_LENGTH = 1024
-# An unresolved ARN token is counted at this length when checking the pattern limit: a KMS key ARN
-# (36-character key id) or a CloudFormation-made role ARN (root path, name of at most 64 characters) in any
-# partition and Region fits.
-TOKEN_LENGTH_BOUND = 128
 ALARM_PERIOD = Duration.minutes(5)
 DEFAULT_BUCKET_RETENTION = Duration.days(365)
-
-_TOKEN = re.compile(r"\$\{Token\[[^\]]+\]\}")
-_KMS_EVENT_SOURCE = '($.eventSource = "kms.amazonaws.com")'
-_SESSION_ISSUER = "$.userIdentity.sessionContext.sessionIssuer.arn"
+LAMBDA_FUNCTION_RESOURCE_TYPE = "AWS::Lambda::Function"
 
 
 @dataclass(frozen=True)
 class AuditedEvent:
-    """One alarm: its metric, what it is about, and whether it has one filter per key."""
+    """One alarm: its metric, what it is about, and whether it has one filter per key, alias or function."""
 
     metric_name: str
     description: str
-    per_key: bool
+    per_resource: bool
 
 
 KEY_DISABLED_OR_DELETION_SCHEDULED = AuditedEvent(
     "KeyDisabledOrDeletionScheduled",
     "A KMS key of the account was disabled or scheduled for deletion (CIS 4.7).",
-    per_key=False,
+    per_resource=False,
 )
 KEY_POLICY_OR_GRANT_CHANGED = AuditedEvent(
     "KeyPolicyOrGrantChanged",
     "The key policy of a kmsecdh key was replaced (PutKeyPolicy) or a grant was created on it (CreateGrant).",
-    per_key=True,
+    per_resource=True,
 )
 DERIVE_BY_UNALLOWED_PRINCIPAL = AuditedEvent(
     "DeriveByUnallowedPrincipal",
     "DeriveSharedSecret was called on a kmsecdh key by a principal that is not an allowed deriver.",
-    per_key=True,
+    per_resource=True,
 )
 KEY_ACCESS_DENIED = AuditedEvent(
     "KeyAccessDenied",
     "A KMS call on a kmsecdh key was denied (errorCode AccessDenied*).",
-    per_key=True,
+    per_resource=True,
+)
+KEY_ALIAS_CHANGED = AuditedEvent(
+    "KeyAliasChanged",
+    "An alias of a kmsecdh key was created, updated or deleted (CreateAlias/UpdateAlias/DeleteAlias).",
+    per_resource=True,
+)
+FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL = AuditedEvent(
+    "DeriveFunctionInvokedByUnallowedPrincipal",
+    "The kmsecdh derive function was invoked by a principal that is not a configured caller.",
+    per_resource=True,
+)
+FUNCTION_CHANGED = AuditedEvent(
+    "DeriveFunctionChanged",
+    "The kmsecdh derive function's code, configuration, permissions, URL or concurrency was changed, or the "
+    "function was deleted.",
+    per_resource=True,
+)
+ROLE_CHANGED = AuditedEvent(
+    "DeriveRoleChanged",
+    "The kmsecdh derive function's role had its policies, permissions boundary or trust policy changed, or "
+    "was deleted.",
+    per_resource=True,
+)
+DERIVE_OUTSIDE_FUNCTION = AuditedEvent(
+    "DeriveOutsideFunction",
+    "DeriveSharedSecret was called with the derive function's role from a session other than the function's.",
+    per_resource=True,
 )
 AUDITED_EVENTS: tuple[AuditedEvent, ...] = (
     KEY_DISABLED_OR_DELETION_SCHEDULED,
     KEY_POLICY_OR_GRANT_CHANGED,
     DERIVE_BY_UNALLOWED_PRINCIPAL,
     KEY_ACCESS_DENIED,
+    KEY_ALIAS_CHANGED,
+    FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL,
+    FUNCTION_CHANGED,
+    ROLE_CHANGED,
+    DERIVE_OUTSIDE_FUNCTION,
 )
 
 
-def key_disabled_or_deletion_scheduled_pattern() -> str:
-    """The CIS AWS Foundations Benchmark pattern, verbatim: any key of the account."""
-    return (
-        "{($.eventSource = kms.amazonaws.com) && "
-        "(($.eventName=DisableKey)||($.eventName=ScheduleKeyDeletion))}"
-    )
+@dataclass(frozen=True)
+class AuditedFunction:
+    """A derive function the audit watches; every field may be a token (e.g. read from another stack).
 
-
-def key_policy_or_grant_changed_pattern(key_arn: str) -> str:
-    return (
-        f"{{ {_KMS_EVENT_SOURCE} && "
-        '(($.eventName = "PutKeyPolicy") || ($.eventName = "CreateGrant")) && '
-        f'($.resources[0].ARN = "{key_arn}") }}'
-    )
-
-
-def derive_by_unallowed_principal_pattern(key_arn: str, allowed_deriver_arns: Sequence[str]) -> str:
-    """DeriveSharedSecret on ``key_arn`` by anyone but ``allowed_deriver_arns``.
-
-    Role ARNs (and unresolved tokens, which are the roles CDK makes) are compared with the session issuer;
-    other principals (users, the account root) with ``userIdentity.arn``. A caller without a session
-    issuer always passes the role test, so only the ``userIdentity.arn`` comparisons decide for it.
+    :param function_arn: the unqualified function ARN.
+    :param function_name: its name, which is also the session name of its role in CloudTrail.
+    :param role_arn: its execution role.
+    :param role_name: that role's name (IAM events name roles by name).
+    :param caller_arns: the principals allowed to invoke it (roles or users); empty means nobody.
     """
-    roles = [arn for arn in allowed_deriver_arns if _is_role(arn)]
-    others = [arn for arn in allowed_deriver_arns if not _is_role(arn)]
-    caller_conditions = [f'($.userIdentity.arn != "{arn}")' for arn in others]
-    if roles:
-        role_checks = " && ".join(f'({_SESSION_ISSUER} != "{arn}")' for arn in roles)
-        caller_conditions.append(f"(({_SESSION_ISSUER} NOT EXISTS) || ({role_checks}))")
-    conditions = [
-        _KMS_EVENT_SOURCE,
-        '($.eventName = "DeriveSharedSecret")',
-        f'($.resources[0].ARN = "{key_arn}")',
-        *caller_conditions,
-    ]
-    return "{ " + " && ".join(conditions) + " }"
 
-
-def key_access_denied_pattern(key_arn: str) -> str:
-    """A denied KMS call naming the key: in the event's resources, or by key ARN in the request."""
-    return (
-        f"{{ {_KMS_EVENT_SOURCE} && "
-        '($.errorCode = "AccessDenied*") && '
-        f'(($.resources[0].ARN = "{key_arn}") || ($.requestParameters.keyId = "{key_arn}")) }}'
-    )
-
-
-def estimated_pattern_length(pattern: str) -> int:
-    """The pattern's length once deployed, counting each unresolved token at ``TOKEN_LENGTH_BOUND``."""
-    tokens = _TOKEN.findall(pattern)
-    return len(_TOKEN.sub("", pattern)) + TOKEN_LENGTH_BOUND * len(tokens)
-
-
-def _is_role(arn: str) -> bool:
-    return Token.is_unresolved(arn) or ":role/" in arn
+    function_arn: str
+    function_name: str
+    role_arn: str
+    role_name: str
+    caller_arns: tuple[str, ...] = ()
 
 
 class KeyUsageAudit(Construct):
@@ -168,8 +175,13 @@ class KeyUsageAudit(Construct):
 
     :param key_arns: the key-agreement keys to watch (tokens allowed).
     :param allowed_deriver_arns: every principal the key policies allow to derive (roles or users).
+    :param alias_names: the keys' aliases (``alias/...``) whose creation, update or deletion alarms; default
+        none.
+    :param derive_functions: the derive functions whose invocations are recorded (create mode) and whose
+        invocation by others, changes, role changes and derives outside their session alarm; default none.
     :param existing_log_group_name: the CloudWatch Logs group an organisation trail delivers to; default
-        None creates a trail of this account.
+        None creates a trail of this account. That trail must record the ``derive_functions``' Invoke data
+        events and IAM's global events, which this construct cannot check.
     :param alarm_email: subscribed to the alarm topic when given (the address must confirm); default none.
     :param log_retention: of the trail's log group (create mode); default one year.
     :param bucket_retention: how long log files (and the bucket access logs) are kept; default 365 days.
@@ -188,6 +200,8 @@ class KeyUsageAudit(Construct):
         *,
         key_arns: Sequence[str],
         allowed_deriver_arns: Sequence[str],
+        alias_names: Sequence[str] = (),
+        derive_functions: Sequence[AuditedFunction] = (),
         existing_log_group_name: str | None = None,
         alarm_email: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -199,18 +213,20 @@ class KeyUsageAudit(Construct):
         self.metric_namespace = metric_namespace
         key_arns = list(key_arns)
         allowed_deriver_arns = list(allowed_deriver_arns)
+        derive_functions = list(derive_functions)
         if not key_arns:
             raise ValueError("KeyUsageAudit needs at least one key ARN in key_arns")
         if not allowed_deriver_arns:
             raise ValueError("KeyUsageAudit needs allowed_deriver_arns: every DeriveSharedSecret would alarm")
         if existing_log_group_name is not None and not existing_log_group_name.strip():
             raise ValueError("existing_log_group_name is empty; pass None to create a trail")
-        patterns = self._patterns(key_arns, allowed_deriver_arns)
+        patterns = self._patterns(key_arns, allowed_deriver_arns, list(alias_names), derive_functions)
 
         self._removal_policy = removal_policy
         self.trail: cloudtrail.Trail | None = None
         if existing_log_group_name is None:
             self.trail, self.log_group = self._create_trail(log_retention, bucket_retention)
+            self._record_events(self.trail, [function.function_arn for function in derive_functions])
         else:
             self.log_group = logs.LogGroup.from_log_group_name(self, "TrailLogGroup", existing_log_group_name)
 
@@ -221,7 +237,7 @@ class KeyUsageAudit(Construct):
             self.metric_filters[event.metric_name] = [
                 logs.MetricFilter(
                     self,
-                    f"{event.metric_name}Filter{index}" if event.per_key else f"{event.metric_name}Filter",
+                    f"{event.metric_name}Filter" + (str(index) if event.per_resource else ""),
                     log_group=self.log_group,
                     filter_pattern=logs.FilterPattern.literal(pattern),
                     metric_namespace=self.metric_namespace,
@@ -232,26 +248,95 @@ class KeyUsageAudit(Construct):
             ]
             self.alarms[event.metric_name] = self._alarm(event)
 
-    @staticmethod
-    def _patterns(key_arns: list[str], allowed_deriver_arns: list[str]) -> dict[AuditedEvent, list[str]]:
+    def _patterns(
+        self,
+        key_arns: list[str],
+        allowed_deriver_arns: list[str],
+        alias_names: list[str],
+        derive_functions: list[AuditedFunction],
+    ) -> dict[AuditedEvent, list[str]]:
+        """Every event's patterns; events without a resource to watch (no alias, no function) are left out."""
         patterns = {
             KEY_DISABLED_OR_DELETION_SCHEDULED: [key_disabled_or_deletion_scheduled_pattern()],
             KEY_POLICY_OR_GRANT_CHANGED: [key_policy_or_grant_changed_pattern(arn) for arn in key_arns],
             DERIVE_BY_UNALLOWED_PRINCIPAL: [
-                derive_by_unallowed_principal_pattern(arn, allowed_deriver_arns) for arn in key_arns
+                _checked(
+                    DERIVE_BY_UNALLOWED_PRINCIPAL,
+                    derive_by_unallowed_principal_pattern(arn, allowed_deriver_arns),
+                    f"{len(allowed_deriver_arns)} allowed derivers are too many for one pattern",
+                )
+                for arn in key_arns
             ],
             KEY_ACCESS_DENIED: [key_access_denied_pattern(arn) for arn in key_arns],
+            KEY_ALIAS_CHANGED: [alias_changed_pattern(name) for name in alias_names],
+            FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL: [
+                _checked(
+                    FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL,
+                    function_invoked_by_unallowed_principal_pattern(
+                        function.function_arn, function.caller_arns
+                    ),
+                    f"{len(function.caller_arns)} callers are too many for one pattern",
+                )
+                for function in derive_functions
+            ],
+            FUNCTION_CHANGED: [
+                function_changed_pattern(function.function_arn, function.function_name)
+                for function in derive_functions
+            ],
+            ROLE_CHANGED: [role_changed_pattern(function.role_name) for function in derive_functions],
+            DERIVE_OUTSIDE_FUNCTION: [
+                derive_outside_function_pattern(function.role_arn, self._function_session_arn(function))
+                for function in derive_functions
+            ],
         }
         for event, event_patterns in patterns.items():
             for pattern in event_patterns:
-                length = estimated_pattern_length(pattern)
-                if length > MAX_FILTER_PATTERN_LENGTH:
-                    raise ValueError(
-                        f"the {event.metric_name} filter pattern would be about {length} characters, over "
-                        f"CloudWatch Logs' limit of {MAX_FILTER_PATTERN_LENGTH}: "
-                        f"{len(allowed_deriver_arns)} allowed derivers are too many for one pattern"
-                    )
-        return patterns
+                _checked(event, pattern, "its names and ARNs are too long")
+        return {event: event_patterns for event, event_patterns in patterns.items() if event_patterns}
+
+    def _function_session_arn(self, function: AuditedFunction) -> str:
+        """``arn:<partition>:sts::<account>:assumed-role/<role name>/<function name>``: Lambda names the
+        role session after the function."""
+        return Stack.of(self).format_arn(
+            service="sts",
+            region="",
+            resource="assumed-role",
+            resource_name=f"{function.role_name}/{function.function_name}",
+        )
+
+    @staticmethod
+    def _record_events(trail: cloudtrail.Trail, function_arns: list[str]) -> None:
+        """Every management event, and the functions' Invoke data events.
+
+        The L2 Trail has no advanced event selectors, so they are set on its CfnTrail. Advanced selectors
+        replace the basic ones, so management events get a selector of their own (read and write, no event
+        source excluded). A Lambda data event names the unqualified function ARN as its resource, also for
+        an invocation through an alias or version, so ``Equals`` on the ARNs records exactly those functions.
+        """
+        selector = cloudtrail.CfnTrail.AdvancedEventSelectorProperty
+        field = cloudtrail.CfnTrail.AdvancedFieldSelectorProperty
+        selectors = [
+            selector(
+                name="Management events",
+                field_selectors=[field(field="eventCategory", equal_to=["Management"])],
+            )
+        ]
+        if function_arns:
+            selectors.append(
+                selector(
+                    name="Derive function invocations",
+                    field_selectors=[
+                        field(field="eventCategory", equal_to=["Data"]),
+                        field(field="resources.type", equal_to=[LAMBDA_FUNCTION_RESOURCE_TYPE]),
+                        field(field="resources.ARN", equal_to=function_arns),
+                    ],
+                )
+            )
+        cfn_trail = trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.advanced_event_selectors = selectors
+        # The L2 renders its (empty) basic selectors as []; CloudTrail takes one kind or the other.
+        cfn_trail.add_property_deletion_override("EventSelectors")
 
     def _alarm(self, event: AuditedEvent) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
@@ -281,12 +366,8 @@ class KeyUsageAudit(Construct):
         trail_name = Names.unique_resource_name(self, max_length=128, separator="-")
         trail_arn = stack.format_arn(service="cloudtrail", resource="trail", resource_name=trail_name)
         log_group_name = f"/aws/cloudtrail/{trail_name}"
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=log_group_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        # Confused-deputy guard on every statement for CloudTrail: only this trail of this account.
+        from_this_trail = {"aws:SourceArn": trail_arn, "aws:SourceAccount": stack.account}
         trail_key = self._symmetric_key(
             "TrailKey",
             "kmsecdh audit: encrypts the CloudTrail log files and the trail's CloudWatch Logs group",
@@ -298,7 +379,7 @@ class KeyUsageAudit(Construct):
                     resources=["*"],
                     conditions={
                         "StringEquals": {
-                            "aws:SourceArn": trail_arn,
+                            **from_this_trail,
                             "kms:EncryptionContext:aws:cloudtrail:arn": trail_arn,
                         }
                     },
@@ -308,7 +389,7 @@ class KeyUsageAudit(Construct):
                     principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
                     actions=[CLOUDTRAIL_DESCRIBE_KEY_ACTION],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
+                    conditions={"StringEquals": from_this_trail},
                 ),
                 iam.PolicyStatement(
                     # Delegated to IAM: a principal of the account whose IAM policy allows kms:Decrypt on
@@ -319,11 +400,12 @@ class KeyUsageAudit(Construct):
                     resources=["*"],
                     conditions={"StringEquals": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn}},
                 ),
-                key_policy.allow_cloudwatch_logs(self, {"ArnEquals": log_group_arn}),
+                key_policy.allow_cloudwatch_logs(self, key_policy.log_group_arn(self, log_group_name)),
             ],
         )
         access_log_bucket = self._bucket("AccessLogBucket", bucket_retention, access_logs=None)
         trail_bucket = self._bucket("TrailBucket", bucket_retention, access_logs=access_log_bucket)
+        self._allow_cloudtrail_delivery(trail_bucket, from_this_trail)
         log_group = logs.LogGroup(
             self,
             "TrailLogGroup",
@@ -336,17 +418,48 @@ class KeyUsageAudit(Construct):
             self,
             "Trail",
             trail_name=trail_name,
-            bucket=trail_bucket,
+            # A reference, not the bucket: CDK's Trail adds its own delivery statements, without
+            # aws:SourceArn, to the policy of a bucket it is given, and nothing to a reference.
+            bucket=s3.Bucket.from_bucket_attributes(
+                self,
+                "TrailBucketReference",
+                bucket_arn=trail_bucket.bucket_arn,
+                bucket_name=trail_bucket.bucket_name,
+            ),
             encryption_key=trail_key,
             is_multi_region_trail=True,
             include_global_service_events=True,
             enable_file_validation=True,
-            management_events=cloudtrail.ReadWriteType.ALL,
             send_to_cloud_watch_logs=True,
             cloud_watch_log_group=log_group,
         )
+        # CloudTrail checks the bucket policy when the trail is created.
+        trail.node.default_child.node.add_dependency(trail_bucket.policy)
         self._acknowledge_trail_findings(trail, trail_bucket, access_log_bucket)
         return trail, log_group
+
+    @staticmethod
+    def _allow_cloudtrail_delivery(bucket: s3.Bucket, from_this_trail: dict[str, str]) -> None:
+        """The bucket-policy statements CloudTrail needs (its documented policy), for this trail only."""
+        cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailAclCheck",
+                principals=[cloudtrail_principal],
+                actions=[CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": from_this_trail},
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudTrailWrite",
+                principals=[cloudtrail_principal],
+                actions=[CLOUDTRAIL_LOG_DELIVERY_ACTION],
+                resources=[bucket.arn_for_objects(f"AWSLogs/{Stack.of(bucket).account}/*")],
+                conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **from_this_trail}},
+            )
+        )
 
     def _bucket(self, id: str, retention: Duration, *, access_logs: s3.Bucket | None) -> s3.Bucket:
         return s3.Bucket(
@@ -375,6 +488,18 @@ class KeyUsageAudit(Construct):
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         stack = Stack.of(self)
         cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        # Confused-deputy guard, on the topic key and the topic policy alike: alarms of this account only.
+        from_this_account_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+        }
         topic_key = self._symmetric_key(
             "AlarmTopicKey",
             "kmsecdh audit: encrypts the alarm topic",
@@ -384,6 +509,7 @@ class KeyUsageAudit(Construct):
                     principals=[cloudwatch_principal],
                     actions=list(ALARM_TOPIC_ENCRYPTION_ACTIONS),
                     resources=["*"],
+                    conditions=from_this_account_alarms,
                 )
             ],
         )
@@ -400,17 +526,7 @@ class KeyUsageAudit(Construct):
                 principals=[cloudwatch_principal],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                },
+                conditions=from_this_account_alarms,
             )
         )
         if alarm_email is not None:
@@ -426,13 +542,14 @@ class KeyUsageAudit(Construct):
     def _symmetric_key(
         self, id: str, description: str, service_statements: Sequence[iam.PolicyStatement]
     ) -> kms.Key:
-        """A rotating symmetric key: account-root administration (no cryptographic use) plus the services."""
+        """A rotating symmetric key: account-root administration (no cryptographic use), the lockout-bypass
+        guard, plus the services."""
         return key_policy.symmetric_service_key(
             self,
             id,
             description=description,
             removal_policy=self._removal_policy,
-            service_statements=[key_policy.deny_policy_lockout_bypass(), *service_statements],
+            service_statements=service_statements,
         )
 
     @staticmethod
@@ -441,6 +558,12 @@ class KeyUsageAudit(Construct):
     ) -> None:
         """Acknowledge, on the narrowest construct, the cdk-nag findings this design causes on purpose."""
         logs_role_policy = trail.node.find_child("LogsRole").node.find_child("DefaultPolicy")
+        skip_checkov(
+            access_log_bucket,
+            "CKV_AWS_18",
+            "This bucket receives the trail bucket's S3 server access logs; logging its own access would "
+            "write a log object for every log object delivered, without end.",
+        )
         for pack in COMPLIANCE_PACKS:
             for bucket in (trail_bucket, access_log_bucket):
                 acknowledge(
@@ -469,3 +592,14 @@ class KeyUsageAudit(Construct):
                 "The policy CDK's Trail gives the role CloudTrail assumes to deliver to CloudWatch Logs: "
                 "logs:CreateLogStream and logs:PutLogEvents on this trail's log group only, deleted with it.",
             )
+
+
+def _checked(event: AuditedEvent, pattern: str, reason: str) -> str:
+    """``pattern``, unless it could exceed CloudWatch Logs' limit once its tokens are resolved."""
+    length = estimated_pattern_length(pattern)
+    if length > MAX_FILTER_PATTERN_LENGTH:
+        raise ValueError(
+            f"the {event.metric_name} filter pattern would be about {length} characters, over "
+            f"CloudWatch Logs' limit of {MAX_FILTER_PATTERN_LENGTH}: {reason}"
+        )
+    return pattern

@@ -19,11 +19,16 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge
+from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from constructs_lib.bundling import lambda_code
 from constructs_lib.iam_actions import (
+    LAMBDA_ENVIRONMENT_DECRYPTION_ACTION,
+    LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS,
+    LAMBDA_VPC_DESCRIBE_ACTIONS,
     LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
+    VPC_CONDITION_KEY,
 )
+from constructs_lib.principals import exact_principal_arn
 
 if TYPE_CHECKING:
     from constructs_lib.key_agreement_key import KeyAgreementKey
@@ -49,7 +54,10 @@ class DeriveFunction(Construct):
     256 MB; 30 s, room for the KMS client's three attempts at a 1 s connect and 3 s read timeout
     and for a batch to start peers during its first 14 s;
     log retention one year; not attached to a VPC; a dedicated symmetric key with rotation encrypts
-    the log group.
+    the log group (named ``/kmsecdh/<unique name>/LogGroup`` so the key policy can name exactly it), and
+    another one the function's environment variables (only the function's role may decrypt them); log
+    group and keys retained; JSON log format at application and system log level INFO. Any log level is
+    safe: no Z or derived key reaches the log at DEBUG or TRACE either (``kmsecdh.log``).
 
     Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
     reserved concurrency below 1, a timeout under MIN_TIMEOUT_SECONDS, ``vpc`` without
@@ -73,6 +81,9 @@ class DeriveFunction(Construct):
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         kms_endpoint: ec2.IInterfaceVpcEndpoint | None = None,
         log_group_encryption_key: kms.IKey | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        application_log_level: lambda_.ApplicationLogLevel = lambda_.ApplicationLogLevel.INFO,
+        system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.INFO,
     ) -> None:
         super().__init__(scope, id)
         keys = tuple(keys)
@@ -86,11 +97,13 @@ class DeriveFunction(Construct):
         if not cdk.Token.is_unresolved(timeout_seconds) and timeout_seconds < MIN_TIMEOUT_SECONDS:
             raise ValueError(f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout_seconds} s")
 
-        self.log_group = logs.LogGroup(
+        self.log_group = key_policy.encrypted_log_group(
             self,
             "LogGroup",
+            key_description="kmsecdh derive function: encrypts its CloudWatch Logs log group",
             retention=log_retention,
-            encryption_key=log_group_encryption_key or self._log_group_key(),
+            removal_policy=removal_policy,
+            encryption_key=log_group_encryption_key,
         )
         self.role = iam.Role(
             self,
@@ -100,7 +113,8 @@ class DeriveFunction(Construct):
         )
         self.log_group.grant_write(self.role)
         if vpc is not None:
-            self._allow_network_interfaces()
+            self._allow_network_interfaces(vpc)
+        self.environment_key = self._environment_key(removal_policy)
 
         self.function = lambda_.Function(
             self,
@@ -118,10 +132,11 @@ class DeriveFunction(Construct):
                 DEFAULT_KEY_VARIABLE: default_key.alias_name,
                 ALLOW_RAW_SECRET_VARIABLE: "true" if allow_raw_secret else "false",
             },
+            environment_encryption=self.environment_key,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            application_log_level_v2=application_log_level,
+            system_log_level_v2=system_log_level,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrent_executions,
             memory_size=memory_size,
@@ -137,40 +152,54 @@ class DeriveFunction(Construct):
         self._acknowledge_findings(vpc)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to invoke the function (a configured caller)."""
+        """Allow ``grantee`` to invoke the function (a configured caller): a role, user or exact ARN,
+        never an account root nor an ARN with ``*`` or ``?`` (ValueError)."""
+        exact_principal_arn(grantee.grant_principal)
         return self.function.grant_invoke(grantee)
 
-    def _log_group_key(self) -> kms.Key:
-        """A symmetric key only CloudWatch Logs of this account and Region may use, for log groups."""
+    def _environment_key(self, removal_policy: cdk.RemovalPolicy) -> kms.Key:
+        """The key of the function's environment variables: the deployment configures it, only the role
+        decrypts (the variables name the keys and whether raw secrets may leave the function)."""
+        stack = cdk.Stack.of(self)
         return key_policy.symmetric_service_key(
             self,
-            "LogGroupKey",
-            description="kmsecdh derive function: encrypts its CloudWatch Logs log group",
-            # Retained with the log group, whose events stay readable only through this key.
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            "EnvironmentKey",
+            description="kmsecdh derive function: encrypts its environment variables",
+            removal_policy=removal_policy,
             service_statements=[
-                # The log group's ARN cannot appear here: the group already refers to this key, and
-                # the reference back would be a cycle.
-                key_policy.allow_cloudwatch_logs(
-                    self,
-                    {
-                        "ArnLike": cdk.Stack.of(self).format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                )
+                iam.PolicyStatement(
+                    # Lambda encrypts the variables and creates its grant with the caller's permissions,
+                    # and only when the call comes through Lambda.
+                    sid="AllowFunctionConfigurationThroughLambda",
+                    principals=[iam.ArnPrincipal(key_policy.cloudformation_execution_role_arn(self))],
+                    actions=list(LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS),
+                    resources=["*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"lambda.{stack.region}.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="AllowFunctionRoleDecrypt",
+                    principals=[iam.ArnPrincipal(self.role.role_arn)],
+                    actions=[LAMBDA_ENVIRONMENT_DECRYPTION_ACTION],
+                    resources=["*"],
+                ),
             ],
         )
 
-    def _allow_network_interfaces(self) -> None:
+    def _allow_network_interfaces(self, vpc: ec2.IVpc) -> None:
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="ManageFunctionNetworkInterfaces",
+                sid="DescribeNetworkInterfaces",
+                actions=list(LAMBDA_VPC_DESCRIBE_ACTIONS),
+                resources=["*"],
+            )
+        )
+        vpc_arn = cdk.Stack.of(self).format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageNetworkInterfacesInTheFunctionVpc",
                 actions=list(LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS),
                 resources=["*"],
+                conditions={"ArnEquals": {VPC_CONDITION_KEY: vpc_arn}},
             )
         )
 
@@ -179,7 +208,10 @@ class DeriveFunction(Construct):
         policy = self.role.node.find_child("DefaultPolicy")
         wildcard_reason = "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permission"
         if vpc is not None:
-            wildcard_reason += "; nor do the EC2 network-interface actions Lambda needs to attach to the VPC"
+            wildcard_reason += (
+                "; nor do the EC2 describe actions Lambda needs in a VPC (the network-interface changes are "
+                "limited to the function's VPC by ec2:Vpc)"
+            )
         acknowledge(
             policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason + ". KMS actions name key ARNs."
         )
@@ -190,21 +222,21 @@ class DeriveFunction(Construct):
                 "The role's only policy, made for this one function and deleted with it; it holds the "
                 "grants of its keys (by ARN) and its log group, and Lambda adds the X-Ray actions to it.",
             )
+        dead_letter_reason = (
+            "Callers invoke the function synchronously and get its errors in the response; "
+            "a derived key must not be parked in a queue."
+        )
         for pack in _DEAD_LETTER_PACKS:
-            acknowledge(
-                self.function,
-                f"{pack}-LambdaDLQ",
-                "Callers invoke the function synchronously and get its errors in the response; "
-                "a derived key must not be parked in a queue.",
-            )
+            acknowledge(self.function, f"{pack}-LambdaDLQ", dead_letter_reason)
+        skip_checkov(self.function, "CKV_AWS_116", dead_letter_reason)
         if vpc is None:
+            outside_vpc_reason = (
+                "Not attached to a VPC by configuration (vpc=None): the function accepts no inbound "
+                "connection and calls only AWS endpoints (KMS, CloudWatch Logs, X-Ray) over TLS."
+            )
             for pack in COMPLIANCE_PACKS:
-                acknowledge(
-                    self.function,
-                    f"{pack}-LambdaInsideVPC",
-                    "Not attached to a VPC by configuration (vpc=None): the function accepts no inbound "
-                    "connection and calls only AWS endpoints (KMS, CloudWatch Logs, X-Ray) over TLS.",
-                )
+                acknowledge(self.function, f"{pack}-LambdaInsideVPC", outside_vpc_reason)
+            skip_checkov(self.function, "CKV_AWS_117", outside_vpc_reason)
 
 
 # The cdk-nag packs with a LambdaDLQ rule.

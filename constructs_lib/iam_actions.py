@@ -63,20 +63,34 @@ SYMMETRIC_KEY_ADMINISTRATION_ACTIONS: tuple[str, ...] = (
 )
 
 # What a VPC-attached Lambda's execution role needs to manage the function's network interfaces (the
-# actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole, without its logs actions).
-LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS: tuple[str, ...] = (
-    "ec2:CreateNetworkInterface",
+# actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole, without its logs actions), split in
+# two: the describe actions support no resource-level permission; the others change network interfaces
+# and are limited to the function's VPC with the ec2:Vpc condition key.
+LAMBDA_VPC_DESCRIBE_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
+)
+LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS: tuple[str, ...] = (
+    "ec2:CreateNetworkInterface",
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+VPC_CONDITION_KEY = "ec2:Vpc"
+
+# The derive function's environment key. Whoever configures the function (the CloudFormation execution
+# role) needs these for Lambda to encrypt the variables and create its grant on the key; the function's
+# role decrypts them when an execution environment starts.
+LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:CreateGrant")
+LAMBDA_ENVIRONMENT_DECRYPTION_ACTION = "kms:Decrypt"
 
 # The audit construct's keys (constructs_lib/audit.py). CloudTrail (through S3) asks for a data key per log
 # file and checks the key when the trail is created or updated.
 CLOUDTRAIL_ENCRYPTION_ACTION = "kms:GenerateDataKey"
 CLOUDTRAIL_DESCRIBE_KEY_ACTION = "kms:DescribeKey"
+# CloudTrail checks the bucket's ACL and writes the log files (the trail bucket's policy).
+CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION = "s3:GetBucketAcl"
+CLOUDTRAIL_LOG_DELIVERY_ACTION = "s3:PutObject"
 # Readers of the trail's log files decrypt them through S3.
 CLOUDTRAIL_LOG_DECRYPTION_ACTION = "kms:Decrypt"
 # CloudWatch alarms publishing to the KMS-encrypted alarm topic.

@@ -19,48 +19,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Duration, IListProducer, IResolveContext, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, IListProducer, IResolveContext, Lazy, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from constructs_lib import iam_actions, key_policy
+from constructs_lib.principals import exact_principal_arn
+from kmsecdh.keys import KEY_SPECS
 
 ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
 ALLOW_PUBLIC_KEY_READ_SID = "AllowPublicKeyRead"
 DENY_DERIVE_TO_OTHERS_SID = "DenyDeriveToOthers"
 DEFAULT_PENDING_WINDOW = Duration.days(30)
 
-NIST_KEY_SPECS: tuple[str, ...] = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+# The specs the derive function serves (kmsecdh.keys, the runtime's own list): configuration, constructs
+# and runtime read this one list. KMS also offers SM2 for key agreement (China Regions only), but the
+# runtime has no SM2 curve, so a deployed function would refuse its own configuration.
+KEY_AGREEMENT_KEY_SPECS: tuple[str, ...] = tuple(KEY_SPECS)
 SM2_KEY_SPEC = "SM2"
-# The specs KMS accepts with KeyUsage=KEY_AGREEMENT; SM2 only in the China Regions.
-KEY_AGREEMENT_KEY_SPECS: tuple[str, ...] = (*NIST_KEY_SPECS, SM2_KEY_SPEC)
 
 
-def check_key_spec(key_spec: str, region: str | None) -> None:
-    """Raise ValueError unless KMS can create a KEY_AGREEMENT key of this spec in this region.
-
-    SM2 exists only in the China Regions. An environment-agnostic stack (``region=None``) could be
-    deployed anywhere, so SM2 needs an explicit cn-* region.
-    """
+def check_key_spec(key_spec: str) -> None:
+    """Raise ValueError unless ``key_spec`` is one the derive function serves."""
+    if key_spec == SM2_KEY_SPEC:
+        raise ValueError(
+            "key spec SM2 is not supported: KMS offers it for key agreement in the China Regions, but the "
+            f"derive function serves only {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
+        )
     if key_spec not in KEY_AGREEMENT_KEY_SPECS:
         raise ValueError(
             f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
         )
-    if key_spec == SM2_KEY_SPEC:
-        if region is None:
-            raise ValueError("key spec SM2 needs an explicit China region (cn-*); the stack has no region")
-        if not region.startswith("cn-"):
-            raise ValueError(f"key spec SM2 exists only in the China Regions (cn-*), not in {region}")
-
-
-def principal_arn(principal: iam.IPrincipal) -> str:
-    """The ARN `aws:PrincipalArn` carries for requests made by this principal."""
-    for attribute in ("role_arn", "user_arn", "arn"):
-        arn = getattr(principal, attribute, None)
-        if arn:
-            return arn
-    raise TypeError(f"cannot name the ARN of principal {principal}; grant to a role, user or ArnPrincipal")
 
 
 @jsii.implements(IValidation)
@@ -86,7 +76,7 @@ class _DeriverArns:
 class KeyAgreementKey(Construct):
     """A KEY_AGREEMENT KMS key, its alias and its explicit key policy.
 
-    :param key_spec: one of ``KEY_AGREEMENT_KEY_SPECS``; SM2 only in a stack with an explicit cn-* region.
+    :param key_spec: one of ``KEY_AGREEMENT_KEY_SPECS``.
     :param alias_name: ``alias/...`` name of the key.
     :param administrators: principals in ``KeyAdministration`` besides the CloudFormation execution role.
     :param cloudformation_execution_role_arn: default: the stack synthesizer's execution role
@@ -118,8 +108,7 @@ class KeyAgreementKey(Construct):
         public_key_readers: Sequence[iam.IPrincipal] = (),
     ) -> None:
         super().__init__(scope, id)
-        region = Stack.of(self).region
-        check_key_spec(key_spec, None if Token.is_unresolved(region) else region)
+        check_key_spec(key_spec)
         if enable_key_rotation:
             raise ValueError("enable_key_rotation: KMS does not rotate asymmetric (key agreement) keys")
         key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
@@ -165,29 +154,26 @@ class KeyAgreementKey(Construct):
         """ARNs of every principal given ``grant_derive`` so far; DenyDeriveToOthers reads it at synthesis."""
         return list(self._deriver_arns)
 
-    def grant(
-        self, grantee: iam.IGrantable, *actions: str, conditions: dict[str, dict[str, object]] | None = None
-    ) -> iam.Grant:
-        """Add ``actions`` on this key's ARN (never ``*``) to the grantee's identity policy.
-
-        The key policy names no account root, so this alone grants nothing: ``grant_derive`` and
-        ``grant_public_key_read`` also name the grantee in the key policy.
-        """
-        for action in actions:
-            if not action.startswith("kms:") or "*" in action:
-                raise ValueError(f"grant: {action!r} is not one explicit kms action")
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(actions), resource_arns=[self.key_arn], conditions=conditions
-        )
-
     def grant_derive(self, grantee: iam.IGrantable, *, source_vpce: str | None = None) -> iam.Grant:
-        """Let the grantee derive shared secrets (ECDH only) and read the public key.
+        """Let the grantee derive shared secrets (ECDH only) and read the public key: named in the key
+        policy (``AllowDeriveSharedSecret``, ``AllowPublicKeyRead``, spared by ``DenyDeriveToOthers``) and
+        given the same actions on this key's ARN in its identity policy.
 
         :param source_vpce: when given, the grantee may derive only through this VPC endpoint. Every deriver
-            of one key shares the same endpoint condition (one ``AllowDeriveSharedSecret`` statement).
+            of one key shares the same endpoint condition (one ``AllowDeriveSharedSecret`` statement), so a
+            principal outside that VPC cannot be a deriver of a key pinned to it.
+        :raises ValueError: for an account root, an ARN with ``*`` or ``?``, or a ``source_vpce`` that
+            differs from an earlier deriver's.
         """
         conditions = self._derive_conditions(source_vpce)
         principal = grantee.grant_principal
+        deriver_arn = exact_principal_arn(principal)
+        if self._allow_derive is not None and source_vpce != self._source_vpce:
+            raise ValueError(
+                f"grant_derive: source_vpce {source_vpce!r} differs from {self._source_vpce!r} given to an "
+                "earlier deriver of the same key: every deriver of a key derives through the same VPC "
+                "endpoint (or none): a principal outside the function's VPC cannot share a key pinned to it"
+            )
         if self._allow_derive is None:
             self._allow_derive = iam.PolicyStatement(
                 sid=ALLOW_DERIVE_SHARED_SECRET_SID,
@@ -197,18 +183,14 @@ class KeyAgreementKey(Construct):
             )
             self._policy.add_statements(self._allow_derive)
             self._source_vpce = source_vpce
-        elif source_vpce != self._source_vpce:
-            raise ValueError(
-                f"grant_derive: source_vpce {source_vpce!r} differs from {self._source_vpce!r} given to an "
-                "earlier deriver of the same key"
-            )
         self._allow_derive.add_principals(principal)
-        self._deriver_arns.append(principal_arn(principal))
-        derive = self.grant(grantee, iam_actions.DERIVE_SHARED_SECRET_ACTION, conditions=conditions)
+        self._deriver_arns.append(deriver_arn)
+        derive = self._grant_identity(grantee, [iam_actions.DERIVE_SHARED_SECRET_ACTION], conditions)
         return derive.combine(self.grant_public_key_read(grantee))
 
     def grant_public_key_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let the grantee read the public key (GetPublicKey) and describe the key."""
+        """Let the grantee read the public key (GetPublicKey) and describe the key: named in the key policy
+        (``AllowPublicKeyRead``) and given the same actions on this key's ARN in its identity policy."""
         if self._allow_public_key_read is None:
             self._allow_public_key_read = iam.PolicyStatement(
                 sid=ALLOW_PUBLIC_KEY_READ_SID,
@@ -217,7 +199,22 @@ class KeyAgreementKey(Construct):
             )
             self._policy.add_statements(self._allow_public_key_read)
         self._allow_public_key_read.add_principals(grantee.grant_principal)
-        return self.grant(grantee, *iam_actions.PUBLIC_KEY_READ_ACTIONS)
+        return self._grant_identity(grantee, list(iam_actions.PUBLIC_KEY_READ_ACTIONS))
+
+    def _grant_identity(
+        self,
+        grantee: iam.IGrantable,
+        actions: list[str],
+        conditions: dict[str, dict[str, object]] | None = None,
+    ) -> iam.Grant:
+        """The identity-policy half of a grant: ``actions`` on this key's ARN (never ``*``).
+
+        Private: the key policy names no account root, so this alone grants nothing; each public grant_*
+        also names the grantee in the key policy.
+        """
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=actions, resource_arns=[self.key_arn], conditions=conditions
+        )
 
     @staticmethod
     def _derive_conditions(source_vpce: str | None) -> dict[str, dict[str, object]]:

@@ -1,16 +1,18 @@
 """Key-policy statements every key of the project carries, as small pure functions.
 
 Shared by the key-agreement key and any other customer managed key a construct creates (for example a
-log-encryption key), so the administration and guard-rail statements read the same everywhere.
+log-encryption key), so the administration and guard-rail statements read the same everywhere; and the
+log groups encrypted with a key of their own (``encrypted_log_group``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Fn, Names, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from constructs_lib import iam_actions
@@ -63,19 +65,58 @@ def symmetric_key_administration() -> iam.PolicyStatement:
     )
 
 
-def allow_cloudwatch_logs(scope: IConstruct, log_group_condition: dict[str, str]) -> iam.PolicyStatement:
-    """CloudWatch Logs of the stack's Region may encrypt with the key, for the log groups the condition names.
+def allow_cloudwatch_logs(scope: IConstruct, log_group_arn: str) -> iam.PolicyStatement:
+    """CloudWatch Logs of the stack's Region may encrypt with the key, for the one log group named.
 
-    ``log_group_condition`` is the condition operator (``ArnEquals`` for one group, ``ArnLike`` for a
-    pattern) with the ARN to compare ``kms:EncryptionContext:aws:logs:arn`` against.
+    The guard against a confused deputy is the encryption context: CloudWatch Logs puts the log group's ARN
+    (account and Region included) in ``kms:EncryptionContext:aws:logs:arn`` of every call, and that is the
+    condition key its documentation gives for key policies. It documents no ``aws:SourceArn`` or
+    ``aws:SourceAccount`` on these calls, and a condition on a key that is absent would refuse every one.
     """
-    ((operator, log_group_arn),) = log_group_condition.items()
     return iam.PolicyStatement(
         sid=ALLOW_CLOUDWATCH_LOGS_SID,
         principals=[iam.ServicePrincipal(f"logs.{Stack.of(scope).region}.amazonaws.com")],
         actions=list(iam_actions.LOG_ENCRYPTION_ACTIONS),
         resources=["*"],
-        conditions={operator: {LOGS_ARN_CONTEXT_KEY: log_group_arn}},
+        conditions={"ArnEquals": {LOGS_ARN_CONTEXT_KEY: log_group_arn}},
+    )
+
+
+def log_group_arn(scope: IConstruct, log_group_name: str) -> str:
+    """The ARN CloudWatch Logs puts in the encryption context for the group of this name (no ``:*``)."""
+    return Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name=log_group_name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def encrypted_log_group(
+    scope: Construct,
+    id: str,
+    *,
+    key_description: str,
+    retention: logs.RetentionDays,
+    removal_policy: RemovalPolicy,
+    encryption_key: kms.IKey | None = None,
+) -> logs.LogGroup:
+    """A log group ``id`` with a fixed name, encrypted with its own key ``<id>Key`` (unless given one).
+
+    The name is fixed (``/kmsecdh/`` and the scope's unique name) so the key policy can name the group's ARN:
+    with a generated name the policy would have to refer to the group, which already refers to the key.
+    Group and key share the removal policy: retained events stay readable only through their key.
+    """
+    name = f"/kmsecdh/{Names.unique_resource_name(scope, max_length=200, separator='-')}/{id}"
+    key = encryption_key or symmetric_service_key(
+        scope,
+        f"{id}Key",
+        description=key_description,
+        removal_policy=removal_policy,
+        service_statements=[allow_cloudwatch_logs(scope, log_group_arn(scope, name))],
+    )
+    return logs.LogGroup(
+        scope, id, log_group_name=name, retention=retention, encryption_key=key, removal_policy=removal_policy
     )
 
 
@@ -87,14 +128,17 @@ def symmetric_service_key(
     removal_policy: RemovalPolicy,
     service_statements: Sequence[iam.PolicyStatement],
 ) -> kms.Key:
-    """A rotating symmetric key for AWS services: account-root administration plus their statements."""
+    """A rotating symmetric key for AWS services: account-root administration (no cryptographic use), the
+    lockout-bypass guard every key of the project carries, and the services' statements."""
     return kms.Key(
         scope,
         id,
         description=description,
         enable_key_rotation=True,
         removal_policy=removal_policy,
-        policy=iam.PolicyDocument(statements=[symmetric_key_administration(), *service_statements]),
+        policy=iam.PolicyDocument(
+            statements=[symmetric_key_administration(), deny_policy_lockout_bypass(), *service_statements]
+        ),
     )
 
 

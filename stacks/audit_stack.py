@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from aws_cdk import Stack
 from constructs import Construct
 
-from constructs_lib.audit import KeyUsageAudit
+from constructs_lib.audit import AuditedFunction, KeyUsageAudit
 from stacks.config import EnvironmentConfig
 
 
@@ -25,6 +25,8 @@ class AuditStack(Stack):
         config: EnvironmentConfig,
         key_arns: Sequence[str],
         allowed_deriver_arns: Sequence[str],
+        alias_names: Sequence[str],
+        derive_function: AuditedFunction,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -33,6 +35,8 @@ class AuditStack(Stack):
             "KeyUsageAudit",
             key_arns=key_arns,
             allowed_deriver_arns=allowed_deriver_arns,
+            alias_names=alias_names,
+            derive_functions=[derive_function],
             existing_log_group_name=config.trail_log_group_name if config.trail_mode == "existing" else None,
             alarm_email=config.alarm_email,
             log_retention=config.log_retention,

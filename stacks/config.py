@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs_lib.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, check_key_spec
 from constructs_lib.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
+from constructs_lib.principals import ARN_WILDCARDS, check_exact_principal_arn
 
 CONTEXT_KEY = "environments"
 
@@ -56,6 +57,20 @@ LOG_RETENTION: dict[int, logs.RetentionDays] = {
     3653: logs.RetentionDays.TEN_YEARS,
 }
 
+# What an organisation trail must record for the audit's alarms on the derive function, which synth cannot
+# check: the environment confirms it with existing_trail_records_derive_invokes.
+_ORGANISATION_TRAIL_REQUIREMENT = (
+    "must be true with trail_mode 'existing', confirming that the organisation trail delivering to "
+    "trail_log_group_name records the derive function's invocations: an advanced event selector with "
+    "eventCategory Equals [Data], resources.type Equals [AWS::Lambda::Function] and resources.ARN Equals "
+    "(or StartsWith) the function's ARN (output DeriveFunctionArn of the KeyAgreement stack), besides all "
+    "management events of this account with IAM's global events; without it no invocation is ever seen"
+)
+
+# The derive function's application log level, as Lambda names them. Every one is safe: no Z or derived key
+# reaches the log at DEBUG or TRACE either (kmsecdh.log).
+LogLevelName = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+LOG_LEVELS: tuple[LogLevelName, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 TrailMode = Literal["create", "existing"]
 RemovalPolicyName = Literal["retain", "destroy"]
 
@@ -87,12 +102,14 @@ class EnvironmentConfig:
     removal_policy: RemovalPolicyName = "retain"
     trail_mode: TrailMode = "create"
     trail_log_group_name: str | None = None
+    existing_trail_records_derive_invokes: bool = False
     alarm_email: str | None = None
     reserved_concurrency: int | None = None
     network_isolation: bool = False
     log_retention_days: int = 365
     termination_protection: bool = False
     allow_raw_secret: bool = False
+    log_level: LogLevelName = "INFO"
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -139,7 +156,7 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
 
     account = reader.optional_str("account", ACCOUNT_PATTERN, "a 12-digit AWS account id")
     region = reader.optional_str("region", REGION_PATTERN, "an AWS Region name such as eu-west-1")
-    key_specs = reader.key_specs(region)
+    key_specs = reader.key_specs()
     minimum_window = reader.int_in_range(
         "minimum_deletion_window_days", MIN_PENDING_WINDOW_DAYS, MAX_PENDING_WINDOW_DAYS
     )
@@ -161,9 +178,32 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         raise EnvironmentConfigError(name, "trail_log_group_name", "required when trail_mode is 'existing'")
     if trail_mode == "create" and trail_log_group_name is not None:
         raise EnvironmentConfigError(name, "trail_log_group_name", "only used when trail_mode is 'existing'")
+    records_derive_invokes = reader.bool("existing_trail_records_derive_invokes")
+    if trail_mode == "existing" and not records_derive_invokes:
+        raise EnvironmentConfigError(
+            name, "existing_trail_records_derive_invokes", _ORGANISATION_TRAIL_REQUIREMENT
+        )
+    if trail_mode == "create" and records_derive_invokes:
+        raise EnvironmentConfigError(
+            name,
+            "existing_trail_records_derive_invokes",
+            "only used when trail_mode is 'existing' (the trail this app creates records them itself)",
+        )
     reserved_concurrency = entry.get("reserved_concurrency")
     if reserved_concurrency is not None:
         reserved_concurrency = reader.int_in_range("reserved_concurrency", 1, 1000)
+    network_isolation = reader.bool("network_isolation")
+    extra_deriver_arns = reader.principal_arns("extra_deriver_arns", exact=True)
+    if network_isolation and extra_deriver_arns:
+        # Every deriver of a key shares its aws:SourceVpce condition, and the endpoint is reachable only
+        # from the function's isolated VPC, so these principals could never derive.
+        raise EnvironmentConfigError(
+            name,
+            "extra_deriver_arns",
+            "not allowed with network_isolation: derives are pinned to the function's KMS endpoint in its "
+            "isolated VPC, which other principals cannot reach; invoke the derive function instead "
+            "(caller_arns)",
+        )
 
     return EnvironmentConfig(
         name=name,
@@ -171,20 +211,22 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         region=region,
         key_specs=key_specs,
         admin_arns=reader.principal_arns("admin_arns"),
-        caller_arns=reader.principal_arns("caller_arns"),
+        caller_arns=reader.principal_arns("caller_arns", exact=True),
         public_key_reader_arns=reader.principal_arns("public_key_reader_arns"),
-        extra_deriver_arns=reader.principal_arns("extra_deriver_arns"),
+        extra_deriver_arns=extra_deriver_arns,
         minimum_deletion_window_days=minimum_window,
         pending_window_days=pending_window,
         removal_policy=reader.choice("removal_policy", ("retain", "destroy")),
         trail_mode=trail_mode,
         trail_log_group_name=trail_log_group_name,
+        existing_trail_records_derive_invokes=records_derive_invokes,
         alarm_email=reader.optional_str("alarm_email", EMAIL_PATTERN, "an e-mail address"),
         reserved_concurrency=reserved_concurrency,
-        network_isolation=reader.bool("network_isolation"),
+        network_isolation=network_isolation,
         log_retention_days=reader.choice("log_retention_days", tuple(LOG_RETENTION)),
         termination_protection=reader.bool("termination_protection"),
         allow_raw_secret=reader.bool("allow_raw_secret"),
+        log_level=reader.choice("log_level", LOG_LEVELS),
     )
 
 
@@ -230,7 +272,9 @@ class _Reader:
             raise self._error(field, f"must be one of {', '.join(map(str, choices))}; got {value!r}")
         return value
 
-    def principal_arns(self, field: str) -> tuple[str, ...]:
+    def principal_arns(self, field: str, *, exact: bool = False) -> tuple[str, ...]:
+        """IAM principal ARNs, never with a wildcard; ``exact`` also refuses an account root (derivers and
+        callers, see constructs_lib.principals)."""
         values = self._get(field)
         if not isinstance(values, list | tuple):
             raise self._error(field, f"must be a list of IAM principal ARNs, got {values!r}")
@@ -240,11 +284,18 @@ class _Reader:
                     field,
                     f"{value!r} is not an IAM role, user or account-root ARN (arn:aws:iam::<account>:...)",
                 )
+            try:
+                if exact:
+                    check_exact_principal_arn(value)
+                elif any(wildcard in value for wildcard in ARN_WILDCARDS):
+                    raise ValueError(f"{value!r} holds '*' or '?': a policy principal is never a pattern")
+            except ValueError as error:
+                raise self._error(field, str(error)) from None
         if len(set(values)) != len(values):
             raise self._error(field, "lists a principal twice")
         return tuple(values)
 
-    def key_specs(self, region: str | None) -> tuple[str, ...]:
+    def key_specs(self) -> tuple[str, ...]:
         field = "key_specs"
         if field not in self._entry:
             raise self._error(
@@ -257,7 +308,7 @@ class _Reader:
             if not isinstance(value, str):
                 raise self._error(field, f"must hold key spec names, got {value!r}")
             try:
-                check_key_spec(value, region)
+                check_key_spec(value)
             except ValueError as error:
                 raise self._error(field, str(error)) from None
         if len(set(values)) != len(values):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from constructs_lib.derive_function import DeriveFunction
@@ -48,8 +49,10 @@ class KeyAgreementStack(Stack):
             "Derive",
             keys=self.keys,
             allow_raw_secret=config.allow_raw_secret,
+            application_log_level=getattr(lambda_.ApplicationLogLevel, config.log_level),
             reserved_concurrent_executions=config.reserved_concurrency,
             log_retention=config.log_retention,
+            removal_policy=config.cdk_removal_policy,
             vpc=self.network.vpc if self.network else None,
             vpc_subnets=self.network.subnets if self.network else None,
             security_groups=[self.network.security_group] if self.network else None,
@@ -58,10 +61,11 @@ class KeyAgreementStack(Stack):
         for caller_arn in config.caller_arns:
             self.derive_function.grant_invoke(iam.ArnPrincipal(caller_arn))
 
-        source_vpce = self.network.kms_endpoint.vpc_endpoint_id if self.network else None
+        # Not pinned to the function's KMS endpoint, which they cannot reach: the configuration refuses
+        # extra derivers with network isolation, and so does each key (one endpoint condition per key).
         for deriver_arn in config.extra_deriver_arns:
             for key in self.keys:
-                key.grant_derive(iam.ArnPrincipal(deriver_arn), source_vpce=source_vpce)
+                key.grant_derive(iam.ArnPrincipal(deriver_arn))
 
         # What operators and applications need after `cdk deploy`: the function to invoke, the keys to name.
         CfnOutput(
@@ -69,6 +73,12 @@ class KeyAgreementStack(Stack):
             "DeriveFunctionName",
             value=self.derive_function.function.function_name,
             description="Invoke this function to derive (kmsecdh derive --function ...)",
+        )
+        CfnOutput(
+            self,
+            "DeriveFunctionArn",
+            value=self.derive_function.function.function_arn,
+            description="What an organisation trail's Lambda data event selector names (resources.ARN)",
         )
         for key in self.keys:
             CfnOutput(self, f"{key.node.id}KeyArn", value=key.key_arn, description=f"{key.alias_name} ARN")

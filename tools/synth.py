@@ -1,4 +1,5 @@
-"""`make synth`: synthesize every environment with the CDK CLI and fail on any unacknowledged finding.
+"""`make synth`: synthesize every environment with the CDK CLI and fail on any unacknowledged finding
+of the cdk-nag packs or any failed checkov check.
 
 The CLI's exit status is not enough: `cdk synth -q` (CLI 2.1148) was seen to exit 0 while
 `cdk.out/validation-report.json` listed failures, so this reads the report and decides itself.
@@ -11,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tools.checkov import failed_checks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = PROJECT_ROOT / "cdk.out"
@@ -53,10 +56,16 @@ def main() -> int:
     if findings:
         print(f"synth: {len(findings)} unacknowledged finding(s), see {report_path}", file=sys.stderr)
         return 1
+    failures = failed_checks(sorted(OUTPUT_DIR.glob("assembly-*/*.template.json")))
+    for failure in failures:
+        print(f"synth: checkov {failure}", file=sys.stderr)
+    if failures:
+        print(f"synth: {len(failures)} failed checkov check(s)", file=sys.stderr)
+        return 1
     if completed.returncode != 0:
         print(f"synth: cdk synth exited {completed.returncode}", file=sys.stderr)
         return completed.returncode
-    print(f"synth: every environment synthesized into {OUTPUT_DIR}, no unacknowledged finding")
+    print(f"synth: every environment synthesized into {OUTPUT_DIR}, no unacknowledged finding, checkov clean")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmsecdh import messages
-from kmsecdh.audit_events import KeyEvent, key_events
+from kmsecdh.audit_events import FUNCTION_ARN_PATTERN, KeyEvent, invocation_events, key_events
 from kmsecdh.cli import remote
-from kmsecdh.cli.errors import EXIT_OK, CommandError, FunctionError
+from kmsecdh.cli.errors import EXIT_OK, CommandError, FunctionError, UsageError
 from kmsecdh.cli.files import PUBLIC_MODE, atomic_output, read_key_file, refuse_existing, write_file
 from kmsecdh.cli.keyfiles import load_peer_key_file, load_private_key, private_key_pem
 from kmsecdh.contract import KdfParameters
@@ -148,20 +149,37 @@ def _key_arn(key_id: str) -> str:
     return remote.aws_client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 
 
+def _function_arn(function: str) -> str:
+    """Invocation data events name the unqualified function ARN: resolve a name with Lambda."""
+    if FUNCTION_ARN_PATTERN.fullmatch(function):
+        return function
+    arn = remote.aws_client("lambda").get_function_configuration(FunctionName=function)["FunctionArn"]
+    return ":".join(arn.split(":")[:7])  # without a version or alias qualifier
+
+
 _AUDIT_COLUMNS = ("time", "event", "principal", "source_ip", "error")
 
 
 def audit(args: argparse.Namespace) -> int:
+    if (args.function is None) != (args.log_group is None):
+        raise UsageError("kmsecdh audit", "--function and --log-group go together")
     key_arn = _key_arn(args.key_id)
     start = datetime.now(UTC) - args.since
-    events = key_events(remote.aws_client("cloudtrail"), key_arn, start)
+    events: Iterable[KeyEvent] = key_events(remote.aws_client("cloudtrail"), key_arn, start)
+    subject = key_arn
+    if args.function is not None:
+        function_arn = _function_arn(args.function)
+        invocations = invocation_events(remote.aws_client("logs"), args.log_group, function_arn, start)
+        # Both lists are newest first; the times are ISO 8601 in UTC, so they sort as text.
+        events = sorted([*events, *invocations], key=lambda event: event.time, reverse=True)
+        subject = f"{key_arn} and invocations of {function_arn}"
     if args.json:
         for event in events:
             print(event.as_json())
         return EXIT_OK
     rows = list(events)
     _print_table(rows)
-    print(f"{len(rows)} events on {key_arn} since {start.isoformat(timespec='seconds')}", file=sys.stderr)
+    print(f"{len(rows)} events on {subject} since {start.isoformat(timespec='seconds')}", file=sys.stderr)
     return EXIT_OK
 
 

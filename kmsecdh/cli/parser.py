@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from kmsecdh.audit_events import parse_since
-from kmsecdh.cli import commands
+from kmsecdh.cli import commands, standards
 from kmsecdh.cli.errors import UsageError
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
@@ -216,10 +216,17 @@ def build_parser() -> Parser:
 
     audit = subcommands.add_parser(
         "audit",
-        help="CloudTrail events on a KMS key (DeriveSharedSecret, management events)",
-        description="List CloudTrail LookupEvents naming the key: time, event, principal, source IP, error.",
+        help="CloudTrail events on a KMS key (DeriveSharedSecret, management events) and who invoked the "
+        "derive function",
+        description="List CloudTrail LookupEvents naming the key: time, event, principal, source IP, error. "
+        "With --function and --log-group, also the function's Invoke data events, read from the trail's "
+        "CloudWatch Logs group with a Logs Insights query (LookupEvents returns no data events).",
     )
     audit.add_argument("--key-id", required=True, metavar="ID", help="key ARN, key id or alias")
+    audit.add_argument("--function", metavar="NAME", help="derive function name or ARN (with --log-group)")
+    audit.add_argument(
+        "--log-group", metavar="NAME", help="CloudWatch Logs group the trail delivers to (with --function)"
+    )
     audit.add_argument("--since", type=_since, default=_since("24h"), metavar="N{m,h,d}", help="default: 24h")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     audit.set_defaults(handler=commands.audit)
@@ -236,6 +243,8 @@ def build_parser() -> Parser:
     )
     demo.add_argument("--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use")
     demo.set_defaults(handler=commands.demo)
+
+    standards.add_commands(subcommands)  # hpke, jwe, jwks
     return parser
 
 

@@ -1,4 +1,5 @@
-"""audit: every LookupEvents page for the key's ARN, as a table or JSON lines (botocore Stubber)."""
+"""audit: every LookupEvents page for the key's ARN and, with --function, the function's invocations from a
+Logs Insights query (polled until complete), as a table or JSON lines (botocore Stubber)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from kmsecdh.audit_events import parse_since
+from kmsecdh.audit_events import (
+    MAX_INVOCATIONS,
+    InvocationQueryError,
+    invocation_events,
+    invocation_query,
+    parse_since,
+)
 from kmsecdh.cli import remote
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -144,3 +151,220 @@ def test_since_rejects(run_cli, text: str) -> None:
     result = run_cli("audit", "--key-id", KEY_ARN, "--since", text)
     assert result.code == 2
     assert "--since" in result.err
+
+
+# --- the derive function's invocations, from the trail's log group (Logs Insights) ---
+
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:kmsecdh-dev-derive"
+LOG_GROUP = "/aws/cloudtrail/kmsecdh-dev-audit"
+CALLER = "arn:aws:sts::111122223333:assumed-role/kmsecdh-dev-app/worker"
+
+
+def _row(when: str, principal: str | None, ip: str, error: str | None = None) -> list[dict[str, str]]:
+    cells = {"@timestamp": when, "eventName": "Invoke", "sourceIPAddress": ip}
+    if principal:
+        cells["userIdentity.arn"] = principal
+    else:
+        cells["userIdentity.invokedBy"] = "events.amazonaws.com"
+    if error:
+        cells.update(errorCode=error, errorMessage="throttled")
+    return [{"field": field, "value": value} for field, value in cells.items()]
+
+
+INVOCATION_ROWS = [
+    _row("2026-05-01 11:58:00.000", CALLER, "198.51.100.9"),
+    _row("2026-05-01 09:00:00.123", None, "events.amazonaws.com", "TooManyRequestsException"),
+]
+
+
+def _client(name: str):
+    return boto3.client(name, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _expect_query(stubber: Stubber) -> None:
+    stubber.add_response(
+        "start_query",
+        {"queryId": "query-1"},
+        {
+            "logGroupName": LOG_GROUP,
+            "startTime": ANY,
+            "endTime": ANY,
+            "queryString": invocation_query(FUNCTION_ARN),
+            "limit": MAX_INVOCATIONS,
+        },
+    )
+
+
+class FakeTime:
+    """A clock that only advances when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_invocation_events_poll_until_the_query_completes() -> None:
+    logs = _client("logs")
+    fake = FakeTime()
+    with Stubber(logs) as stubber:
+        _expect_query(stubber)
+        for status in ("Scheduled", "Running"):
+            stubber.add_response(
+                "get_query_results", {"status": status, "results": []}, {"queryId": "query-1"}
+            )
+        stubber.add_response(
+            "get_query_results", {"status": "Complete", "results": INVOCATION_ROWS}, {"queryId": "query-1"}
+        )
+        events = invocation_events(
+            logs, LOG_GROUP, FUNCTION_ARN, NOW - timedelta(days=1), clock=fake.clock, sleep=fake.sleep
+        )
+        stubber.assert_no_pending_responses()
+    assert fake.sleeps == [1.0, 1.0]
+    assert [event.as_json() for event in events] == [
+        json.dumps(
+            {
+                "error": "",
+                "event": "Invoke",
+                "principal": CALLER,
+                "source_ip": "198.51.100.9",
+                "time": "2026-05-01T11:58:00+00:00",
+            }
+        ),
+        json.dumps(
+            {
+                "error": "TooManyRequestsException: throttled",
+                "event": "Invoke",
+                "principal": "events.amazonaws.com",
+                "source_ip": "events.amazonaws.com",
+                "time": "2026-05-01T09:00:00+00:00",
+            }
+        ),
+    ]
+
+
+@pytest.mark.parametrize("status", ["Failed", "Cancelled", "Timeout", "Unknown"])
+def test_a_query_that_does_not_complete_is_one_clear_error(status: str) -> None:
+    logs = _client("logs")
+    with Stubber(logs) as stubber:
+        _expect_query(stubber)
+        stubber.add_response("get_query_results", {"status": status, "results": []}, {"queryId": "query-1"})
+        with pytest.raises(InvocationQueryError, match=f"{LOG_GROUP} ended with status {status}$"):
+            invocation_events(logs, LOG_GROUP, FUNCTION_ARN, NOW, sleep=lambda _: None)
+
+
+def test_a_query_running_past_the_wait_is_stopped() -> None:
+    logs = _client("logs")
+    fake = FakeTime()
+    with Stubber(logs) as stubber:
+        _expect_query(stubber)
+        for _ in range(4):
+            stubber.add_response("get_query_results", {"status": "Running"}, {"queryId": "query-1"})
+        stubber.add_response("stop_query", {"success": True}, {"queryId": "query-1"})
+        with pytest.raises(InvocationQueryError, match=r"did not complete within 3 s \(stopped\)"):
+            invocation_events(
+                logs, LOG_GROUP, FUNCTION_ARN, NOW, wait_seconds=3, clock=fake.clock, sleep=fake.sleep
+            )
+        stubber.assert_no_pending_responses()
+    assert fake.now == 3.0
+
+
+@pytest.mark.parametrize(
+    "arn", ["kmsecdh-dev-derive", f"{FUNCTION_ARN}:live", f'{FUNCTION_ARN}" or eventName = "x'], ids=str
+)
+def test_the_query_takes_only_an_unqualified_function_arn(arn: str) -> None:
+    with pytest.raises(ValueError, match="not an unqualified Lambda function ARN"):
+        invocation_query(arn)
+
+
+@pytest.fixture
+def audit_clients(monkeypatch: pytest.MonkeyPatch):
+    clients = {name: _client(name) for name in ("cloudtrail", "logs", "lambda")}
+    monkeypatch.setattr(remote, "aws_client", clients.__getitem__)
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    for stubber in stubbers.values():
+        stubber.activate()
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.deactivate()
+        stubber.assert_no_pending_responses()
+
+
+def _expect_lookup(stubber: Stubber) -> None:
+    stubber.add_response(
+        "lookup_events",
+        {"Events": [event for page in PAGES for event in page]},
+        {
+            "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": KEY_ARN}],
+            "StartTime": ANY,
+            "EndTime": ANY,
+        },
+    )
+
+
+def test_audit_merges_the_invocations_with_the_key_events(run_cli, audit_clients) -> None:
+    _expect_lookup(audit_clients["cloudtrail"])
+    _expect_query(audit_clients["logs"])
+    audit_clients["logs"].add_response(
+        "get_query_results", {"status": "Complete", "results": INVOCATION_ROWS}, {"queryId": "query-1"}
+    )
+    result = run_cli(
+        "audit", "--key-id", KEY_ARN, "--function", FUNCTION_ARN, "--log-group", LOG_GROUP, "--json"
+    )
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    assert [(line["time"], line["event"]) for line in lines] == [
+        ("2026-05-01T12:00:00+00:00", "DeriveSharedSecret"),
+        ("2026-05-01T11:58:00+00:00", "Invoke"),
+        ("2026-05-01T11:55:00+00:00", "DeriveSharedSecret"),
+        ("2026-05-01T10:00:00+00:00", "PutKeyPolicy"),
+        ("2026-05-01T09:00:00+00:00", "Invoke"),
+    ]
+    assert lines[1]["principal"] == CALLER
+
+
+def test_audit_table_names_the_function_and_resolves_its_name(run_cli, audit_clients) -> None:
+    audit_clients["lambda"].add_response(
+        "get_function_configuration",
+        {"FunctionArn": f"{FUNCTION_ARN}:$LATEST"},
+        {"FunctionName": "kmsecdh-dev-derive"},
+    )
+    _expect_lookup(audit_clients["cloudtrail"])
+    _expect_query(audit_clients["logs"])
+    audit_clients["logs"].add_response(
+        "get_query_results", {"status": "Complete", "results": INVOCATION_ROWS}, {"queryId": "query-1"}
+    )
+    result = run_cli(
+        "audit", "--key-id", KEY_ARN, "--function", "kmsecdh-dev-derive", "--log-group", LOG_GROUP
+    )
+    assert result.code == 0, result.err
+    header, *rows = result.out.splitlines()
+    assert header.split() == ["TIME", "EVENT", "PRINCIPAL", "SOURCE_IP", "ERROR"]
+    assert rows[1].split()[:4] == ["2026-05-01T11:58:00+00:00", "Invoke", CALLER, "198.51.100.9"]
+    assert f"5 events on {KEY_ARN} and invocations of {FUNCTION_ARN}" in result.err
+
+
+def test_audit_reports_a_failed_query_in_one_line(run_cli, audit_clients) -> None:
+    _expect_query(audit_clients["logs"])
+    audit_clients["logs"].add_response(
+        "get_query_results", {"status": "Failed", "results": []}, {"queryId": "query-1"}
+    )
+    result = run_cli("audit", "--key-id", KEY_ARN, "--function", FUNCTION_ARN, "--log-group", LOG_GROUP)
+    assert result.code == 1
+    assert result.err.strip() == (
+        f"kmsecdh: error: the CloudWatch Logs Insights query for the invocations of {FUNCTION_ARN} in "
+        f"{LOG_GROUP} ended with status Failed"
+    )
+
+
+@pytest.mark.parametrize("option", [("--function", FUNCTION_ARN), ("--log-group", LOG_GROUP)])
+def test_function_and_log_group_go_together(run_cli, option: tuple[str, str]) -> None:
+    result = run_cli("audit", "--key-id", KEY_ARN, *option)
+    assert result.code == 2
+    assert "--function and --log-group go together" in result.err

@@ -1,6 +1,7 @@
 """A small CDK app around DeriveFunction, synthesized once per test session with every cdk-nag pack.
 
-Two stacks: ``Plain`` (no VPC, two keys, the second one default, raw secret allowed, one caller) and
+Two stacks: ``Plain`` (no VPC, two keys, the second one default, raw secret allowed, one caller, the
+application log level at TRACE and the system log level at DEBUG) and
 ``Isolated`` (in a VPC with a KMS interface endpoint, a log group key of its own, defaults otherwise).
 """
 
@@ -20,6 +21,7 @@ import cdk_nag
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 
 from constructs_lib.derive_function import DeriveFunction
 from constructs_lib.key_agreement_key import KeyAgreementKey
@@ -116,6 +118,8 @@ def synthesize() -> SynthesizedApp:
         default_key=p384,
         allow_raw_secret=True,
         reserved_concurrent_executions=3,
+        application_log_level=lambda_.ApplicationLogLevel.TRACE,
+        system_log_level=lambda_.SystemLogLevel.DEBUG,
     )
     plain_function.grant_invoke(iam.ArnPrincipal(CALLER_ARN))
 

@@ -16,11 +16,12 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
 
-from constructs_lib.audit import (
+from constructs_lib.audit import AuditedFunction, KeyUsageAudit
+from constructs_lib.audit_patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     TOKEN_LENGTH_BOUND,
-    KeyUsageAudit,
     estimated_pattern_length,
 )
 from stacks.application import NAG_PACKS
@@ -35,6 +36,36 @@ KEY_2 = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/mrk-0123456789abcdef0123456789abcde
 BATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/batch/rekey"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 ORGANISATION_LOG_GROUP = "aws-controltower/CloudTrailLogs"
+FUNCTION_NAME = "kmsecdh-test-derive"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
+CALLER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/app"
+CALLER_USER = f"arn:aws:iam::{ACCOUNT}:user/operator"
+ALIASES = ("alias/kmsecdh-test-p256", "alias/kmsecdh-test-p384")
+EXISTING_ROLE_NAME = "kmsecdh-existing-derive"
+EXISTING_FUNCTION = AuditedFunction(
+    function_arn=FUNCTION_ARN,
+    function_name=FUNCTION_NAME,
+    role_arn=f"arn:aws:iam::{ACCOUNT}:role/{EXISTING_ROLE_NAME}",
+    role_name=EXISTING_ROLE_NAME,
+)
+KEY_METRICS = (
+    "KeyDisabledOrDeletionScheduled",
+    "KeyPolicyOrGrantChanged",
+    "DeriveByUnallowedPrincipal",
+    "KeyAccessDenied",
+)
+ALL_METRICS = (
+    *KEY_METRICS,
+    "KeyAliasChanged",
+    "DeriveFunctionInvokedByUnallowedPrincipal",
+    "DeriveFunctionChanged",
+    "DeriveRoleChanged",
+    "DeriveOutsideFunction",
+)
+MANAGEMENT_EVENTS_SELECTOR = {
+    "Name": "Management events",
+    "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
+}
 ALARM_EMAIL = "security@example.com"
 
 CIS_PATTERN = (
@@ -47,6 +78,61 @@ def policy_or_grant_pattern(key: str) -> str:
     return (
         '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "PutKeyPolicy") || '
         f'($.eventName = "CreateGrant")) && ($.resources[0].ARN = "{key}") }}'
+    )
+
+
+def alias_pattern(alias: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "CreateAlias") || '
+        '($.eventName = "UpdateAlias") || ($.eventName = "DeleteAlias")) && '
+        f'($.requestParameters.aliasName = "{alias}") }}'
+    )
+
+
+def function_changed_pattern(name: str, arn: str) -> str:
+    events = " || ".join(
+        f'($.eventName = "{prefix}*")'
+        for prefix in (
+            "UpdateFunction",
+            "AddPermission",
+            "RemovePermission",
+            "CreateFunctionUrlConfig",
+            "PutFunction",
+            "DeleteFunction",
+        )
+    )
+    selector = "$.requestParameters.functionName"
+    return (
+        f'{{ ($.eventSource = "lambda.amazonaws.com") && ({events}) && (({selector} = "{name}") || '
+        f'({selector} = "*:function:{name}") || ({selector} = "{arn}:*")) }}'
+    )
+
+
+def role_changed_pattern(role_name: str) -> str:
+    events = " || ".join(
+        f'($.eventName = "{name}")'
+        for name in (
+            "PutRolePolicy",
+            "DeleteRolePolicy",
+            "AttachRolePolicy",
+            "DetachRolePolicy",
+            "UpdateAssumeRolePolicy",
+            "PutRolePermissionsBoundary",
+            "DeleteRolePermissionsBoundary",
+            "DeleteRole",
+        )
+    )
+    return (
+        f'{{ ($.eventSource = "iam.amazonaws.com") && ({events}) && '
+        f'($.requestParameters.roleName = "{role_name}") }}'
+    )
+
+
+def derive_outside_pattern(role_arn: str, role_name: str, function_name: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
+        f'({ISSUER} = "{role_arn}") && ($.userIdentity.arn != '
+        f'"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{function_name}") }}'
     )
 
 
@@ -99,6 +185,16 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory) -> AuditApp:
         "Audit",
         key_arns=[KEY_1, KEY_2],
         allowed_deriver_arns=[deriver_role.role_arn, BATCH_ROLE, ALICE],
+        alias_names=ALIASES,
+        derive_functions=[
+            AuditedFunction(
+                function_arn=FUNCTION_ARN,
+                function_name=FUNCTION_NAME,
+                role_arn=deriver_role.role_arn,
+                role_name=deriver_role.role_name,
+                caller_arns=(CALLER_ROLE, CALLER_USER),
+            )
+        ],
         alarm_email=ALARM_EMAIL,
     )
     existing = cdk.Stack(app, "Existing", env=ENV)
@@ -107,6 +203,8 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory) -> AuditApp:
         "Audit",
         key_arns=[KEY_1],
         allowed_deriver_arns=[BATCH_ROLE],
+        alias_names=ALIASES[:1],
+        derive_functions=[EXISTING_FUNCTION],
         existing_log_group_name=ORGANISATION_LOG_GROUP,
     )
     synth_error = None
@@ -132,12 +230,15 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
 
 
 def render(value: Any) -> str:
-    """A pattern as one string; a GetAtt becomes ``${LogicalId.Attribute}``, an import ``${import:Name}``."""
+    """A pattern as one string; a GetAtt becomes ``${LogicalId.Attribute}``, a Ref ``${LogicalId}``, an
+    import ``${import:Name}``."""
     if isinstance(value, str):
         return value
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(render(part) for part in parts)
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
     if "Fn::GetAtt" in value:
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"
     if "Fn::ImportValue" in value:
@@ -184,7 +285,18 @@ def test_trail_settings(audit_app: AuditApp) -> None:
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "cloudtrail.amazonaws.com"
     }
-    assert trail["EventSelectors"] == [{"IncludeManagementEvents": True, "ReadWriteType": "All"}]
+    assert "EventSelectors" not in trail
+    assert trail["AdvancedEventSelectors"] == [
+        MANAGEMENT_EVENTS_SELECTOR,
+        {
+            "Name": "Derive function invocations",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::Lambda::Function"]},
+                {"Field": "resources.ARN", "Equals": [FUNCTION_ARN]},
+            ],
+        },
+    ]
     assert "InsightSelectors" not in trail
 
 
@@ -212,7 +324,9 @@ def trail_logs_role(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def test_kms_management_events_are_never_excluded(audit_app: AuditApp, stack_name: str) -> None:
     raw = json.dumps(audit_app.template(getattr(audit_app, stack_name)))
     assert "ExcludeManagementEventSources" not in raw
-    assert "AdvancedEventSelectors" not in raw
+    # the management selector filters on the category alone: no eventSource, readOnly or eventName field
+    assert '"eventSource"' not in raw
+    assert '"readOnly"' not in raw
 
 
 def test_trail_logs_role_may_only_write_its_log_group(audit_app: AuditApp) -> None:
@@ -254,11 +368,18 @@ def test_trail_key_policy(audit_app: AuditApp) -> None:
         "Action": "kms:GenerateDataKey",
         "Resource": "*",
         "Condition": {
-            "StringEquals": {"aws:SourceArn": arn, "kms:EncryptionContext:aws:cloudtrail:arn": arn}
+            "StringEquals": {
+                "aws:SourceArn": arn,
+                "aws:SourceAccount": ACCOUNT,
+                "kms:EncryptionContext:aws:cloudtrail:arn": arn,
+            }
         },
     }
     assert statements["AllowCloudTrailDescribeKey"]["Action"] == "kms:DescribeKey"
-    assert statements["AllowCloudTrailDescribeKey"]["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}
+    assert statements["AllowCloudTrailDescribeKey"]["Condition"] == {
+        "StringEquals": {"aws:SourceArn": arn, "aws:SourceAccount": ACCOUNT}
+    }
+    assert statements["DenyPolicyLockoutBypass"]["Effect"] == "Deny"
     decrypt = statements["AllowTrailLogDecryptionThroughIam"]
     assert decrypt["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert decrypt["Action"] == "kms:Decrypt"
@@ -366,26 +487,43 @@ def test_buckets_deny_requests_without_tls(audit_app: AuditApp) -> None:
         } in policies[bucket_id]
 
 
-def test_trail_bucket_lets_cloudtrail_write_its_account_prefix_only(audit_app: AuditApp) -> None:
+def test_trail_bucket_lets_this_trail_only_write_its_account_prefix(audit_app: AuditApp) -> None:
     template = audit_app.template(audit_app.create)
     (trail_bucket_id, _), _ = buckets(template)
-    (statements,) = [
-        p["PolicyDocument"]["Statement"]
-        for p in resources(template, "AWS::S3::BucketPolicy").values()
-        if p["Bucket"] == {"Ref": trail_bucket_id}
+    ((policy_id, policy),) = [
+        (policy_id, policy)
+        for policy_id, policy in resources(template, "AWS::S3::BucketPolicy").items()
+        if policy["Bucket"] == {"Ref": trail_bucket_id}
     ]
-    writes = [s for s in statements if s["Action"] == "s3:PutObject"]
-    assert writes == [
+    from_this_trail = {"aws:SourceArn": trail_arn(template), "aws:SourceAccount": ACCOUNT}
+    cloudtrail_statements = [
+        statement
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    ]
+    assert cloudtrail_statements == [
+        {
+            "Action": "s3:GetBucketAcl",
+            "Condition": {"StringEquals": from_this_trail},
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Resource": {"Fn::GetAtt": [trail_bucket_id, "Arn"]},
+            "Sid": "AllowCloudTrailAclCheck",
+        },
         {
             "Action": "s3:PutObject",
-            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **from_this_trail}},
             "Effect": "Allow",
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Resource": {
                 "Fn::Join": ["", [{"Fn::GetAtt": [trail_bucket_id, "Arn"]}, f"/AWSLogs/{ACCOUNT}/*"]]
             },
-        }
+            "Sid": "AllowCloudTrailWrite",
+        },
     ]
+    # CloudTrail checks the policy when the trail is created.
+    (trail,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudTrail::Trail"]
+    assert policy_id in trail["DependsOn"]
 
 
 # --- metric filters and alarms ---
@@ -395,18 +533,32 @@ def test_metric_filter_patterns_create_mode(audit_app: AuditApp) -> None:
     template = audit_app.template(audit_app.create)
     role = "${" + audit_app.create.get_logical_id(audit_app.deriver_role.node.default_child) + ".Arn}"
 
+    role_name = "${" + audit_app.create.get_logical_id(audit_app.deriver_role.node.default_child) + "}"
+
     def derive(key: str) -> str:
         return (
             '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
-            f'($.resources[0].ARN = "{key}") && ($.userIdentity.arn != "{ALICE}") && '
+            f'($.resources[0].ARN = "{key}") && '
+            f'(($.userIdentity.arn NOT EXISTS) || (($.userIdentity.arn != "{ALICE}"))) && '
             f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{role}") && ({ISSUER} != "{BATCH_ROLE}"))) }}'
         )
 
+    invoked = (
+        '{ ($.eventSource = "lambda.amazonaws.com") && ($.eventName = "Invoke") && '
+        f'($.resources[0].ARN = "{FUNCTION_ARN}") && '
+        f'(($.userIdentity.arn NOT EXISTS) || (($.userIdentity.arn != "{CALLER_USER}"))) && '
+        f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{CALLER_ROLE}"))) }}'
+    )
     assert patterns_by_metric(template) == {
         "KeyDisabledOrDeletionScheduled": [CIS_PATTERN],
         "KeyPolicyOrGrantChanged": sorted([policy_or_grant_pattern(KEY_1), policy_or_grant_pattern(KEY_2)]),
         "DeriveByUnallowedPrincipal": sorted([derive(KEY_1), derive(KEY_2)]),
         "KeyAccessDenied": sorted([access_denied_pattern(KEY_1), access_denied_pattern(KEY_2)]),
+        "KeyAliasChanged": sorted(alias_pattern(alias) for alias in ALIASES),
+        "DeriveFunctionInvokedByUnallowedPrincipal": [invoked],
+        "DeriveFunctionChanged": [function_changed_pattern(FUNCTION_NAME, FUNCTION_ARN)],
+        "DeriveRoleChanged": [role_changed_pattern(role_name)],
+        "DeriveOutsideFunction": [derive_outside_pattern(role, role_name, FUNCTION_NAME)],
     }
     log_group_id, _ = only(template, "AWS::Logs::LogGroup")
     for properties in resources(template, "AWS::Logs::MetricFilter").values():
@@ -424,6 +576,17 @@ def test_metric_filter_patterns_existing_mode(audit_app: AuditApp) -> None:
             f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{BATCH_ROLE}"))) }}'
         ],
         "KeyAccessDenied": [access_denied_pattern(KEY_1)],
+        "KeyAliasChanged": [alias_pattern(ALIASES[0])],
+        # no callers: every invocation alarms
+        "DeriveFunctionInvokedByUnallowedPrincipal": [
+            '{ ($.eventSource = "lambda.amazonaws.com") && ($.eventName = "Invoke") && '
+            f'($.resources[0].ARN = "{FUNCTION_ARN}") }}'
+        ],
+        "DeriveFunctionChanged": [function_changed_pattern(FUNCTION_NAME, FUNCTION_ARN)],
+        "DeriveRoleChanged": [role_changed_pattern(EXISTING_ROLE_NAME)],
+        "DeriveOutsideFunction": [
+            derive_outside_pattern(EXISTING_FUNCTION.role_arn, EXISTING_ROLE_NAME, FUNCTION_NAME)
+        ],
     }
     for properties in resources(template, "AWS::Logs::MetricFilter").values():
         assert properties["LogGroupName"] == ORGANISATION_LOG_GROUP
@@ -434,14 +597,7 @@ def test_one_alarm_per_metric_to_the_topic(audit_app: AuditApp, stack_name: str)
     template = audit_app.template(getattr(audit_app, stack_name))
     topic_id, _ = only(template, "AWS::SNS::Topic")
     alarms = {alarm["MetricName"]: alarm for alarm in resources(template, "AWS::CloudWatch::Alarm").values()}
-    assert sorted(alarms) == sorted(
-        [
-            "KeyDisabledOrDeletionScheduled",
-            "KeyPolicyOrGrantChanged",
-            "DeriveByUnallowedPrincipal",
-            "KeyAccessDenied",
-        ]
-    )
+    assert sorted(alarms) == sorted(ALL_METRICS)
     for alarm in alarms.values():
         assert alarm["Namespace"] == "kmsecdh"
         assert alarm["Statistic"] == "Sum"
@@ -472,9 +628,16 @@ def test_topic_is_encrypted_and_tls_only(audit_app: AuditApp, stack_name: str) -
     key_id, key = only_key_with_sid(template, "AllowCloudWatchAlarms")
     assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["EnableKeyRotation"] is True
-    allow = key_statements(template, key_id)["AllowCloudWatchAlarms"]
+    alarms_of_this_account = {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"},
+    }
+    statements = key_statements(template, key_id)
+    assert set(statements) == {"KeyAdministration", "DenyPolicyLockoutBypass", "AllowCloudWatchAlarms"}
+    allow = statements["AllowCloudWatchAlarms"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert sorted(allow["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert allow["Condition"] == alarms_of_this_account
     _, policy = only(template, "AWS::SNS::TopicPolicy")
     statements = {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
     assert policy["Topics"] == [{"Ref": topic_id}]
@@ -484,10 +647,7 @@ def test_topic_is_encrypted_and_tls_only(audit_app: AuditApp, stack_name: str) -
     publish = statements["AllowCloudWatchAlarmsOfThisAccount"]
     assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert publish["Action"] == "sns:Publish"
-    assert publish["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": ACCOUNT},
-        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"},
-    }
+    assert publish["Condition"] == alarms_of_this_account
 
 
 def test_email_subscription_only_when_asked(audit_app: AuditApp) -> None:
@@ -536,6 +696,23 @@ def test_acknowledgments_are_exactly_these(audit_app: AuditApp) -> None:
     assert audit_app.acknowledgments(audit_app.existing) == {}
 
 
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_checkov_skips_only_access_logging_of_the_access_log_bucket(
+    audit_app: AuditApp, stack_name: str
+) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    skips = {
+        logical_id: [skip["id"] for skip in resource["Metadata"]["checkov"]["skip"]]
+        for logical_id, resource in template["Resources"].items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+    if stack_name == "existing":
+        assert skips == {}
+    else:
+        (_, (access_log_bucket_id, _)) = buckets(template)
+        assert skips == {access_log_bucket_id: ["CKV_AWS_18"]}
+
+
 # --- construct-time checks ---
 
 
@@ -578,6 +755,28 @@ def test_token_derivers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
         KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=roles)
 
 
+def test_token_callers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
+    callers = tuple(
+        iam.Role(stack, f"Caller{index}", assumed_by=iam.AccountRootPrincipal()).role_arn
+        for index in range(7)
+    )
+    function = AuditedFunction(FUNCTION_ARN, FUNCTION_NAME, BATCH_ROLE, "rekey", caller_arns=callers)
+    with pytest.raises(
+        ValueError, match=r"DeriveFunctionInvokedByUnallowedPrincipal filter .* 7 callers are too many"
+    ):
+        KeyUsageAudit(
+            stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], derive_functions=[function]
+        )
+
+
+def test_without_functions_or_aliases_only_the_key_alarms_and_management_events(stack: cdk.Stack) -> None:
+    audit = KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[BATCH_ROLE])
+    template = Template.from_stack(stack).to_json()
+    _, trail = only(template, "AWS::CloudTrail::Trail")
+    assert trail["AdvancedEventSelectors"] == [MANAGEMENT_EVENTS_SELECTOR]
+    assert sorted(audit.alarms) == sorted(KEY_METRICS)
+
+
 def test_estimated_pattern_length_counts_tokens_at_the_bound(stack: cdk.Stack) -> None:
     role_arn = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")).role_arn
     assert estimated_pattern_length(f'"{role_arn}"') == 2 + TOKEN_LENGTH_BOUND
@@ -598,20 +797,27 @@ def render_app(value: Any) -> str:
         return separator.join(render_app(part) for part in parts)
     if "Fn::GetStackOutput" in value:
         return "${output:" + value["Fn::GetStackOutput"]["OutputName"] + "}"
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
     if "Fn::ImportValue" in value:
         return "${output:" + render_app(value["Fn::ImportValue"]) + "}"
     raise AssertionError(f"unexpected intrinsic in a pattern: {value}")
 
 
 def referenced_resources(synthesized_app: SynthesizedApp, environment: str, pattern: str) -> list[str]:
-    """The resource types of the key-agreement stack's outputs a rendered pattern refers to, in order."""
+    """What the key-agreement stack's outputs a rendered pattern refers to are, in order:
+    ``<resource type>:<logical id>`` for an ARN (GetAtt Arn), ``...:<logical id>:name`` for a name (Ref)."""
     key_stack = synthesized_app.stacks[environment]["KeyAgreement"].raw
     found = []
     for output_name in re.findall(r"\$\{output:([^}]+)\}", pattern):
         output = key_stack["Outputs"][output_name]["Value"]
-        logical_id, attribute = output["Fn::GetAtt"]
-        assert attribute == "Arn"
-        found.append(key_stack["Resources"][logical_id]["Type"] + ":" + logical_id)
+        if "Ref" in output:
+            logical_id, suffix = output["Ref"], ":name"
+        else:
+            logical_id, attribute = output["Fn::GetAtt"]
+            assert attribute == "Arn"
+            suffix = ""
+        found.append(key_stack["Resources"][logical_id]["Type"] + ":" + logical_id + suffix)
     return found
 
 
@@ -645,7 +851,19 @@ def test_environment_trail_follows_its_mode(synthesized_app: SynthesizedApp, env
     assert trail["IsMultiRegionTrail"] is True
     assert trail["EnableLogFileValidation"] is True
     assert trail["IncludeGlobalServiceEvents"] is True
-    assert trail["EventSelectors"] == [{"IncludeManagementEvents": True, "ReadWriteType": "All"}]
+    assert "EventSelectors" not in trail
+    management, invocations = trail["AdvancedEventSelectors"]
+    assert management == MANAGEMENT_EVENTS_SELECTOR
+    *data_fields, arn_field = invocations["FieldSelectors"]
+    assert data_fields == [
+        {"Field": "eventCategory", "Equals": ["Data"]},
+        {"Field": "resources.type", "Equals": ["AWS::Lambda::Function"]},
+    ]
+    assert arn_field["Field"] == "resources.ARN"
+    [function_arn] = arn_field["Equals"]
+    assert referenced_resources(synthesized_app, environment, render_app(function_arn)) == [
+        derive_function_reference(synthesized_app, environment)
+    ]
     assert trail["KMSKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": [log_group_id, "Arn"]}
     assert trail["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": [trail_logs_role(template)[0], "Arn"]}
@@ -659,17 +877,74 @@ def test_environment_trail_follows_its_mode(synthesized_app: SynthesizedApp, env
         assert all(bucket["PublicAccessBlockConfiguration"].values())
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_environment_filters_watch_every_key_and_spare_every_deriver(
-    synthesized_app: SynthesizedApp, environment: str
-) -> None:
-    config = synthesized_app.environments[environment]
-    patterns = {
+def rendered_patterns(synthesized_app: SynthesizedApp, environment: str) -> dict[str, list[str]]:
+    """Metric name -> the environment's patterns, rendered (``render_app``)."""
+    return {
         metric: [render_app(p) for p in found]
         for metric, found in patterns_by_metric_raw(
             audit_template(synthesized_app, environment), f"kmsecdh/{environment}"
         ).items()
     }
+
+
+def derive_function_reference(synthesized_app: SynthesizedApp, environment: str) -> str:
+    key_stack = synthesized_app.stacks[environment]["KeyAgreement"]
+    [function_id] = [
+        logical_id
+        for logical_id, function in key_stack.resources("AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler") == "handler.handler"
+    ]
+    return f"AWS::Lambda::Function:{function_id}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_filters_watch_the_function_its_role_and_aliases(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    config = synthesized_app.environments[environment]
+    patterns = rendered_patterns(synthesized_app, environment)
+    function = derive_function_reference(synthesized_app, environment)
+    [invoked] = patterns["DeriveFunctionInvokedByUnallowedPrincipal"]
+    assert referenced_resources(synthesized_app, environment, invoked) == [function]
+    for caller in config.caller_arns:
+        assert f'({ISSUER} != "{caller}")' in invoked
+    [changed] = patterns["DeriveFunctionChanged"]
+    assert referenced_resources(synthesized_app, environment, changed) == [
+        f"{function}:name",
+        f"{function}:name",
+        function,
+    ]
+    [role_changed] = patterns["DeriveRoleChanged"]
+    [role] = referenced_resources(synthesized_app, environment, role_changed)
+    assert role.startswith("AWS::IAM::Role:")
+    assert role.endswith(":name")
+    [outside] = patterns["DeriveOutsideFunction"]
+    assert referenced_resources(synthesized_app, environment, outside) == [
+        role.removesuffix(":name"),
+        role,
+        f"{function}:name",
+    ]
+    # an environment-agnostic stack reads the partition and account at deploy time
+    partition = "aws" if config.region else "${AWS::Partition}"
+    account = config.account or "${AWS::AccountId}"
+    assert f'($.userIdentity.arn != "arn:{partition}:sts::{account}:assumed-role/' in outside
+    prefix = f"alias/kmsecdh-{environment}-"
+    assert sorted(patterns["KeyAliasChanged"]) == sorted(
+        alias_pattern(prefix + spec.removeprefix("ECC_NIST_").lower()) for spec in config.key_specs
+    )
+    for found in patterns.values():
+        for pattern in found:
+            # fits CloudWatch Logs' limit even if every name or ARN read from the key stack had 128 characters
+            resolved = re.sub(r"\$\{[^}]+\}", "a" * 128, pattern)
+            assert len(resolved) <= MAX_FILTER_PATTERN_LENGTH
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_filters_watch_every_key_and_spare_every_deriver(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    config = synthesized_app.environments[environment]
+    patterns = rendered_patterns(synthesized_app, environment)
     assert patterns["KeyDisabledOrDeletionScheduled"] == [CIS_PATTERN]
     key_count = len(config.key_specs)
     for metric in ("KeyPolicyOrGrantChanged", "DeriveByUnallowedPrincipal", "KeyAccessDenied"):
@@ -699,7 +974,7 @@ def test_environment_alarms_publish_to_the_encrypted_topic(
     key_id, _ = only_key_with_sid(template, "AllowCloudWatchAlarms")
     assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 4
+    assert sorted(alarm["MetricName"] for alarm in alarms) == sorted(ALL_METRICS)
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert (alarm["Threshold"], alarm["Period"], alarm["TreatMissingData"]) == (1, 300, "notBreaching")

@@ -1,5 +1,6 @@
-"""The synthesized app passes every check: cdk-nag packs (report read, not exit codes), cfn-lint, and the
-list of acknowledgments is exactly the reviewed one below, so a new acknowledgment is a visible diff."""
+"""The synthesized app passes every check: cdk-nag packs (report read, not exit codes), cfn-lint and
+checkov, and the lists of cdk-nag acknowledgments and checkov skips are exactly the reviewed ones below, so
+a new one is a visible diff."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import PROJECT_ROOT, SynthesizedApp
+from tools.checkov import CheckovError, failed_checks, failures_in_report
 from tools.synth import unacknowledged_findings
 
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
@@ -56,14 +58,22 @@ EXPECTED_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
         "staging",
     ),
     ("KeyAgreement/Derive/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("dev", "prod", "staging"),
-    ("KeyAgreement/Network/FlowLogGroup", "HIPAA.Security-CloudWatchLogGroupEncrypted"): ("prod",),
-    ("KeyAgreement/Network/FlowLogGroup", "NIST.800.53.R5-CloudWatchLogGroupEncrypted"): ("prod",),
-    ("KeyAgreement/Network/FlowLogGroup", "PCI.DSS.321-CloudWatchLogGroupEncrypted"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog", "F3002"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog", "F3003"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("prod",),
+}
+
+# Every checkov skip in the templates: (resource's construct path below the stage, check id) -> environments.
+# The reasons live next to the constructs (constructs_lib.acknowledgments.skip_checkov).
+EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Audit/KeyUsageAudit/AccessLogBucket", "CKV_AWS_18"): ("dev", "prod"),
+    ("KeyAgreement/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_115"): ("prod",),
+    ("KeyAgreement/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_116"): ("prod",),
+    ("KeyAgreement/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_117"): ("prod",),
+    ("KeyAgreement/Derive/Function", "CKV_AWS_116"): ("dev", "prod", "staging"),
+    ("KeyAgreement/Derive/Function", "CKV_AWS_117"): ("dev", "staging"),
 }
 
 
@@ -112,7 +122,7 @@ def test_suppressed_findings_carry_their_acknowledgment(synthesized_app: Synthes
             )
 
 
-def test_unacknowledged_findings_reads_failures() -> None:
+def test_unacknowledged_findings_readsfailures_in_report() -> None:
     report: dict[str, Any] = {
         "pluginReports": [
             {"pluginName": "AwsSolutions", "conclusion": "success", "violations": []},
@@ -147,3 +157,66 @@ def test_cfn_lint_finds_nothing_in_any_template(synthesized_app: SynthesizedApp)
     )
     assert completed.stderr == ""
     assert json.loads(completed.stdout) == []
+
+
+def test_checkov_finds_no_failed_check_in_any_template(synthesized_app: SynthesizedApp) -> None:
+    templates = sorted(stack.template_path for _, stack in synthesized_app.all_stacks())
+    assert failed_checks(templates) == []
+
+
+def construct_paths(synthesized_app: SynthesizedApp, environment: str) -> dict[str, str]:
+    """Logical id -> construct path below the stage (an L2's ``/Resource`` left off), from the assembly."""
+    paths = {}
+    for metadata_file in (synthesized_app.outdir / f"assembly-{environment}").glob("*.metadata.json"):
+        for path, entries in json.loads(metadata_file.read_text()).items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:logicalId":
+                    paths[entry["data"]] = path.split("/", 2)[2].removesuffix("/Resource")
+    return paths
+
+
+def test_checkov_skips_are_exactly_the_reviewed_list(synthesized_app: SynthesizedApp) -> None:
+    found: dict[tuple[str, str], list[str]] = {}
+    for environment, stack in synthesized_app.all_stacks():
+        paths = construct_paths(synthesized_app, environment)
+        for logical_id, resource in stack.raw["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert set(skip) == {"id", "comment"}, skip
+                assert len(skip["comment"].split()) >= 5, skip
+                found.setdefault((paths[logical_id], skip["id"]), []).append(environment)
+    assert {key: tuple(sorted(environments)) for key, environments in found.items()} == EXPECTED_CHECKOV_SKIPS
+
+
+def checkov_report(
+    failed: list[dict[str, str]], resource_count: int = 3, parsing_errors: int = 0
+) -> dict[str, Any]:
+    return {
+        "check_type": "cloudformation",
+        "results": {"failed_checks": failed},
+        "summary": {"resource_count": resource_count, "parsing_errors": parsing_errors},
+    }
+
+
+def test_checkovfailures_in_report_are_read_from_its_report() -> None:
+    failed = {
+        "check_id": "CKV_AWS_18",
+        "check_name": "Ensure the S3 bucket has access logging enabled",
+        "resource": "AWS::S3::Bucket.Logs",
+        "file_path": "/assembly-dev/devAudit.template.json",
+    }
+    assert failures_in_report([checkov_report([failed]), checkov_report([])], template_count=2) == [
+        "CKV_AWS_18 Ensure the S3 bucket has access logging enabled: AWS::S3::Bucket.Logs in "
+        "devAudit.template.json"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        (checkov_report([], parsing_errors=1), "could not parse 1 template"),
+        (checkov_report([], resource_count=0), "scanned no resource"),
+    ],
+)
+def test_checkov_that_read_nothing_is_an_error(report: dict[str, Any], message: str) -> None:
+    with pytest.raises(CheckovError, match=message):
+        failures_in_report(report, template_count=1)

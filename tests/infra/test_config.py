@@ -41,17 +41,20 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.network_isolation is False
     assert config.log_retention_days == 365
     assert config.allow_raw_secret is False
+    assert config.log_level == "INFO"
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
         ({"key_specs": ["ECC_NIST_P257"]}, "key_specs", "key spec 'ECC_NIST_P257' cannot do key agreement"),
+        ({"log_level": "debug"}, "log_level", "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"),
+        ({"log_level": "WARNING"}, "log_level", "must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"),
         ({"key_specs": ["RSA_2048"]}, "key_specs", "key spec 'RSA_2048' cannot do key agreement"),
         ({"key_specs": ["SYMMETRIC_DEFAULT"]}, "key_specs", "cannot do key agreement"),
         ({"key_specs": ["ECC_SECG_P256K1"]}, "key_specs", "cannot do key agreement"),
-        ({"key_specs": ["SM2"]}, "key_specs", "SM2 needs an explicit China region"),
-        ({"key_specs": ["SM2"], "region": "eu-west-1"}, "key_specs", "only in the China Regions"),
+        ({"key_specs": ["SM2"]}, "key_specs", "key spec SM2 is not supported"),
+        ({"key_specs": ["SM2"], "region": "cn-north-1"}, "key_specs", "key spec SM2 is not supported"),
         ({"key_specs": []}, "key_specs", "non-empty list"),
         ({"key_specs": "ECC_NIST_P256"}, "key_specs", "non-empty list"),
         ({"key_specs": ["ECC_NIST_P256", "ECC_NIST_P256"]}, "key_specs", "twice"),
@@ -64,6 +67,24 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"admin_arns": "arn:aws:iam::111111111111:role/KeyAdmin"}, "admin_arns", "must be a list"),
         ({"caller_arns": ["*"]}, "caller_arns", "not an IAM role, user"),
         ({"public_key_reader_arns": [42]}, "public_key_reader_arns", "not an IAM role, user"),
+        ({"caller_arns": ["arn:aws:iam::111111111111:root"]}, "caller_arns", "is an account root"),
+        (
+            {"extra_deriver_arns": ["arn:aws:iam::111111111111:root"]},
+            "extra_deriver_arns",
+            "is an account root",
+        ),
+        ({"caller_arns": ["arn:aws:iam::111111111111:role/team*/app"]}, "caller_arns", "holds '*' or '?'"),
+        (
+            {"extra_deriver_arns": ["arn:aws:iam::111111111111:role/te?m/batch"]},
+            "extra_deriver_arns",
+            "holds '*' or '?'",
+        ),
+        ({"admin_arns": ["arn:aws:iam::111111111111:role/*/admin"]}, "admin_arns", "holds '*' or '?'"),
+        (
+            {"network_isolation": True, "extra_deriver_arns": ["arn:aws:iam::111111111111:role/batch"]},
+            "extra_deriver_arns",
+            "not allowed with network_isolation",
+        ),
         (
             {"extra_deriver_arns": ["arn:aws:iam::111111111111:role/*"]},
             "extra_deriver_arns",
@@ -83,6 +104,34 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"trail_mode": "none"}, "trail_mode", "must be one of create, existing"),
         ({"trail_mode": "existing"}, "trail_log_group_name", "required when trail_mode is 'existing'"),
         ({"trail_log_group_name": "org-trail"}, "trail_log_group_name", "only used when trail_mode"),
+        (
+            {"trail_mode": "existing", "trail_log_group_name": "org-trail"},
+            "existing_trail_records_derive_invokes",
+            "resources.type Equals [AWS::Lambda::Function] and resources.ARN Equals",
+        ),
+        (
+            {
+                "trail_mode": "existing",
+                "trail_log_group_name": "org-trail",
+                "existing_trail_records_derive_invokes": False,
+            },
+            "existing_trail_records_derive_invokes",
+            "must be true with trail_mode 'existing'",
+        ),
+        (
+            {
+                "trail_mode": "existing",
+                "trail_log_group_name": "org-trail",
+                "existing_trail_records_derive_invokes": "yes",
+            },
+            "existing_trail_records_derive_invokes",
+            "must be true or false",
+        ),
+        (
+            {"existing_trail_records_derive_invokes": True},
+            "existing_trail_records_derive_invokes",
+            "only used when trail_mode is 'existing'",
+        ),
         ({"alarm_email": "security"}, "alarm_email", "e-mail address"),
         ({"reserved_concurrency": 0}, "reserved_concurrency", "must be 1..1000, got 0"),
         ({"network_isolation": "yes"}, "network_isolation", "must be true or false"),
@@ -100,6 +149,18 @@ def test_bad_entry_names_environment_and_field(changes: dict[str, Any], field: s
     assert message in str(raised.value)
 
 
+def test_an_organisation_trail_confirmed_to_record_the_invocations_is_accepted() -> None:
+    config = parse_environment(
+        "staging",
+        entry(
+            trail_mode="existing",
+            trail_log_group_name="org-trail",
+            existing_trail_records_derive_invokes=True,
+        ),
+    )
+    assert config.existing_trail_records_derive_invokes is True
+
+
 def test_missing_key_specs_is_named() -> None:
     with pytest.raises(EnvironmentConfigError, match=r"^environments\.dev\.key_specs: required"):
         parse_environment("dev", {"admin_arns": []})
@@ -110,9 +171,10 @@ def test_a_json_string_from_the_command_line_is_parsed() -> None:
     assert environments["dev"].key_specs == ("ECC_NIST_P384",)
 
 
-def test_sm2_in_a_china_region_is_accepted() -> None:
-    config = parse_environment("cn", entry(key_specs=["SM2"], region="cn-north-1"))
-    assert config.key_specs == ("SM2",)
+def test_an_account_root_still_administers_and_reads() -> None:
+    root = "arn:aws:iam::111111111111:root"
+    config = parse_environment("dev", entry(admin_arns=[root], public_key_reader_arns=[root]))
+    assert config.admin_arns == config.public_key_reader_arns == (root,)
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 
 from constructs_lib.derive_function import MIN_TIMEOUT_SECONDS, DeriveFunction
 from constructs_lib.key_agreement_key import KeyAgreementKey
 from kmsecdh import service
 from tests.infra.derive_app import CALLER_ARN, ENV, SynthesizedApp, synthesize
+from tests.infra.test_key_agreement_key import REFUSED_PRINCIPALS
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +72,12 @@ def test_function_runtime_and_observability(synth: SynthesizedApp, stack_name: s
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
+    # Props lower the levels (Plain); whatever they are, no secret reaches the log (tests/lambda).
+    levels = ("TRACE", "DEBUG") if stack_name == "plain" else ("INFO", "INFO")
     assert props["LoggingConfig"] == {
         "LogFormat": "JSON",
-        "ApplicationLogLevel": "INFO",
-        "SystemLogLevel": "INFO",
+        "ApplicationLogLevel": levels[0],
+        "SystemLogLevel": levels[1],
         "LogGroup": {"Ref": log_group_id},
     }
     assert props["MemorySize"] == 256
@@ -191,21 +195,41 @@ def test_isolated_role_policy_exactly(synth: SynthesizedApp) -> None:
     template = synth.raw_template(synth.isolated)
     log_group_id, _ = only(template, "AWS::Logs::LogGroup")
     ((endpoint_id, _),) = resources(template, "AWS::EC2::VPCEndpoint").items()
+    vpc_id, _ = only(template, "AWS::EC2::VPC")
     key_id = next(name for name in resources(template, "AWS::KMS::Key") if name.startswith("P521"))
     expected = [
         {"Action": LOG_WRITE, "Effect": "Allow", "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]}},
         {
+            "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            "Effect": "Allow",
+            "Resource": "*",
+            "Sid": "DescribeNetworkInterfaces",
+        },
+        {
             "Action": [
                 "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSubnets",
                 "ec2:DeleteNetworkInterface",
                 "ec2:AssignPrivateIpAddresses",
                 "ec2:UnassignPrivateIpAddresses",
             ],
+            "Condition": {
+                "ArnEquals": {
+                    "ec2:Vpc": {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "arn:",
+                                {"Ref": "AWS::Partition"},
+                                f":ec2:{ENV.region}:{ENV.account}:vpc/",
+                                {"Ref": vpc_id},
+                            ],
+                        ]
+                    }
+                }
+            },
             "Effect": "Allow",
             "Resource": "*",
-            "Sid": "ManageFunctionNetworkInterfaces",
+            "Sid": "ManageNetworkInterfacesInTheFunctionVpc",
         },
         XRAY,
         *key_statements(key_id, source_vpce={"Ref": endpoint_id}),
@@ -243,15 +267,33 @@ def test_log_group_uses_a_given_key(synth: SynthesizedApp) -> None:
     assert synth.isolated_function.node.try_find_child("LogGroupKey") is None
 
 
-def test_log_group_key_policy_names_no_wildcard_action(synth: SynthesizedApp) -> None:
+def symmetric_key_statements(synth: SynthesizedApp, child_id: str) -> dict[str, dict[str, Any]]:
+    """The statements of one of the plain function's own keys, by Sid, rendered; checks the guard-rails."""
     template = synth.raw_template(synth.plain)
-    log_key_id = logical_id(synth.plain, synth.plain_function.node.find_child("LogGroupKey"))
-    statements = render(template["Resources"][log_key_id]["Properties"]["KeyPolicy"]["Statement"])
+    key_id = logical_id(synth.plain, synth.plain_function.node.find_child(child_id))
+    statements = render(template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"])
     by_sid = {statement["Sid"]: statement for statement in statements}
-    assert set(by_sid) == {"KeyAdministration", "AllowCloudWatchLogs"}
-    for statement in statements:
+    assert by_sid.pop("DenyPolicyLockoutBypass") == {
+        "Action": "kms:PutKeyPolicy",
+        "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": "*",
+        "Sid": "DenyPolicyLockoutBypass",
+    }
+    for statement in by_sid.values():
         assert statement["Effect"] == "Allow"
         assert all("*" not in action for action in as_list(statement["Action"])), statement
+    return by_sid
+
+
+def test_log_group_key_policy_names_its_own_log_group_only(synth: SynthesizedApp) -> None:
+    _, log_group = only(synth.raw_template(synth.plain), "AWS::Logs::LogGroup")
+    log_group_name = log_group["Properties"]["LogGroupName"]
+    assert log_group_name.startswith("/kmsecdh/")
+    assert log_group_name.endswith("/LogGroup")
+    by_sid = symmetric_key_statements(synth, "LogGroupKey")
+    assert set(by_sid) == {"KeyAdministration", "AllowCloudWatchLogs"}
     administration = by_sid["KeyAdministration"]
     assert administration["Principal"] == {"AWS": "arn:<AWS::Partition>:iam::111111111111:root"}
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:CreateGrant"} & set(administration["Action"])
@@ -259,12 +301,65 @@ def test_log_group_key_policy_names_no_wildcard_action(synth: SynthesizedApp) ->
     assert logs_statement["Principal"] == {"Service": f"logs.{ENV.region}.amazonaws.com"}
     assert "kms:CreateGrant" not in logs_statement["Action"]
     assert logs_statement["Condition"] == {
-        "ArnLike": {
+        "ArnEquals": {
             "kms:EncryptionContext:aws:logs:arn": (
-                f"arn:<AWS::Partition>:logs:{ENV.region}:{ENV.account}:log-group:*"
+                f"arn:<AWS::Partition>:logs:{ENV.region}:{ENV.account}:log-group:{log_group_name}"
             )
         }
     }
+
+
+def test_environment_is_encrypted_with_a_key_only_the_role_decrypts(synth: SynthesizedApp) -> None:
+    template = synth.raw_template(synth.plain)
+    function_id = logical_id(synth.plain, synth.plain_function.function)
+    key_id = logical_id(synth.plain, synth.plain_function.environment_key)
+    role_id = logical_id(synth.plain, synth.plain_function.role)
+    assert template["Resources"][function_id]["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    by_sid = symmetric_key_statements(synth, "EnvironmentKey")
+    assert set(by_sid) == {
+        "KeyAdministration",
+        "AllowFunctionConfigurationThroughLambda",
+        "AllowFunctionRoleDecrypt",
+    }
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:CreateGrant"} & set(by_sid["KeyAdministration"]["Action"])
+    assert by_sid["AllowFunctionConfigurationThroughLambda"] == {
+        "Action": ["kms:Encrypt", "kms:CreateGrant"],
+        "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{ENV.region}.amazonaws.com"}},
+        "Effect": "Allow",
+        "Principal": {
+            "AWS": {
+                "Fn::Sub": "arn:${AWS::Partition}:iam::111111111111:role/"
+                "cdk-hnb659fds-cfn-exec-role-111111111111-eu-west-1"
+            }
+        },
+        "Resource": "*",
+        "Sid": "AllowFunctionConfigurationThroughLambda",
+    }
+    assert by_sid["AllowFunctionRoleDecrypt"] == {
+        "Action": "kms:Decrypt",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"<{role_id}.Arn>"},
+        "Resource": "*",
+        "Sid": "AllowFunctionRoleDecrypt",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "skipped"), [("plain", ["CKV_AWS_116", "CKV_AWS_117"]), ("isolated", ["CKV_AWS_116"])]
+)
+def test_checkov_skips_on_the_function_only(
+    synth: SynthesizedApp, stack_name: str, skipped: list[str]
+) -> None:
+    stack = getattr(synth, stack_name)
+    function = getattr(synth, f"{stack_name}_function")
+    for resource_id, resource in synth.raw_template(stack)["Resources"].items():
+        skips = resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        if resource_id == logical_id(stack, function.function):
+            assert [skip["id"] for skip in skips] == skipped
+            assert all(len(skip["comment"]) > 40 for skip in skips)
+        else:
+            assert skips == [], resource_id
 
 
 # --- cdk-nag ---------------------------------------------------------------------------------------
@@ -380,6 +475,15 @@ def test_rejects_vpc_without_kms_endpoint(stack: cdk.Stack) -> None:
     vpc, _ = network(stack)
     with pytest.raises(ValueError, match="vpc given without kms_endpoint"):
         DeriveFunction(stack, "Derive", keys=[key(stack, "A")], vpc=vpc)
+
+
+@pytest.mark.parametrize(("caller", "message"), REFUSED_PRINCIPALS)
+def test_grant_invoke_refuses_roots_and_wildcards(
+    stack: cdk.Stack, caller: iam.IPrincipal, message: str
+) -> None:
+    function = DeriveFunction(stack, "Derive", keys=[key(stack, "P256")])
+    with pytest.raises(ValueError, match=message):
+        function.grant_invoke(caller)
 
 
 def test_rejects_network_settings_without_vpc(stack: cdk.Stack) -> None:

@@ -9,7 +9,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from constructs_lib.key_agreement_key import KeyAgreementKey
+from constructs_lib.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, KeyAgreementKey
+from kmsecdh.keys import KEY_SPECS
 
 
 def new_stack(region: str | None = None) -> cdk.Stack:
@@ -43,22 +44,14 @@ def test_specs_that_cannot_agree_keys_are_rejected(key_spec: str, message: str) 
         new_key(new_stack(), key_spec=key_spec)
 
 
-def test_sm2_outside_china_is_rejected() -> None:
-    with pytest.raises(ValueError, match=r"SM2 exists only in the China Regions \(cn-\*\), not in eu-west-1"):
-        new_key(new_stack("eu-west-1"), key_spec="SM2")
+def test_the_specs_are_the_runtime_s_own() -> None:
+    assert KEY_AGREEMENT_KEY_SPECS == tuple(KEY_SPECS) == ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
 
 
-def test_sm2_in_an_environment_agnostic_stack_is_rejected() -> None:
-    with pytest.raises(ValueError, match="SM2 needs an explicit China region"):
-        new_key(new_stack(), key_spec="SM2")
-
-
-def test_sm2_in_a_china_region_is_accepted() -> None:
-    stack = new_stack("cn-north-1")
-    new_key(stack, key_spec="SM2").grant_derive(iam.ArnPrincipal("arn:aws-cn:iam::111111111111:role/app"))
-    Template.from_stack(stack).has_resource_properties(
-        "AWS::KMS::Key", {"KeySpec": "SM2", "KeyUsage": "KEY_AGREEMENT"}
-    )
+@pytest.mark.parametrize("region", [None, "cn-north-1", "eu-west-1"])
+def test_sm2_is_refused_in_every_region(region: str | None) -> None:
+    with pytest.raises(ValueError, match=r"key spec SM2 is not supported: .* serves only"):
+        new_key(new_stack(region), key_spec="SM2")
 
 
 def test_rotation_is_rejected() -> None:
@@ -89,18 +82,66 @@ def test_a_key_nobody_may_derive_with_fails_synthesis() -> None:
         Template.from_stack(stack)
 
 
-def test_grant_refuses_wildcards_and_non_kms_actions() -> None:
-    key = new_key(new_stack())
-    role = iam.Role(key, "Role", assumed_by=iam.AccountRootPrincipal())
-    for action in ("kms:*", "kms:Derive*", "s3:GetObject"):
-        with pytest.raises(ValueError, match="is not one explicit kms action"):
-            key.grant(role, action)
+PUBLIC_GRANTS = sorted(name for name in dir(KeyAgreementKey) if name.startswith("grant"))
+
+
+def test_the_public_grants_are_these() -> None:
+    assert PUBLIC_GRANTS == ["grant_derive", "grant_public_key_read"]
+
+
+@pytest.mark.parametrize("grant", PUBLIC_GRANTS)
+def test_every_public_grant_names_the_grantee_in_the_key_policy(grant: str) -> None:
+    """The key policy names no account root, so an identity policy alone would grant nothing."""
+    stack = new_stack()
+    key = new_key(stack)
+    key.grant_derive(iam.ArnPrincipal("arn:aws:iam::111111111111:role/someone-else"))
+    role = iam.Role(stack, "Grantee", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    getattr(key, grant)(role)
+    role_arn = {"Fn::GetAtt": [stack.get_logical_id(role.node.default_child), "Arn"]}
+    template = Template.from_stack(stack)
+    [policy] = template.find_resources("AWS::IAM::Policy").values()
+    granted = {
+        action
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    allowed_in_key_policy = {
+        action
+        for statement in key_policy(stack).values()
+        if statement["Effect"] == "Allow" and role_arn in as_list(statement["Principal"]["AWS"])
+        for action in as_list(statement["Action"])
+    }
+    assert granted
+    assert granted <= allowed_in_key_policy
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# Principals no deriver or caller may be (constructs_lib.principals), with the message that refuses each.
+REFUSED_PRINCIPALS = [
+    (iam.AccountRootPrincipal(), "an account root"),
+    (iam.ArnPrincipal("arn:aws:iam::111111111111:root"), "is an account root"),
+    (iam.ArnPrincipal("arn:aws:iam::111111111111:role/batch-*"), r"holds '\*' or '\?'"),
+    (iam.ArnPrincipal("arn:aws:iam::111111111111:user/ali?e"), r"holds '\*' or '\?'"),
+    (iam.AnyPrincipal(), r"holds '\*' or '\?'"),
+]
+
+
+@pytest.mark.parametrize(("deriver", "message"), REFUSED_PRINCIPALS)
+def test_grant_derive_refuses_roots_and_wildcards(deriver: iam.IPrincipal, message: str) -> None:
+    stack = new_stack()
+    key = new_key(stack)
+    with pytest.raises(ValueError, match=message):
+        key.grant_derive(deriver)
+    assert key.allowed_deriver_arns == []
 
 
 def test_derivers_of_one_key_share_one_endpoint_condition() -> None:
     key = new_key(new_stack())
     key.grant_derive(iam.ArnPrincipal("arn:aws:iam::111111111111:role/a"), source_vpce="vpce-1")
-    with pytest.raises(ValueError, match="source_vpce None differs from 'vpce-1'"):
+    with pytest.raises(ValueError, match=r"source_vpce None differs from 'vpce-1' .* same VPC endpoint"):
         key.grant_derive(iam.ArnPrincipal("arn:aws:iam::111111111111:role/b"))
 
 

@@ -286,6 +286,18 @@ def test_deletion_settings_follow_the_environment(synthesized_app: SynthesizedAp
         assert key["Properties"]["PendingWindowInDays"] == config.pending_window_days
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_function_log_level_follows_the_environment(synthesized_app: SynthesizedApp, environment: str):
+    config = synthesized_app.environments[environment]
+    logging_config = derive_function(key_stack(synthesized_app, environment))["Properties"]["LoggingConfig"]
+    assert (logging_config["LogFormat"], logging_config["ApplicationLogLevel"]) == ("JSON", config.log_level)
+
+
+def test_the_dev_example_logs_at_debug(synthesized_app: SynthesizedApp) -> None:
+    # A safe setting to show: no secret reaches the log at DEBUG (tests/lambda/test_runtime_log_levels.py).
+    assert synthesized_app.environments["dev"].log_level == "DEBUG"
+
+
 def test_prod_keys_are_retained_with_a_thirty_day_window(synthesized_app: SynthesizedApp) -> None:
     prod_keys = keys(key_stack(synthesized_app, "prod"))
     assert prod_keys
@@ -355,3 +367,68 @@ def test_outputs_name_the_function_and_every_key(synthesized_app: SynthesizedApp
         if name.endswith("KeyArn") and "Fn::GetAtt" in output["Value"]
     }
     assert key_arn_outputs == set(keys(stack))
+
+
+# The resource policies that let an AWS service act, and their guards against a confused deputy.
+RESOURCE_POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+}
+CONFUSED_DEPUTY_KEYS = {"aws:SourceArn", "aws:SourceAccount"}
+# CloudWatch Logs documents the log group's ARN in the encryption context as its key-policy condition.
+LOGS_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_statement_for_a_service_names_its_source(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    for stack in synthesized_app.stacks[environment].values():
+        for resource_type, property_name in RESOURCE_POLICIES.items():
+            for resource in stack.resources(resource_type).values():
+                for statement in resource["Properties"][property_name]["Statement"]:
+                    principal = statement.get("Principal")
+                    service = principal.get("Service") if isinstance(principal, dict) else None
+                    if statement["Effect"] != "Allow" or service is None:
+                        continue
+                    condition_keys = {key for keys in statement["Condition"].values() for key in keys}
+                    if '"logs.' in json.dumps(service):
+                        assert statement["Condition"]["ArnEquals"][LOGS_CONTEXT_KEY], statement
+                        assert "*" not in json.dumps(statement["Condition"]), statement
+                    else:
+                        assert condition_keys >= CONFUSED_DEPUTY_KEYS, statement
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_kms_key_denies_the_lockout_bypass(synthesized_app: SynthesizedApp, environment: str) -> None:
+    found = 0
+    for stack in synthesized_app.stacks[environment].values():
+        for key in stack.resources("AWS::KMS::Key").values():
+            found += 1
+            assert {
+                "Sid": "DenyPolicyLockoutBypass",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:PutKeyPolicy",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+            } in key["Properties"]["KeyPolicy"]["Statement"]
+    assert found > len(synthesized_app.environments[environment].key_specs)
+
+
+def test_prod_flow_logs_are_encrypted_with_a_key_for_that_group_only(synthesized_app: SynthesizedApp) -> None:
+    stack = key_stack(synthesized_app, "prod")
+    [(_, flow_log)] = stack.resources("AWS::EC2::FlowLog").items()
+    group = stack.raw["Resources"][flow_log["Properties"]["LogGroupName"]["Ref"]]["Properties"]
+    key_id = group["KmsKeyId"]["Fn::GetAtt"][0]
+    statements = statements_by_sid(stack.raw["Resources"][key_id])
+    assert sorted(statements) == ["AllowCloudWatchLogs", "DenyPolicyLockoutBypass", "KeyAdministration"]
+    assert statements["AllowCloudWatchLogs"]["Principal"] == {"Service": "logs.eu-central-1.amazonaws.com"}
+    assert statements["AllowCloudWatchLogs"]["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:eu-central-1:111111111111:log-group:{group['LogGroupName']}"
+            )
+        }
+    }
