@@ -32,6 +32,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from constructs_lib import iam_actions, key_policy
+from constructs_lib.acknowledgments import skip_checkov
 from constructs_lib.principals import exact_principal_arn
 from kmsecdh.keys import KEY_SPECS
 
@@ -156,7 +157,7 @@ class KeyAgreementKey(Construct):
     :param public_key_reader_org_paths: every principal of these organisational units may read the public key
         (``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``); with an organisation id, both must hold.
     :param multi_region: a multi-Region primary key (id ``mrk-...``), to be replicated with
-        ``ReplicaKeyAgreementKey`` (the replicating roles need ``grant_replicate``).
+        ``ReplicaKeyAgreementKey`` (the replicating roles need ``allow_replication``).
     """
 
     def __init__(
@@ -200,7 +201,10 @@ class KeyAgreementKey(Construct):
                 self._deny_derive_to_others(),
             ]
         )
-        if public_key_reader_organization_id is not None or public_key_reader_org_paths:
+        organization_readers = public_key_reader_organization_id is not None or bool(
+            public_key_reader_org_paths
+        )
+        if organization_readers:
             self._policy.add_statements(
                 key_policy.allow_organization_public_key_read(
                     public_key_reader_organization_id, public_key_reader_org_paths
@@ -217,6 +221,16 @@ class KeyAgreementKey(Construct):
         )
         self.alias_name: str = alias_name
         self.key_spec: str = key_spec
+        if organization_readers and isinstance(self.key_resource, kms.CfnKey):
+            skip_checkov(
+                self.key_resource,
+                "CKV_AWS_33",
+                "AllowOrganizationPublicKeyRead names Principal * on purpose, bounded by aws:PrincipalOrgID "
+                "or aws:PrincipalOrgPaths "
+                "(the documented way to admit an organisation), and allows only "
+                "kms:GetPublicKey and kms:DescribeKey: a public key is meant to be read; DenyDeriveToOthers "
+                "still refuses every derive to anyone but the derivers.",
+            )
         for reader in public_key_readers:
             self.grant_public_key_read(reader)
         self.node.add_validation(_HasDerivers(self))
@@ -251,7 +265,7 @@ class KeyAgreementKey(Construct):
         assert isinstance(resource, kms.CfnKey)
         return resource
 
-    def grant_replicate(self, role_arn: str) -> None:
+    def allow_replication(self, role_arn: str) -> None:
         """Let ``role_arn`` (a replica Region's CloudFormation execution role) create replicas of this
         multi-Region primary key (``kms:ReplicateKey``, in ``AllowReplicateKey``)."""
         if not self.multi_region:

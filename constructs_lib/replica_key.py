@@ -93,5 +93,5 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
         self.key_id: str = replica.attr_key_id
         return replica
 
-    def grant_replicate(self, role_arn: str) -> None:
+    def allow_replication(self, role_arn: str) -> None:
         raise ValueError(f"{self.alias_name} is a replica: only its primary key can be replicated")

@@ -63,6 +63,27 @@ EXPECTED_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("prod",),
+    # prod's replica Region (eu-west-1): the same acknowledgments as its home Region
+    ("KeyAgreement-eu-west-1/Derive/Function", "HIPAA.Security-LambdaDLQ"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Function", "NIST.800.53.R5-LambdaDLQ"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Function", "Serverless-LambdaDLQ"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("prod",),
+    ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog", "F3002"): ("prod",),
+    ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog", "F3003"): ("prod",),
+    (
+        "KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("prod",),
+    (
+        "KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("prod",),
+    ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
+        "prod",
+    ),
 }
 
 # Every checkov skip in the templates: (resource's construct path below the stage, check id) -> environments.
@@ -74,6 +95,20 @@ EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_117"): ("prod",),
     ("KeyAgreement/Derive/Function", "CKV_AWS_116"): ("dev", "prod", "staging"),
     ("KeyAgreement/Derive/Function", "CKV_AWS_117"): ("dev", "staging"),
+    # the organisation-wide public-key readers: Principal * under aws:PrincipalOrgID
+    ("KeyAgreement/P256/Key", "CKV_AWS_33"): ("staging",),
+    ("KeyAgreement/P384/Key", "CKV_AWS_33"): ("staging",),
+    # prod's replica Region (eu-west-1): the same skips as its home Region
+    ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_115"): (
+        "prod",
+    ),
+    ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_116"): (
+        "prod",
+    ),
+    ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_117"): (
+        "prod",
+    ),
+    ("KeyAgreement-eu-west-1/Derive/Function", "CKV_AWS_116"): ("prod",),
 }
 
 
@@ -164,10 +199,13 @@ def test_checkov_finds_no_failed_check_in_any_template(synthesized_app: Synthesi
     assert failed_checks(templates) == []
 
 
-def construct_paths(synthesized_app: SynthesizedApp, environment: str) -> dict[str, str]:
-    """Logical id -> construct path below the stage (an L2's ``/Resource`` left off), from the assembly."""
+def construct_paths(synthesized_app: SynthesizedApp, environment: str, artifact_id: str) -> dict[str, str]:
+    """Logical id -> construct path below the stage (an L2's ``/Resource`` left off), from the assembly's
+    metadata of one stack (stacks of one stage in several Regions repeat logical ids)."""
     paths = {}
-    for metadata_file in (synthesized_app.outdir / f"assembly-{environment}").glob("*.metadata.json"):
+    for metadata_file in (synthesized_app.outdir / f"assembly-{environment}").glob(
+        f"{artifact_id}.metadata.json"
+    ):
         for path, entries in json.loads(metadata_file.read_text()).items():
             for entry in entries:
                 if entry["type"] == "aws:cdk:logicalId":
@@ -178,7 +216,7 @@ def construct_paths(synthesized_app: SynthesizedApp, environment: str) -> dict[s
 def test_checkov_skips_are_exactly_the_reviewed_list(synthesized_app: SynthesizedApp) -> None:
     found: dict[tuple[str, str], list[str]] = {}
     for environment, stack in synthesized_app.all_stacks():
-        paths = construct_paths(synthesized_app, environment)
+        paths = construct_paths(synthesized_app, environment, stack.artifact_id)
         for logical_id, resource in stack.raw["Resources"].items():
             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
                 assert set(skip) == {"id", "comment"}, skip
