@@ -96,6 +96,9 @@ class PipelineStack(Stack):
                     "credentials are in the project.",
                 )
         _acknowledge_artifact_bucket(codepipeline.artifact_bucket)
+        # cfn-lint's style rule E3703 (prefer Fn::Sub to Fn::Join with an empty delimiter) on the action
+        # configurations CDK Pipelines renders (stack and role ARNs): its rendering, not ours to change.
+        codepipeline.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
         skip_checkov(
             codepipeline.role.node.find_child("DefaultPolicy"),
             "CKV_AWS_111",
