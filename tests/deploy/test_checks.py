@@ -256,5 +256,6 @@ def test_environment_agnostic_stacks_go_to_the_default_account(tmp_path: Path) -
     (tmp_path / "assembly-dev" / "t.json").write_text("{}")
     [stage] = read_stages(tmp_path)
     assert stage.name == "dev"
-    assert stage.target == (DEFAULT_ACCOUNT, DEFAULT_REGION)
+    assert stage.targets == [(DEFAULT_ACCOUNT, DEFAULT_REGION)]
+    assert stage.account == DEFAULT_ACCOUNT
     assert [plan.artifact_id for plan in stage.stacks] == ["A", "B"]

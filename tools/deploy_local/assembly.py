@@ -11,6 +11,13 @@ from typing import Any
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 _UNKNOWN = ("unknown-account", "unknown-region")
+# Resource types the endpoint's CloudFormation cannot create at all: a stack holding one is not deployed;
+# what it would prove is proven through the endpoint's API instead (the reason names where).
+UNDEPLOYABLE_TYPES: dict[str, str] = {
+    "AWS::KMS::ReplicaKey": "the endpoint's CloudFormation cannot create a KMS replica key; replication "
+    "through its KMS API (ReplicateKey, same public key, same derived key as OpenSSL) is proven in "
+    "tests/lambda/test_local_endpoint_replica.py",
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,7 @@ class StackPlan:
     """One stack of the assembly, with the account and Region it deploys to."""
 
     artifact_id: str
+    display_name: str  # the CLI's stack selector, e.g. prod/KeyAgreement
     stack_name: str
     template: dict[str, Any]
     account: str
@@ -25,6 +33,13 @@ class StackPlan:
     agnostic: bool
     termination_protection: bool
     dependencies: tuple[str, ...]
+
+    @property
+    def undeployable_reason(self) -> str | None:
+        """Why the endpoint cannot deploy this stack, or None when it can."""
+        types = {resource.get("Type") for resource in self.template.get("Resources", {}).values()}
+        reasons = [f"{kind}: {UNDEPLOYABLE_TYPES[kind]}" for kind in sorted(types & set(UNDEPLOYABLE_TYPES))]
+        return "; ".join(reasons) or None
 
 
 @dataclass(frozen=True)
@@ -35,12 +50,22 @@ class StagePlan:
     stacks: tuple[StackPlan, ...]  # in dependency order
 
     @property
-    def target(self) -> tuple[str, str]:
-        """The (account, Region) of the stage: every stack of one stage shares it."""
-        targets = {(stack.account, stack.region) for stack in self.stacks}
-        if len(targets) != 1:
-            raise ValueError(f"stage {self.name} spans several environments: {sorted(targets)}")
-        return next(iter(targets))
+    def deployable(self) -> tuple[StackPlan, ...]:
+        """The stacks the endpoint can create, in dependency order."""
+        return tuple(stack for stack in self.stacks if stack.undeployable_reason is None)
+
+    @property
+    def targets(self) -> list[tuple[str, str]]:
+        """Every (account, Region) the stage's deployable stacks go to (several with replica Regions)."""
+        return sorted({(stack.account, stack.region) for stack in self.deployable})
+
+    @property
+    def account(self) -> str:
+        """The one account of the stage: the CLI deploys it with that account's credentials."""
+        accounts = {account for account, _ in self.targets}
+        if len(accounts) != 1:
+            raise ValueError(f"stage {self.name} spans several accounts: {sorted(accounts)}")
+        return next(iter(accounts))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -59,6 +84,7 @@ def _stacks(assembly_dir: Path) -> list[StackPlan]:
         stacks.append(
             StackPlan(
                 artifact_id=artifact_id,
+                display_name=artifact.get("displayName", artifact_id),
                 stack_name=properties.get("stackName", artifact_id),
                 template=_read(assembly_dir / properties["templateFile"]),
                 account=DEFAULT_ACCOUNT if account == _UNKNOWN[0] else account,

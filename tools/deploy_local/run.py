@@ -21,7 +21,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from kmsecdh.openssl import OpenSsl, OpenSslError
-from tools.deploy_local.assembly import StagePlan, read_stages
+from tools.deploy_local.assembly import StackPlan, StagePlan, read_stages
 from tools.deploy_local.checks import Findings, check_deployed
 from tools.deploy_local.endpoint import PROJECT_ROOT, DeployEndpoint, EndpointError
 from tools.deploy_local.exercise import exercise
@@ -107,24 +107,37 @@ def synthesize(run: Run, output: Path, log: Path) -> bool:
     return _cdk(run, ["synth", "--quiet", "--output", str(output)], env, log)
 
 
+def _selectors(stage: StagePlan) -> list[str]:
+    """The CLI's stack selectors: the stage's deployable stacks (its pattern when that is all of them)."""
+    if len(stage.deployable) == len(stage.stacks):
+        return [f"{stage.name}/*"]
+    return [stack.display_name for stack in stage.deployable]
+
+
 def deploy_stage(
     run: Run, endpoint: DeployEndpoint, app: Path, stage: StagePlan, work: Path, log: Path
 ) -> None:
-    account, region = stage.target
+    for plan in stage.stacks:
+        if plan.undeployable_reason is not None:
+            run.line(
+                f"{'':10}skipped   {plan.stack_name} (aws://{plan.account}/{plan.region}): "
+                f"{plan.undeployable_reason}"
+            )
+    account, region = stage.targets[0]
     env = _cdk_env(endpoint, account, region)
-    client_env = endpoint.client_environment(account, region)
-    names = ", ".join(stack.stack_name for stack in stage.stacks)
-    with run.step(f"deploy '{stage.name}/*' to aws://{account}/{region}: {names}"):
+    names = ", ".join(f"{stack.stack_name} ({stack.region})" for stack in stage.deployable)
+    with run.step(f"deploy {' '.join(_selectors(stage))} to aws://{stage.account}: {names}"):
         deployed = _cdk(
-            run, ["deploy", f"{stage.name}/*", "--app", str(app), "--require-approval", "never"], env, log
+            run, ["deploy", *_selectors(stage), "--app", str(app), "--require-approval", "never"], env, log
         )
     try:
         if deployed:
             stacks = []
-            for plan in stage.stacks:
+            for plan in stage.deployable:
                 with run.step(f"check {plan.stack_name} against its template"):
                     try:
-                        stack = DeployedStack(_session(account, region), plan.stack_name, plan.template)
+                        session = _session(plan.account, plan.region)
+                        stack = DeployedStack(session, plan.stack_name, plan.template)
                         stacks.append((plan, stack))
                         run.report(check_deployed(stack, plan.termination_protection))
                     except (Unresolvable, ClientError) as error:
@@ -134,6 +147,7 @@ def deploy_stage(
                     continue
                 with run.step(f"derive with {plan.stack_name}'s function environment, then the command line"):
                     stage_work = Path(tempfile.mkdtemp(prefix=f"{stage.name}-", dir=work))
+                    client_env = endpoint.client_environment(plan.account, plan.region)
                     try:
                         run.report(exercise(stack, client_env, stage_work, OpenSsl()))
                     except (ClientError, OpenSslError) as error:
@@ -142,11 +156,11 @@ def deploy_stage(
         destroy_stage(run, endpoint, app, stage, log)
 
 
-def _keys_before_destroy(stage: StagePlan, session: boto3.session.Session) -> list[tuple[str, str, str, int]]:
+def _keys_before_destroy(stage: StagePlan) -> list[tuple[StackPlan, str, str, int]]:
     """(stack, key id, DeletionPolicy, pending window) of every key the stage's stacks hold now."""
     keys = []
-    cloudformation = session.client("cloudformation")
-    for plan in stage.stacks:
+    for plan in stage.deployable:
+        cloudformation = _session(plan.account, plan.region).client("cloudformation")
         try:
             resources = cloudformation.describe_stack_resources(StackName=plan.stack_name)["StackResources"]
         except ClientError:
@@ -158,7 +172,7 @@ def _keys_before_destroy(stage: StagePlan, session: boto3.session.Session) -> li
             window = declared.get("Properties", {}).get("PendingWindowInDays", 30)
             keys.append(
                 (
-                    plan.stack_name,
+                    plan,
                     resource["PhysicalResourceId"],
                     declared.get("DeletionPolicy", "Delete"),
                     window,
@@ -168,40 +182,41 @@ def _keys_before_destroy(stage: StagePlan, session: boto3.session.Session) -> li
 
 
 def destroy_stage(run: Run, endpoint: DeployEndpoint, app: Path, stage: StagePlan, log: Path) -> None:
-    account, region = stage.target
-    session = _session(account, region)
-    keys = _keys_before_destroy(stage, session)
-    with run.step(f"destroy '{stage.name}/*'"):
-        for plan in stage.stacks:
+    keys = _keys_before_destroy(stage)
+    with run.step(f"destroy {' '.join(_selectors(stage))}"):
+        for plan in stage.deployable:
             if plan.termination_protection:
                 # What an operator does first; the endpoint does not enforce the protection anyway.
                 with suppress(ClientError):
-                    session.client("cloudformation").update_termination_protection(
+                    _session(plan.account, plan.region).client(
+                        "cloudformation"
+                    ).update_termination_protection(
                         StackName=plan.stack_name, EnableTerminationProtection=False
                     )
+        account, region = stage.targets[0]
         if not _cdk(
             run,
-            ["destroy", f"{stage.name}/*", "--app", str(app), "--force"],
+            ["destroy", *_selectors(stage), "--app", str(app), "--force"],
             _cdk_env(endpoint, account, region),
             log,
         ):
             return
         findings = Findings()
-        cloudformation = session.client("cloudformation")
-        for plan in stage.stacks:
+        for plan in stage.deployable:
+            cloudformation = _session(plan.account, plan.region).client("cloudformation")
             try:
                 status = cloudformation.describe_stacks(StackName=plan.stack_name)["Stacks"][0]["StackStatus"]
             except ClientError:
                 status = "gone"
             if status not in ("gone", "DELETE_COMPLETE"):
                 findings.mismatches.append(f"{plan.stack_name}: {status} after destroy")
-        kms = session.client("kms")
         windows = set()
-        for stack_name, key_id, policy, window in keys:
+        for plan, key_id, policy, window in keys:
+            kms = _session(plan.account, plan.region).client("kms")
             metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
             expected = "Enabled" if policy.startswith("Retain") else "PendingDeletion"
             findings.expect(
-                f"{stack_name} key {key_id} ({policy}) after destroy", expected, metadata["KeyState"]
+                f"{plan.stack_name} key {key_id} ({policy}) after destroy", expected, metadata["KeyState"]
             )
             if metadata["KeyState"] == "PendingDeletion":
                 days = round((metadata["DeletionDate"] - datetime.now(UTC)).total_seconds() / 86400)
@@ -268,7 +283,7 @@ def _deploy_everything(
         endpoint.start()
         os.environ["AWS_ENDPOINT_URL"] = endpoint.url
         run.line(f"{'':10}localstack-core {endpoint.version()} on {endpoint.url}, log {endpoint.log_path}")
-    for account, region in sorted({stage.target for stage in stages}):
+    for account, region in sorted({target for stage in stages for target in stage.targets}):
         with run.step(f"cdk bootstrap aws://{account}/{region}"):
             env = _cdk_env(endpoint, account, region)
             if not _cdk(run, ["bootstrap", f"aws://{account}/{region}", "--app", str(app)], env, log):
