@@ -259,3 +259,40 @@ def test_environment_agnostic_stacks_go_to_the_default_account(tmp_path: Path) -
     assert stage.targets == [(DEFAULT_ACCOUNT, DEFAULT_REGION)]
     assert stage.account == DEFAULT_ACCOUNT
     assert [plan.artifact_id for plan in stage.stacks] == ["A", "B"]
+
+
+def test_a_replica_stack_is_skipped_and_the_stage_spans_its_regions(tmp_path: Path) -> None:
+    (tmp_path / "assembly-prod").mkdir()
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    "assembly-prod": {
+                        "type": "cdk:cloud-assembly",
+                        "properties": {"directoryName": "assembly-prod", "displayName": "prod"},
+                    }
+                }
+            }
+        )
+    )
+    home = {"Resources": {"Key": {"Type": "AWS::KMS::Key"}}}
+    replica = {
+        "Resources": {"Replica": {"Type": "AWS::KMS::ReplicaKey"}, "Fn": {"Type": "AWS::Lambda::Function"}}
+    }
+    artifacts = {}
+    for artifact_id, region, template in (("Home", "eu-central-1", home), ("Replica", "eu-west-1", replica)):
+        (tmp_path / "assembly-prod" / f"{artifact_id}.json").write_text(json.dumps(template))
+        artifacts[artifact_id] = {
+            "type": "aws:cloudformation:stack",
+            "displayName": f"prod/{artifact_id}",
+            "environment": f"aws://111111111111/{region}",
+            "properties": {"templateFile": f"{artifact_id}.json", "stackName": artifact_id.lower()},
+        }
+    (tmp_path / "assembly-prod" / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    [stage] = read_stages(tmp_path)
+    assert [plan.display_name for plan in stage.deployable] == ["prod/Home"]
+    [skipped] = [plan for plan in stage.stacks if plan.undeployable_reason]
+    assert skipped.undeployable_reason.startswith("AWS::KMS::ReplicaKey: ")
+    assert "tests/lambda/test_local_endpoint_replica.py" in skipped.undeployable_reason
+    assert stage.targets == [("111111111111", "eu-central-1")]
+    assert stage.account == "111111111111"
