@@ -3,7 +3,8 @@
 Bob's key lives in KMS (here the local KMS endpoint, created with the key spec, usage and alias the
 synthesized dev environment declares); Alice holds an ordinary EC key made with OpenSSL. Both derive
 the same key, Bob through the derive function's handler and Alice with ``openssl pkeyutl -derive`` and
-``openssl kdf``, then each encrypts a message with the AWS Encryption SDK that the other decrypts.
+``openssl kdf``, then each encrypts a message with the AWS Encryption SDK that the other decrypts, and
+sends one HPKE (RFC 9180) and one JWE (RFC 7518 ECDH-ES) message (``kmsecdh.demo_standards``).
 Each step prints the ``aws`` / ``openssl`` / ``kmsecdh`` command that does the same.
 
 Secrets are never printed: the shared secret Z and the derived keys appear only as fingerprints,
@@ -254,5 +255,19 @@ def _walkthrough(plan: PlannedKey) -> int:
             return 1
         _result(f"{len(ciphertext.getvalue())}-byte message; {recipient} read {decrypted.getvalue()!r}")
         _result(f"encryption context {json.dumps(context)}")
+    from kmsecdh.demo_standards import run_exchanges
+
+    if not run_exchanges(
+        key_spec=plan.key_spec,
+        alias=plan.alias,
+        kms=kms,
+        function_environment=function_configuration.as_environment(),
+        alice_private=alice_private,
+        alice_public=alice_public,
+        bob_public=bob_public,
+        say=_say,
+        result=_result,
+    ):
+        return 1
     _say("demo complete: both parties derived the same key and read each other's messages")
     return 0

@@ -49,6 +49,7 @@ from kmsecdh.errors import (
     KmsThrottled,
     KmsUnavailable,
 )
+from kmsecdh.jwk import public_jwk
 from kmsecdh.kdf import derive_key
 from kmsecdh.keys import (
     KEY_SPECS,
@@ -340,6 +341,7 @@ def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
         "key_spec": key.key_spec,
         "public_key_der": _b64(public_key_der(public_key)),
         "public_key_pem": public_key_pem(public_key),
+        "jwk": public_jwk(public_key),
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from kmsecdh.audit_events import parse_since
-from kmsecdh.cli import commands
+from kmsecdh.cli import commands, standards
 from kmsecdh.cli.errors import UsageError
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
@@ -243,6 +243,8 @@ def build_parser() -> Parser:
     )
     demo.add_argument("--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use")
     demo.set_defaults(handler=commands.demo)
+
+    standards.add_commands(subcommands)  # hpke, jwe, jwks
     return parser
 
 
