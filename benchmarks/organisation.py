@@ -6,6 +6,9 @@ with a new name, a new account (four environments per account) and a new home Re
 pins one, and the account in every ARN and the replica Regions moved with it. Whatever fields the examples
 use (today's and any added later: replica Regions, organisation readers, ...) are therefore used by every
 generated environment of that example. An environment-agnostic example stays agnostic: that is a feature too.
+
+A ``pipeline`` section deploys the copies like their examples: each copy joins its example's wave, and needs
+a manual approval where its example does (``pipeline_for``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ENVIRONMENTS_KEY = "environments"
+PIPELINE_KEY = "pipeline"
 # Commercial Regions that offer every service the stacks use; home and replica Regions are drawn in turn.
 REGIONS = (
     "us-east-1",
@@ -44,15 +48,61 @@ def example_environments(settings: Mapping[str, Any]) -> dict[str, dict[str, Any
 
 def generate(examples: Mapping[str, Mapping[str, Any]], count: int) -> dict[str, dict[str, Any]]:
     """``count`` environments: the examples, then copies of them in turn with account and Region varied."""
+    return generate_with_origins(examples, count)[0]
+
+
+def generate_with_origins(
+    examples: Mapping[str, Mapping[str, Any]], count: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """``generate``'s environments, and the example each one is (a copy of), by name."""
     if count < len(examples):
         raise ValueError(f"{count} environments cannot hold the {len(examples)} examples")
     environments = {name: copy.deepcopy(dict(entry)) for name, entry in examples.items()}
+    origins = {name: name for name in examples}
     names = list(examples)
     for index in range(len(examples), count):
         example = names[index % len(names)]
         name = f"{example[:14]}-{index:03d}"
         environments[name] = _variant(examples[example], index)
-    return environments
+        origins[name] = example
+    return environments, origins
+
+
+def pipeline_for(pipeline: Mapping[str, Any], origins: Mapping[str, str]) -> dict[str, Any] | None:
+    """The ``pipeline`` section for these environments: each in its example's wave, approved where its
+    example is; waves left empty are dropped, and no wave at all means no pipeline (None)."""
+    waves = [[name for name, example in origins.items() if example in wave] for wave in pipeline["waves"]]
+    waves = [wave for wave in waves if wave]
+    if not waves:
+        return None
+    approved = set(pipeline.get("manual_approval", []))
+    section = {**copy.deepcopy(dict(pipeline)), "waves": waves}
+    if "manual_approval" in pipeline:
+        section["manual_approval"] = [name for name, example in origins.items() if example in approved]
+    return section
+
+
+def context_for(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """The context entries for ``count`` environments generated from ``settings``' examples (with the
+    pipeline section, if there is one, deploying them)."""
+    environments, origins = generate_with_origins(example_environments(settings), count)
+    return _with_pipeline(settings, environments, origins)
+
+
+def context_for_one(settings: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The context entries for the example ``name`` alone (with the pipeline section, if any, for it)."""
+    environments = {name: copy.deepcopy(example_environments(settings)[name])}
+    return _with_pipeline(settings, environments, {name: name})
+
+
+def _with_pipeline(
+    settings: Mapping[str, Any], environments: dict[str, dict[str, Any]], origins: Mapping[str, str]
+) -> dict[str, Any]:
+    context: dict[str, Any] = {ENVIRONMENTS_KEY: environments}
+    pipeline = settings["context"].get(PIPELINE_KEY)
+    if pipeline is not None:
+        context[PIPELINE_KEY] = pipeline_for(pipeline, origins)
+    return context
 
 
 def _variant(example: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -83,13 +133,18 @@ def _with_account(value: Any, account: str) -> Any:
 
 
 def write_app_settings(
-    directory: Path, environments: Mapping[str, Any], app_command: str, project_settings: Path
+    directory: Path, context: Mapping[str, Any], app_command: str, project_settings: Path
 ) -> Path:
     """A cdk.json in ``directory``: the project's settings (feature flags, other context, the same CLI
-    behaviour) with ``environments`` replaced and the app started by ``app_command``."""
+    behaviour) with the entries of ``context`` replaced (None removes one) and the app started by
+    ``app_command``."""
     settings = json.loads(project_settings.read_text())
     settings["app"] = app_command
-    settings["context"][ENVIRONMENTS_KEY] = dict(environments)
+    for key, value in context.items():
+        if value is None:
+            settings["context"].pop(key, None)
+        else:
+            settings["context"][key] = value
     path = directory / "cdk.json"
     path.write_text(json.dumps(settings, indent=2))
     return path

@@ -5,8 +5,9 @@ assembly), reading ``validation-report.json``, and checkov over every template (
 sides do exactly that, with the project's CLI, app command and cdk.json (feature flags, other context),
 each into a fresh output directory; only ``environments`` differs: 100 environments generated from the
 examples in cdk.json (``benchmarks.organisation``: accounts and Regions varied, every example field
-used) against one: the example with the most fields set, so that the floor is not a cheap
-environment; the hundred are the examples in turn, this one among them.
+used; a ``pipeline`` section deploys the copies in their examples' waves) against one: the example with the
+most fields set, so that the floor is not a cheap environment (with the pipeline, if any, deploying it alone);
+the hundred are the examples in turn, this one among them.
 
 The phases are timed apart (synth, checkov) and CPU seconds are kept, so a loaded machine's run still
 says where the time goes. Both sides must come out clean (no finding, no failed check): a benchmark of
@@ -31,6 +32,7 @@ from benchmarks.stats import FigureResult, Target, interleaved, summarize
 from benchmarks.synth import CDK, children_cpu_seconds, cli_environment
 from tools.checkov import failed_checks
 from tools.synth import read_report, unacknowledged_findings
+from tools.synth import templates as synth_templates
 
 TARGET = Target("<=", 3.0)
 ENVIRONMENTS = 100
@@ -82,7 +84,7 @@ def synth_work(app_dir: Path, env: dict[str, str], phases: Phases) -> float:
             )
         findings = unacknowledged_findings(read_report(output))
         synthesized = time.perf_counter()
-        templates = sorted(output.glob("assembly-*/*.template.json"))
+        templates = synth_templates(output)
         failures = failed_checks(templates)
         finished = time.perf_counter()
     if findings or failures:
@@ -104,10 +106,12 @@ def measure() -> FigureResult:
         project_dir, floor_dir = Path(scratch) / "hundred", Path(scratch) / "one"
         project_dir.mkdir()
         floor_dir.mkdir()
-        generated = organisation.generate(examples, ENVIRONMENTS)
+        generated = organisation.context_for(settings, ENVIRONMENTS)
         organisation.write_app_settings(project_dir, generated, command, PROJECT_SETTINGS)
         single = floor_environment(examples)
-        organisation.write_app_settings(floor_dir, single, command, PROJECT_SETTINGS)
+        organisation.write_app_settings(
+            floor_dir, organisation.context_for_one(settings, next(iter(single))), command, PROJECT_SETTINGS
+        )
         project, floor = interleaved(
             lambda: synth_work(project_dir, env, project_phases),
             lambda: synth_work(floor_dir, env, floor_phases),

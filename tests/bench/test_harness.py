@@ -26,6 +26,7 @@ from benchmarks import (
 from benchmarks.run import FIGURES, RESULTS_FILE
 from benchmarks.stats import FigureResult, Summary, Target, interleaved, per_call_us, summarize
 from stacks.config import parse_environments
+from stacks.pipeline_config import parse_pipeline
 from tools.checkov import MIN_TEMPLATES_PER_PROCESS, template_groups
 
 IN_PROCESS_MIN_RUNS = 10
@@ -342,6 +343,43 @@ class TestOrganisation:
         for entry in list(generated.values())[1:]:
             assert entry["region"] not in entry["replica_regions"]
             assert len(entry["replica_regions"]) == 1
+
+    def test_the_pipeline_deploys_the_copies_in_their_examples_waves(self) -> None:
+        settings = json.loads((PROJECT_ROOT / "cdk.json").read_text())
+        pipeline = settings["context"].get("pipeline")
+        if pipeline is None:
+            pytest.skip("cdk.json has no pipeline section")
+        context = organisation.context_for(settings, synth_scale.ENVIRONMENTS)
+        environments = parse_environments(context["environments"])
+        parsed = parse_pipeline(context["pipeline"], environments)
+        origins = organisation.generate_with_origins(
+            organisation.example_environments(settings), synth_scale.ENVIRONMENTS
+        )[1]
+        for index, wave in enumerate(parsed.waves):
+            assert {origins[name] for name in wave} == {
+                example for example in pipeline["waves"][index] if example in origins.values()
+            }
+        assert {origins[name] for name in parsed.manual_approval} == set(pipeline.get("manual_approval", []))
+        assert len(parsed.manual_approval) > len(pipeline.get("manual_approval", []))
+
+    def test_the_floor_keeps_the_pipeline_for_its_one_environment(self, examples: dict) -> None:
+        settings = json.loads((PROJECT_ROOT / "cdk.json").read_text())
+        (name,) = synth_scale.floor_environment(examples)
+        context = organisation.context_for_one(settings, name)
+        assert list(context["environments"]) == [name]
+        if "pipeline" in settings["context"]:
+            pipeline = context["pipeline"]
+            if pipeline is not None:
+                parse_pipeline(pipeline, parse_environments(context["environments"]))
+                assert pipeline["waves"] == [[name]]
+
+    def test_pipeline_without_any_of_the_environments_is_dropped(self) -> None:
+        pipeline = {"waves": [["staging"], ["prod"]], "manual_approval": ["prod"]}
+        assert organisation.pipeline_for(pipeline, {"dev": "dev"}) is None
+        assert organisation.pipeline_for(pipeline, {"prod": "prod", "prod-004": "prod"}) == {
+            "waves": [["prod", "prod-004"]],
+            "manual_approval": ["prod", "prod-004"],
+        }
 
     def test_too_few_for_the_examples(self, examples: dict) -> None:
         with pytest.raises(ValueError, match="cannot hold"):
