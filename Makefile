@@ -72,7 +72,7 @@ bench: setup
 	@$(PY) -m benchmarks.run
 
 demo: setup
-	@$(PY) -m kmsecdh demo
+	@$(PY) -m devtools.demo
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools import PROJECT_ROOT
+from devtools.local_endpoint import LocalKmsEndpoint
+from devtools.openssl import OpenSsl
 from kmsecdh import log
-from kmsecdh.local_endpoint import LocalKmsEndpoint
-from kmsecdh.openssl import OpenSsl
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
 KEY_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
 

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PROJECT_ROOT
+from devtools import PROJECT_ROOT
 
 HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
 FUNCTION_NAME = "kmsecdh-derive"

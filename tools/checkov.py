@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from devtools import PROJECT_ROOT
+
 CHECKOV = PROJECT_ROOT / ".checkov-venv" / "bin" / "checkov"
 # checkov's exit status: 0 when every check passed, 1 when one failed; anything else is checkov failing.
 _CHECKS_FAILED = 1

@@ -20,7 +20,6 @@ from kmsecdh.cli.errors import EXIT_OK, CommandError, FunctionError, UsageError
 from kmsecdh.cli.files import PUBLIC_MODE, atomic_output, read_key_file, refuse_existing, write_file
 from kmsecdh.cli.keyfiles import load_peer_key_file, load_private_key, private_key_pem
 from kmsecdh.contract import KdfParameters
-from kmsecdh.demo import run_demo
 from kmsecdh.errors import InvalidPublicKey
 from kmsecdh.kdf import derive_key
 from kmsecdh.keys import (
@@ -189,7 +188,3 @@ def _print_table(events: list[KeyEvent]) -> None:
     widths = [max(len(row[index]) for row in rows) for index in range(len(_AUDIT_COLUMNS))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
-def demo(args: argparse.Namespace) -> int:
-    return run_demo(environment=args.environment, cdk_out=args.cdk_out, key_spec=args.key_spec)

@@ -18,7 +18,6 @@ from kmsecdh.cli import commands
 from kmsecdh.cli.errors import UsageError
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
-from kmsecdh.keys import KEY_SPECS
 from kmsecdh.messages import RESERVED_CONTEXT_PREFIX
 
 
@@ -231,18 +230,6 @@ def build_parser() -> Parser:
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     audit.set_defaults(handler=commands.audit)
 
-    demo = subcommands.add_parser(
-        "demo",
-        help="the two-party walkthrough against a local KMS endpoint, no AWS account",
-        description="Start a local KMS endpoint, create the dev key from cdk.out, derive on both sides, "
-        "compare, and exchange Encryption SDK messages both ways. Secrets are shown as fingerprints only.",
-    )
-    demo.add_argument("--environment", default="dev", help="cdk.json environment (default: %(default)s)")
-    demo.add_argument(
-        "--cdk-out", type=Path, default=Path("cdk.out"), metavar="DIR", help="default: %(default)s"
-    )
-    demo.add_argument("--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use")
-    demo.set_defaults(handler=commands.demo)
     return parser
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools.openssl import OpenSsl
 from kmsecdh import service
 from kmsecdh.cli import main, remote
 from kmsecdh.errors import DeriveError
-from kmsecdh.openssl import OpenSsl
 
 
 @dataclass(frozen=True)

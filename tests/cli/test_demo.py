@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from kmsecdh.demo import DemoError, planned_keys
-from kmsecdh.local_endpoint import PROJECT_ROOT
+from devtools import PROJECT_ROOT
+from devtools.demo import DemoError, planned_keys
 
 
 @pytest.fixture(scope="session")
 def demo_run() -> subprocess.CompletedProcess[str]:
-    """``python -m kmsecdh demo`` from the project root, as ``make demo`` runs it (synthesizes if needed)."""
+    """``python -m devtools.demo`` from the project root, as ``make demo`` runs it (synthesizes if needed)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     return subprocess.run(
-        [sys.executable, "-m", "kmsecdh", "demo"],
+        [sys.executable, "-m", "devtools.demo"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=900,
     )  # fmt: skip
 

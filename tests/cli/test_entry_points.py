@@ -9,7 +9,7 @@ import pytest
 
 from kmsecdh.cli.parser import build_parser
 
-COMMANDS = ["keygen", "public-key", "derive", "derive-local", "encrypt", "decrypt", "audit", "demo"]
+COMMANDS = ["keygen", "public-key", "derive", "derive-local", "encrypt", "decrypt", "audit"]
 
 
 def _kmsecdh(*args: str) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.openssl import OpenSsl
 from kmsecdh.kdf import ALGORITHMS, derive_key, fixed_info
 from kmsecdh.keys import (
     KEY_SPECS,
@@ -18,7 +19,6 @@ from kmsecdh.keys import (
     public_key_der,
     public_key_pem,
 )
-from kmsecdh.openssl import OpenSsl
 
 LENGTHS = (16, 32, 48, 64)
 FIXED_INFOS = {

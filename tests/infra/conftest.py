@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from devtools import PROJECT_ROOT
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY, EnvironmentConfig, parse_environments
 from tools.synth import REPORT_NAME
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
 

@@ -21,9 +21,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.local_endpoint import LocalKmsEndpoint
 from kmsecdh import kdf, log, service
 from kmsecdh.keys import curve_for, public_key_der, public_key_pem
-from kmsecdh.local_endpoint import LocalKmsEndpoint
 from tests.conftest import KEY_SPECS, leaked_secrets
 from tests.runtime_emulator import LambdaEmulator
 

@@ -1,4 +1,4 @@
-"""The two-party walkthrough with no AWS account: ``python -m kmsecdh demo`` (``make demo``).
+"""The two-party walkthrough with no AWS account: ``make demo`` (``python -m devtools.demo``).
 
 Bob's key lives in KMS (here the local KMS endpoint, created with the key spec, usage and alias the
 synthesized dev environment declares); Alice holds an ordinary EC key made with OpenSSL. Both derive
@@ -12,6 +12,7 @@ the first 4 bytes of their SHA-256, enough to see that both sides agree.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import hmac
@@ -20,18 +21,21 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools import PROJECT_ROOT
+from devtools.local_endpoint import LocalKmsEndpoint
+from devtools.openssl import OpenSsl
 from kmsecdh import messages, service
 from kmsecdh.cli.remote import aws_client, decode_b64_field, derive_event
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import fixed_info
-from kmsecdh.local_endpoint import PROJECT_ROOT, LocalKmsEndpoint
-from kmsecdh.openssl import OpenSsl
+from kmsecdh.keys import KEY_SPECS
 
 KEY_AGREEMENT = "KEY_AGREEMENT"
 DEMO_KDF = KdfParameters(
@@ -256,3 +260,30 @@ def _walkthrough(plan: PlannedKey) -> int:
         _result(f"encryption context {json.dumps(context)}")
     _say("demo complete: both parties derived the same key and read each other's messages")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devtools.demo [--environment dev] [--cdk-out cdk.out] [--key-spec SPEC]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.demo",
+        description="The two-party walkthrough against a local KMS endpoint, no AWS account: start the "
+        "endpoint, create the environment's key from cdk.out, derive on both sides, compare, and exchange "
+        "Encryption SDK messages both ways. Secrets are shown as fingerprints only.",
+    )
+    parser.add_argument("--environment", default="dev", help="cdk.json environment (default: %(default)s)")
+    parser.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), metavar="DIR", help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use"
+    )
+    args = parser.parse_args(argv)
+    try:
+        return run_demo(environment=args.environment, cdk_out=args.cdk_out, key_spec=args.key_spec)
+    except DemoError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from devtools import PROJECT_ROOT
+
 DEFAULT_VENV = PROJECT_ROOT / ".localstack-venv"
 READY_STATES = frozenset({"available", "running"})
 
