@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 from benchmarks.stats import FigureResult, Target, summarize
-from constructs_lib import bundling
-from constructs_lib.derive_function import ARCHITECTURE, RUNTIME
+from kmsecdh_cdk import bundling
+from kmsecdh_cdk.derive_function import ARCHITECTURE, RUNTIME
 
 TARGET = Target("<=", 1.1)
 # The CDK CLI zips assets with yazl, whose default is deflate at zlib's default level.

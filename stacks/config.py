@@ -15,9 +15,9 @@ from typing import Any, Literal
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from constructs_lib.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, check_key_spec
-from constructs_lib.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
-from constructs_lib.principals import ARN_WILDCARDS, check_exact_principal_arn
+from kmsecdh_cdk.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, check_key_spec
+from kmsecdh_cdk.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
+from kmsecdh_cdk.principals import ARN_WILDCARDS, check_exact_principal_arn
 
 CONTEXT_KEY = "environments"
 
@@ -274,7 +274,7 @@ class _Reader:
 
     def principal_arns(self, field: str, *, exact: bool = False) -> tuple[str, ...]:
         """IAM principal ARNs, never with a wildcard; ``exact`` also refuses an account root (derivers and
-        callers, see constructs_lib.principals)."""
+        callers, see kmsecdh_cdk.principals)."""
         values = self._get(field)
         if not isinstance(values, list | tuple):
             raise self._error(field, f"must be a list of IAM principal ARNs, got {values!r}")

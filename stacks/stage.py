@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stage
 from constructs import Construct
 
-from constructs_lib.audit import AuditedFunction
+from kmsecdh_cdk.audit import AuditedFunction
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
 from stacks.key_agreement_stack import KeyAgreementStack

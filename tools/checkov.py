@@ -5,7 +5,7 @@ because it pins boto3 and others below the project's versions. ``--skip-download
 checks are the ones the pinned version ships, nothing is fetched from the vendor's platform.
 
 A check that does not apply to a resource is skipped in that resource's template metadata
-(``constructs_lib.acknowledgments.skip_checkov``), with the reason beside it.
+(``kmsecdh_cdk.acknowledgments.skip_checkov``), with the reason beside it.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from constructs_lib.audit import AuditedFunction, KeyUsageAudit
-from constructs_lib.audit_patterns import (
+from kmsecdh_cdk.audit import AuditedFunction, KeyUsageAudit
+from kmsecdh_cdk.audit_patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     TOKEN_LENGTH_BOUND,
     estimated_pattern_length,

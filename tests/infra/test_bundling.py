@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_lib.bundling import (
+from kmsecdh_cdk.bundling import (
     ASSET_DISTRIBUTIONS,
     HANDLER_DIR,
     PACKAGE_DIR,

@@ -9,8 +9,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from constructs_lib.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, KeyAgreementKey
 from kmsecdh.keys import KEY_SPECS
+from kmsecdh_cdk.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, KeyAgreementKey
 
 
 def new_stack(region: str | None = None) -> cdk.Stack:
@@ -119,7 +119,7 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-# Principals no deriver or caller may be (constructs_lib.principals), with the message that refuses each.
+# Principals no deriver or caller may be (kmsecdh_cdk.principals), with the message that refuses each.
 REFUSED_PRINCIPALS = [
     (iam.AccountRootPrincipal(), "an account root"),
     (iam.ArnPrincipal("arn:aws:iam::111111111111:root"), "is an account root"),

@@ -18,20 +18,20 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
-from constructs_lib.bundling import lambda_code
-from constructs_lib.iam_actions import (
+from kmsecdh_cdk import key_policy
+from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.bundling import lambda_code
+from kmsecdh_cdk.iam_actions import (
     LAMBDA_ENVIRONMENT_DECRYPTION_ACTION,
     LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS,
     LAMBDA_VPC_DESCRIBE_ACTIONS,
     LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
     VPC_CONDITION_KEY,
 )
-from constructs_lib.principals import exact_principal_arn
+from kmsecdh_cdk.principals import exact_principal_arn
 
 if TYPE_CHECKING:
-    from constructs_lib.key_agreement_key import KeyAgreementKey
+    from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64

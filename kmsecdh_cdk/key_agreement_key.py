@@ -24,9 +24,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
-from constructs_lib import iam_actions, key_policy
-from constructs_lib.principals import exact_principal_arn
 from kmsecdh.keys import KEY_SPECS
+from kmsecdh_cdk import iam_actions, key_policy
+from kmsecdh_cdk.principals import exact_principal_arn
 
 ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
 ALLOW_PUBLIC_KEY_READ_SID = "AllowPublicKeyRead"
