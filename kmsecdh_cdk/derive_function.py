@@ -1,7 +1,8 @@
 """The derive Lambda: calls kms:DeriveSharedSecret on its configured keys and applies the KDF.
 
-The function runs ``lambda/derive/handler.py`` with the ``kmsecdh`` package (bundled locally, see
-``bundling``), configured through the environment of DESIGN.md's Lambda contract. Its role may only
+The function runs ``kmsecdh.lambda_handler`` with the ``kmsecdh`` package (bundled locally, see
+``bundling``), configured through the environment variables of the contract (``kmsecdh.contract``,
+docs/contract.md). Its role may only
 derive with, and read the public keys of, the keys it is given, and write to its own log group.
 """
 
@@ -20,7 +21,7 @@ from constructs import Construct
 
 from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
-from kmsecdh_cdk.bundling import lambda_code
+from kmsecdh_cdk.bundling import HANDLER, lambda_code
 from kmsecdh_cdk.iam_actions import (
     LAMBDA_ENVIRONMENT_DECRYPTION_ACTION,
     LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-HANDLER = "handler.handler"
 
 KEYS_VARIABLE = "KMSECDH_KEYS"
 DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
