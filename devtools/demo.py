@@ -35,9 +35,8 @@ from kmsecdh import messages, service
 from kmsecdh.cli.remote import aws_client, decode_b64_field, derive_event
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import fixed_info
-from kmsecdh.keys import KEY_SPECS
+from kmsecdh.keys import KEY_AGREEMENT, KEY_SPECS
 
-KEY_AGREEMENT = "KEY_AGREEMENT"
 DEMO_KDF = KdfParameters(
     algorithm="onestep-sha256",
     length=32,

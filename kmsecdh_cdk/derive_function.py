@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE, DEFAULT_KEY_VARIABLE, KEYS_VARIABLE
 from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from kmsecdh_cdk.bundling import HANDLER, lambda_code
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-
-KEYS_VARIABLE = "KMSECDH_KEYS"
-DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
-ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
 
 MIN_TIMEOUT_SECONDS = 20
 """A batch starts a peer's KMS call only while 16 s remain (the KMS client's worst case and a reply):

@@ -33,10 +33,9 @@ ALLOW_PUBLIC_KEY_READ_SID = "AllowPublicKeyRead"
 DENY_DERIVE_TO_OTHERS_SID = "DenyDeriveToOthers"
 DEFAULT_PENDING_WINDOW = Duration.days(30)
 
-# The specs the derive function serves (kmsecdh.keys, the runtime's own list): configuration, constructs
-# and runtime read this one list. KMS also offers SM2 for key agreement (China Regions only), but the
-# runtime has no SM2 curve, so a deployed function would refuse its own configuration.
-KEY_AGREEMENT_KEY_SPECS: tuple[str, ...] = tuple(KEY_SPECS)
+# The specs the derive function serves are kmsecdh.keys.KEY_SPECS, the runtime's own list: configuration,
+# constructs and runtime read this one list. KMS also offers SM2 for key agreement (China Regions only), but
+# the runtime has no SM2 curve, so a deployed function would refuse its own configuration.
 SM2_KEY_SPEC = "SM2"
 
 
@@ -45,12 +44,10 @@ def check_key_spec(key_spec: str) -> None:
     if key_spec == SM2_KEY_SPEC:
         raise ValueError(
             "key spec SM2 is not supported: KMS offers it for key agreement in the China Regions, but the "
-            f"derive function serves only {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
+            f"derive function serves only {', '.join(KEY_SPECS)}"
         )
-    if key_spec not in KEY_AGREEMENT_KEY_SPECS:
-        raise ValueError(
-            f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
-        )
+    if key_spec not in KEY_SPECS:
+        raise ValueError(f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_SPECS)}")
 
 
 @jsii.implements(IValidation)
@@ -76,7 +73,7 @@ class _DeriverArns:
 class KeyAgreementKey(Construct):
     """A KEY_AGREEMENT KMS key, its alias and its explicit key policy.
 
-    :param key_spec: one of ``KEY_AGREEMENT_KEY_SPECS``.
+    :param key_spec: one of ``kmsecdh.keys.KEY_SPECS``.
     :param alias_name: ``alias/...`` name of the key.
     :param administrators: principals in ``KeyAdministration`` besides the CloudFormation execution role.
     :param cloudformation_execution_role_arn: default: the stack synthesizer's execution role

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from kmsecdh_cdk.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, check_key_spec
+from kmsecdh.keys import KEY_SPECS
+from kmsecdh_cdk.key_agreement_key import check_key_spec
 from kmsecdh_cdk.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
 from kmsecdh_cdk.principals import ARN_WILDCARDS, check_exact_principal_arn
 
@@ -298,9 +299,7 @@ class _Reader:
     def key_specs(self) -> tuple[str, ...]:
         field = "key_specs"
         if field not in self._entry:
-            raise self._error(
-                field, f"required: a list of key specs from {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
-            )
+            raise self._error(field, f"required: a list of key specs from {', '.join(KEY_SPECS)}")
         values = self._entry[field]
         if not isinstance(values, list) or not values:
             raise self._error(field, f"must be a non-empty list of key specs, got {values!r}")

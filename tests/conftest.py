@@ -12,10 +12,10 @@ import pytest
 from devtools import PROJECT_ROOT
 from devtools.local_endpoint import LocalKmsEndpoint
 from devtools.openssl import OpenSsl
-from kmsecdh import log
+from kmsecdh import keys, log
 
 VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
-KEY_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+KEY_SPECS = tuple(keys.KEY_SPECS)
 
 
 def secret_encodings(secret: bytes) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from kmsecdh.cli import remote
 from kmsecdh.cli.errors import EXIT_OK, CommandError, FunctionError, UsageError
 from kmsecdh.cli.files import PUBLIC_MODE, atomic_output, read_key_file, refuse_existing, write_file
 from kmsecdh.cli.keyfiles import load_peer_key_file, load_private_key, private_key_pem
-from kmsecdh.contract import KdfParameters
+from kmsecdh.contract import KEY_ARN_PATTERN, KdfParameters
 from kmsecdh.errors import InvalidPublicKey
 from kmsecdh.kdf import derive_key
 from kmsecdh.keys import (
@@ -30,8 +29,7 @@ from kmsecdh.keys import (
     public_key_pem,
 )
 
-CURVES = {"P-256": "ECC_NIST_P256", "P-384": "ECC_NIST_P384", "P-521": "ECC_NIST_P521"}
-_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
+CURVES = {spec.nist_name: spec.name for spec in KEY_SPECS.values()}
 
 
 def keygen(args: argparse.Namespace) -> int:
@@ -143,7 +141,7 @@ def _context_text(context: dict[str, str]) -> str:
 
 def _key_arn(key_id: str) -> str:
     """CloudTrail names KMS keys by ARN: resolve an alias or key id with DescribeKey."""
-    if _KEY_ARN.fullmatch(key_id):
+    if KEY_ARN_PATTERN.fullmatch(key_id):
         return key_id
     return remote.aws_client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 

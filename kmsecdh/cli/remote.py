@@ -17,35 +17,32 @@ import boto3
 from kmsecdh import errors
 from kmsecdh.cli.errors import CommandError, FunctionError
 from kmsecdh.contract import ACTION_DERIVE, ACTION_PUBLIC_KEY, KdfParameters
+from kmsecdh.encoding import b64encode
+from kmsecdh.keys import KEY_AGREEMENT
 
 _CONTRACT_ERRORS: dict[str, type[errors.DeriveError]] = {
     code: getattr(errors, code) for code in errors.ERROR_CODES
 }
-KEY_AGREEMENT = "KEY_AGREEMENT"
 
 
 def aws_client(service_name: str) -> Any:
     return boto3.session.Session().client(service_name)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def peer_key_field(peer_public_key: bytes) -> str:
     """A peer key file's bytes as the contract wants them: PEM text as is, DER as base64."""
     if peer_public_key.lstrip().startswith(b"-----"):
         return peer_public_key.decode("ascii", errors="replace")
-    return _b64(peer_public_key)
+    return b64encode(peer_public_key)
 
 
 def derive_event(key_id: str | None, peer_public_key: bytes, kdf: KdfParameters) -> dict[str, Any]:
     """The ``derive`` invocation event for one peer."""
     kdf_fields: dict[str, Any] = {"algorithm": kdf.algorithm, "length": kdf.length}
     if kdf.fixed_info:
-        kdf_fields["fixed_info"] = _b64(kdf.fixed_info)
+        kdf_fields["fixed_info"] = b64encode(kdf.fixed_info)
     if kdf.salt is not None:
-        kdf_fields["salt"] = _b64(kdf.salt)
+        kdf_fields["salt"] = b64encode(kdf.salt)
     event: dict[str, Any] = {
         "action": ACTION_DERIVE,
         "peer_public_key": peer_key_field(peer_public_key),
