@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from devtools import PROJECT_ROOT
+from devtools.in_process_lambda import InProcessLambda
 from devtools.local_endpoint import LocalKmsEndpoint
 from devtools.openssl import OpenSsl
 from kmsecdh import messages, service
-from kmsecdh.cli.remote import aws_client, decode_b64_field, derive_event
+from kmsecdh.cli.aws import aws_client
+from kmsecdh.client import DeriveFunctionClient
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import fixed_info
 from kmsecdh.keys import KEY_AGREEMENT, KEY_SPECS
@@ -202,9 +204,15 @@ def _walkthrough(plan: PlannedKey) -> int:
         f"kmsecdh derive --function <derive function> --key-id {plan.alias} --peer-public-key {alice_public} "
         f"{DEMO_KDF_OPTIONS}",
     )
-    event = derive_event(plan.alias, alice_public.read_bytes(), DEMO_KDF)
+    # The client API of application code, with the function's handler served in this process.
+    function = DeriveFunctionClient("kmsecdh-demo-derive", key_id=plan.alias, client=InProcessLambda())
     with service.environment(function_configuration.as_environment()):
-        bob_key = decode_b64_field(service.handle_invocation(event), "derived_key")
+        bob_key = function.derive(
+            alice_public.read_bytes(),
+            kdf=DEMO_KDF.algorithm,
+            length=DEMO_KDF.length,
+            fixed_info=DEMO_KDF.fixed_info,
+        )
     _result(f"derived key: {len(bob_key)} bytes, fingerprint {fingerprint(bob_key)}")
 
     if not hmac.compare_digest(alice_key, bob_key):

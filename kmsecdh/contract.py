@@ -43,6 +43,10 @@ DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
 ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
 """``true`` lets callers ask for the raw shared secret (``output: shared_secret``); default ``false``."""
 
+FUNCTION_TIMEOUT_SECONDS = 30
+"""The function's timeout as the constructs set it by default: room for a batch's KMS calls (see
+``kmsecdh.service``); callers wait a little longer than this for a reply (``kmsecdh.client``)."""
+
 KEY_ARN_PATTERN = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}):key/((?:mrk-)?[0-9a-fA-F-]{32,36})")
 """A KMS key ARN (partition, Region, account; key id or multi-Region key id): group 1 is the ARN up to
 ``:key``, group 2 the key id."""

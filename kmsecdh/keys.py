@@ -70,6 +70,9 @@ KEY_SPECS: dict[str, KeySpec] = {
     )
 }
 
+KEY_SPEC_BY_CURVE: dict[str, str] = {spec.nist_name: spec.name for spec in KEY_SPECS.values()}
+"""Key spec names by NIST curve name (``P-256`` -> ``ECC_NIST_P256``)."""
+
 _SPEC_BY_CURVE_NAME = {spec.curve.name: spec for spec in KEY_SPECS.values()}
 
 # Curve names by OID for every named curve cryptography knows, to name a wrong curve in messages.

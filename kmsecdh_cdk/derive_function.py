@@ -19,7 +19,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE, DEFAULT_KEY_VARIABLE, KEYS_VARIABLE
+from kmsecdh.contract import (
+    ALLOW_RAW_SECRET_VARIABLE,
+    DEFAULT_KEY_VARIABLE,
+    FUNCTION_TIMEOUT_SECONDS,
+    KEYS_VARIABLE,
+)
 from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from kmsecdh_cdk.bundling import HANDLER, lambda_code
@@ -72,7 +77,7 @@ class DeriveFunction(Construct):
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         memory_size: int = 256,
-        timeout: cdk.Duration = cdk.Duration.seconds(30),  # noqa: B008 (immutable)
+        timeout: cdk.Duration = cdk.Duration.seconds(FUNCTION_TIMEOUT_SECONDS),  # noqa: B008 (immutable)
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,

@@ -8,6 +8,7 @@ Existing files are kept unless the caller asked to overwrite them.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import tempfile
@@ -71,3 +72,12 @@ def atomic_output(path: Path, *, force: bool, mode: int = PRIVATE_MODE) -> Itera
 def write_file(path: Path, data: bytes, *, force: bool, mode: int = PRIVATE_MODE) -> None:
     with atomic_output(path, force=force, mode=mode) as file:
         file.write(data)
+
+
+def write_derived_key(derived: bytes, args: argparse.Namespace) -> None:
+    """To a 0600 file as raw bytes (``--out``), or as hex on stdout: the caller asked for the key itself."""
+    if args.out:
+        write_file(args.out, derived, force=args.force)
+        print(f"{len(derived)}-byte key ({args.kdf_parameters.algorithm}) written to {args.out}")
+    else:
+        print(derived.hex())

@@ -1,5 +1,11 @@
 """The argparse tree of ``kmsecdh``: one subcommand per task of either party.
 
+Each subcommand declares its options here and names its handler as ``"<module>:<function>"`` in
+``kmsecdh.cli.commands`` (``_add_command``); ``main`` imports that module only when the command runs.
+This module therefore imports only the standard library and kmsecdh's light modules (cryptography at
+most), so ``kmsecdh --help`` and ``--version`` load no AWS SDK. A new command: a function in a module of
+``kmsecdh.cli.commands`` (new or fitting), its options in ``build_parser`` with ``_add_command``.
+
 Usage errors never print argparse's two-line usage block: ``Parser.error`` raises UsageError, which
 ``main`` prints as one line and exits 2. The KDF options are declared and parsed once
 (``add_kdf_arguments`` / ``kdf_parameters``) for ``derive`` and ``derive-local``, so both parties
@@ -11,14 +17,17 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from kmsecdh.audit_events import parse_since
-from kmsecdh.cli import commands
 from kmsecdh.cli.errors import UsageError
-from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
-from kmsecdh.messages import RESERVED_CONTEXT_PREFIX
+from kmsecdh.keys import KEY_SPEC_BY_CURVE
+
+if TYPE_CHECKING:
+    from kmsecdh.contract import KdfParameters
+
+COMMANDS_PACKAGE = "kmsecdh.cli.commands"
+DEFAULT_SINCE = "24h"
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,6 +53,8 @@ def _hex(text: str) -> bytes:
 
 
 def _since(text: str) -> timedelta:
+    from kmsecdh.audit_events import parse_since  # only audit takes --since
+
     try:
         return parse_since(text)
     except ValueError as error:
@@ -54,8 +65,7 @@ def _context_pair(text: str) -> tuple[str, str]:
     key, separator, value = text.partition("=")
     if not separator or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    if key.startswith(RESERVED_CONTEXT_PREFIX):
-        raise argparse.ArgumentTypeError(f"keys starting with {RESERVED_CONTEXT_PREFIX!r} are reserved")
+    # Keys the Encryption SDK reserves are refused by the encrypt/decrypt commands, which load it.
     return key, value
 
 
@@ -83,6 +93,8 @@ def add_kdf_arguments(parser: argparse.ArgumentParser) -> None:
 
 def kdf_parameters(args: argparse.Namespace) -> KdfParameters:
     """The KDF the options describe; UsageError for combinations argparse cannot express."""
+    from kmsecdh.contract import KdfParameters  # only the derive commands need it
+
     prog = f"kmsecdh {args.command}"
     parts = (args.algorithm_id, args.party_u_info, args.party_v_info)
     if args.fixed_info_hex is not None and any(part is not None for part in parts):
@@ -127,12 +139,37 @@ def _add_party_key(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_command(subcommands: Any, name: str, handler: str, **parser_options: Any) -> argparse.ArgumentParser:
+    """A subcommand whose handler (``"<module>:<function>"`` of kmsecdh.cli.commands) is imported to run."""
+    command = subcommands.add_parser(name, **parser_options)
+    command.set_defaults(handler=handler)
+    return command
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked for (importing
+    ``importlib.metadata`` costs more than parsing every other option)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("kmsecdh")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        parser.exit(message=f"{parser.prog} {version}\n")
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="kmsecdh",
         description="AWS KMS ECDH key agreement for both parties: "
         "the KMS key owner and the peer with an ordinary EC key.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -141,18 +178,21 @@ def build_parser() -> Parser:
     )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    keygen = subcommands.add_parser(
+    keygen = _add_command(
+        subcommands,
         "keygen",
+        "local:keygen",
         help="make an EC key pair for the peer side (like openssl ecparam -genkey + ec -pubout)",
         description="Write NAME.pem (SEC1 private key, mode 0600), NAME.pub.der and NAME.pub.pem.",
     )
-    keygen.add_argument("--curve", choices=sorted(commands.CURVES), required=True)
+    keygen.add_argument("--curve", choices=sorted(KEY_SPEC_BY_CURVE), required=True)
     keygen.add_argument("--out", required=True, metavar="NAME", help="file name prefix")
     keygen.add_argument("--force", action="store_true", help="overwrite existing files")
-    keygen.set_defaults(handler=commands.keygen)
 
-    public_key = subcommands.add_parser(
+    public_key = _add_command(
+        subcommands,
         "public-key",
+        "function:public_key",
         help="fetch a KMS key's public key (KMS GetPublicKey, or the derive function)",
         description="Print or write the public key of a key-agreement KMS key, to hand to the peer.",
     )
@@ -160,10 +200,11 @@ def build_parser() -> Parser:
     public_key.add_argument("--function", metavar="NAME", help="ask the derive function instead of KMS")
     public_key.add_argument("--format", choices=("der", "pem"), default="pem", help="default: %(default)s")
     _add_output(public_key, "write here instead of stdout")
-    public_key.set_defaults(handler=commands.public_key)
 
-    derive = subcommands.add_parser(
+    derive = _add_command(
+        subcommands,
         "derive",
+        "function:derive",
         help="key owner: derive a key with the derive function (Lambda)",
         description="Invoke the derive function for one peer public key and output the derived key.",
     )
@@ -172,10 +213,12 @@ def build_parser() -> Parser:
     derive.add_argument("--key-id", metavar="ID", help="KMS key (default: the function's default key)")
     add_kdf_arguments(derive)
     _add_output(derive, "write the raw key here (mode 0600) instead of hex on stdout")
-    derive.set_defaults(handler=commands.derive, needs_kdf=True)
+    derive.set_defaults(needs_kdf=True)
 
-    derive_local = subcommands.add_parser(
+    derive_local = _add_command(
+        subcommands,
         "derive-local",
+        "local:derive_local",
         help="peer: derive the same key from your EC private key",
         description="ECDH with your private key and the KMS key's public key, then the same KDF.",
     )
@@ -191,30 +234,34 @@ def build_parser() -> Parser:
     )
     add_kdf_arguments(derive_local)
     _add_output(derive_local, "write the raw key here (mode 0600) instead of hex on stdout")
-    derive_local.set_defaults(handler=commands.derive_local, needs_kdf=True)
+    derive_local.set_defaults(needs_kdf=True)
 
-    encrypt = subcommands.add_parser(
+    encrypt = _add_command(
+        subcommands,
         "encrypt",
+        "messages:encrypt",
         help="encrypt a file for the other party (AWS Encryption SDK, ECDH keyring)",
         description="Encrypt with the Raw ECDH keyring (--private-key) "
         "or the AWS KMS ECDH keyring (--key-id).",
     )
     _add_party_key(encrypt)
     _add_output(encrypt, "the encrypted message", required=True)
-    encrypt.set_defaults(handler=commands.encrypt)
 
-    decrypt = subcommands.add_parser(
+    decrypt = _add_command(
+        subcommands,
         "decrypt",
+        "messages:decrypt",
         help="decrypt a file from the other party; prints its encryption context",
         description="Decrypt and authenticate a message; --context pairs must all be in its encryption "
         "context. Nothing is written unless the whole message verifies.",
     )
     _add_party_key(decrypt)
     _add_output(decrypt, "the plaintext (mode 0600)", required=True)
-    decrypt.set_defaults(handler=commands.decrypt)
 
-    audit = subcommands.add_parser(
+    audit = _add_command(
+        subcommands,
         "audit",
+        "audit:audit",
         help="CloudTrail events on a KMS key (DeriveSharedSecret, management events) and who invoked the "
         "derive function",
         description="List CloudTrail LookupEvents naming the key: time, event, principal, source IP, error. "
@@ -226,9 +273,8 @@ def build_parser() -> Parser:
     audit.add_argument(
         "--log-group", metavar="NAME", help="CloudWatch Logs group the trail delivers to (with --function)"
     )
-    audit.add_argument("--since", type=_since, default=_since("24h"), metavar="N{m,h,d}", help="default: 24h")
+    audit.add_argument("--since", type=_since, default=DEFAULT_SINCE, metavar="N{m,h,d}", help="default: 24h")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    audit.set_defaults(handler=commands.audit)
 
     return parser
 
