@@ -160,7 +160,8 @@ class _VersionAction(argparse.Action):
             version = metadata.version("kmsecdh")
         except metadata.PackageNotFoundError:
             version = "unknown (not installed)"
-        parser.exit(message=f"{parser.prog} {version}\n")
+        print(f"{parser.prog} {version}")
+        parser.exit()
 
 
 def build_parser() -> Parser:

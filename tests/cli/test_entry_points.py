@@ -57,3 +57,37 @@ def test_errors_are_one_line_with_exit_code(args: tuple[str, ...], code: int, st
     assert result.stderr.startswith(start)
     assert len(result.stderr.splitlines()) == 1
     assert result.stdout == ""
+
+
+HEAVY_PACKAGES = ("boto3", "botocore", "aws_encryption_sdk", "aws_cryptographic_material_providers")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["derive-local", "--help"],
+        ["keygen", "--curve", "P-256", "--out", "{dir}/alice"],
+        ["derive-local", "--private-key", "{dir}/alice.pem", "--peer-public-key", "{dir}/alice.pub.der"],
+    ],
+)
+def test_only_the_command_s_own_imports(args: list[str], tmp_path) -> None:
+    """--help, --version and the peer's commands load no AWS SDK and no Encryption SDK."""
+    if args[0] == "derive-local" and "--help" not in args:
+        assert _kmsecdh("keygen", "--curve", "P-256", "--out", f"{tmp_path}/alice").returncode == 0
+    probe = (
+        "import sys\n"
+        "from kmsecdh.cli import main\n"
+        f"code = main({[arg.format(dir=tmp_path) for arg in args]!r})\n"
+        f"heavy = sorted(name for name in sys.modules if name.split('.')[0] in {HEAVY_PACKAGES!r})\n"
+        "print('CODE', code, 'HEAVY', heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.stderr.strip().splitlines()[-1] == "CODE 0 HEAVY []", result.stderr
+
+
+def test_version() -> None:
+    result = _kmsecdh("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("kmsecdh ")
