@@ -16,7 +16,7 @@ import importlib
 import logging
 import sys
 
-from kmsecdh.cli.errors import EXIT_OK, EXIT_RUNTIME, describe
+from kmsecdh.cli.errors import EXIT_OK, EXIT_RUNTIME, MissingExtra, describe
 from kmsecdh.cli.parser import COMMANDS_PACKAGE, parse_arguments
 
 DEBUG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -32,10 +32,22 @@ def _log_debug_to_stderr() -> None:
     root.setLevel(logging.DEBUG)
 
 
+# Distributions an optional extra of the kmsecdh package brings, by the top-level module they install.
+EXTRA_OF_MODULE = {"aws_encryption_sdk": "messages", "aws_cryptographic_material_providers": "messages"}
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Import the module of the command's handler (``"<module>:<function>"``) and run it."""
     module_name, _, function_name = args.handler.partition(":")
-    module = importlib.import_module(f"{COMMANDS_PACKAGE}.{module_name}")
+    try:
+        module = importlib.import_module(f"{COMMANDS_PACKAGE}.{module_name}")
+    except ModuleNotFoundError as error:
+        extra = EXTRA_OF_MODULE.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        raise MissingExtra(
+            f"kmsecdh {args.command} needs the {extra!r} extra: pip install 'kmsecdh[{extra}]'"
+        ) from None
     return getattr(module, function_name)(args)
 
 

@@ -27,6 +27,10 @@ class CommandError(Exception):
     """A command failed for a reason its message explains (file, key or AWS trouble)."""
 
 
+class MissingExtra(CommandError):
+    """The command needs a package of one of kmsecdh's extras, which is not installed."""
+
+
 def describe(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an error a command raised."""
     if isinstance(error, UsageError):
@@ -39,6 +43,8 @@ def describe(error: BaseException) -> tuple[int, str]:
     if isinstance(error, OSError):
         where = f" {error.filename}" if error.filename else ""
         return EXIT_RUNTIME, f"kmsecdh: file error:{where}: {error.strerror or error}"
+    if isinstance(error, MissingExtra):
+        return EXIT_RUNTIME, f"kmsecdh: {error}"
     return EXIT_RUNTIME, f"kmsecdh: error: {error}"
 
 
