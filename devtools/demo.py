@@ -30,7 +30,7 @@ from typing import Any
 
 from devtools import PROJECT_ROOT
 from devtools.in_process_lambda import InProcessLambda
-from devtools.local_endpoint import LocalKmsEndpoint
+from devtools.local_endpoint import LocalKmsEndpoint, client_environment
 from devtools.openssl import OpenSsl
 from kmsecdh import messages, service
 from kmsecdh.cli.aws import aws_client
@@ -121,8 +121,17 @@ def _result(text: str) -> None:
     print(f"   {text}")
 
 
-def run_demo(environment: str = "dev", cdk_out: Path = Path("cdk.out"), key_spec: str | None = None) -> int:
-    """Run the walkthrough; 0 when both parties agree on the key and both messages decrypt."""
+def run_demo(
+    environment: str = "dev",
+    cdk_out: Path = Path("cdk.out"),
+    key_spec: str | None = None,
+    endpoint_url: str | None = None,
+) -> int:
+    """Run the walkthrough; 0 when both parties agree on the key and both messages decrypt.
+
+    ``endpoint_url`` names a local KMS endpoint that is already running (the test session's, say);
+    without it the demo starts its own and stops it at the end.
+    """
     if not (cdk_out / f"assembly-{environment}").is_dir():
         synthesize(cdk_out)
     keys = planned_keys(cdk_out, environment)
@@ -132,10 +141,19 @@ def run_demo(environment: str = "dev", cdk_out: Path = Path("cdk.out"), key_spec
     plan = chosen[0]
     _say(f"cdk.out: environment {environment!r} declares a {plan.key_spec} {KEY_AGREEMENT} key, {plan.alias}")
     _result(f"from {plan.template}")
-    with LocalKmsEndpoint() as endpoint, tempfile.TemporaryDirectory(prefix="kmsecdh-demo-") as work:
-        _say("local KMS endpoint (localstack, KMS only) started", f"export AWS_ENDPOINT_URL={endpoint.url}")
+    with contextlib.ExitStack() as stack:
+        if endpoint_url is None:
+            endpoint_url = stack.enter_context(LocalKmsEndpoint()).url
+            _say(
+                "local KMS endpoint (localstack, KMS only) started", f"export AWS_ENDPOINT_URL={endpoint_url}"
+            )
+        else:
+            _say(
+                "local KMS endpoint (localstack, KMS only) running", f"export AWS_ENDPOINT_URL={endpoint_url}"
+            )
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="kmsecdh-demo-"))
         # Every command shown names its files relative to the working directory.
-        with service.environment(endpoint.client_environment()), contextlib.chdir(work):
+        with service.environment(client_environment(endpoint_url)), contextlib.chdir(work):
             print(f"   (working directory {work})")
             return _walkthrough(plan)
 
@@ -270,7 +288,7 @@ def _walkthrough(plan: PlannedKey) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m devtools.demo [--environment dev] [--cdk-out cdk.out] [--key-spec SPEC]``."""
+    """``python -m devtools.demo [--environment ENV] [--cdk-out DIR] [--key-spec S] [--endpoint-url URL]``."""
     parser = argparse.ArgumentParser(
         prog="python -m devtools.demo",
         description="The two-party walkthrough against a local KMS endpoint, no AWS account: start the "
@@ -284,9 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use"
     )
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="a local KMS endpoint already running (default: start one)"
+    )
     args = parser.parse_args(argv)
     try:
-        return run_demo(environment=args.environment, cdk_out=args.cdk_out, key_spec=args.key_spec)
+        return run_demo(
+            environment=args.environment,
+            cdk_out=args.cdk_out,
+            key_spec=args.key_spec,
+            endpoint_url=args.endpoint_url,
+        )
     except DemoError as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1

@@ -29,6 +29,16 @@ class LocalEndpointError(RuntimeError):
     """The local KMS endpoint could not be started."""
 
 
+def client_environment(url: str) -> dict[str, str]:
+    """Environment variables that point boto3 at the local endpoint at ``url`` with dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
 def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,12 +67,7 @@ class LocalKmsEndpoint:
 
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point boto3 at this endpoint with dummy credentials."""
-        return {
-            "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+        return client_environment(self.url)
 
     def start(self) -> LocalKmsEndpoint:
         python = self.venv / "bin" / "python"

@@ -6,6 +6,7 @@ import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,15 @@ def log_to_logger(monkeypatch: pytest.MonkeyPatch) -> None:
 def log_to_stdout(log_to_logger: None) -> None:
     """Invocation lines on stdout, as the Lambda entry point sets up, for one test only."""
     log.configure_logging()
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app of cdk.json, synthesized once per session (``tests.infra.conftest.SynthesizedApp``); the CDK
+    libraries are imported only by sessions that use it."""
+    from tests.infra.conftest import synthesize_app
+
+    return synthesize_app(tmp_path_factory.mktemp("cdk.out"))
 
 
 @pytest.fixture(scope="session")
