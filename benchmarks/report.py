@@ -83,6 +83,14 @@ def table(
     return "\n".join(lines)
 
 
+def suite_line(test_suite: Mapping[str, object]) -> str:
+    """The test suite's line under the table."""
+    return (
+        f"test suite ({test_suite['command']}): {test_suite['wall_s']} s wall, {test_suite['cpu_s']} s CPU; "
+        f"{test_suite['outcome']}"
+    )
+
+
 def print_table(
     results: Sequence[FigureResult],
     machine_info: dict[str, object],

@@ -209,3 +209,16 @@ def test_warm_derive_runs_end_to_end_and_explains_itself(log_to_logger: None) ->
     }
     assert all(cost > 0 for cost in result.details.values())
     assert any("wire minimum" in note for note in result.notes)
+
+
+def test_suite_summary_line_is_read_and_reported() -> None:
+    from benchmarks import suite
+
+    line = "======================= 812 passed, 2 deselected in 148.20s (0:02:28) ======================="
+    match = suite._SUMMARY.match(line)
+    assert match is not None
+    assert match.group(1) == "812 passed, 2 deselected"
+    text = report.suite_line(
+        {"command": "python -m pytest", "wall_s": 150.1, "cpu_s": 200.0, "outcome": "812 passed"}
+    )
+    assert text == "test suite (python -m pytest): 150.1 s wall, 200.0 s CPU; 812 passed"
