@@ -58,7 +58,7 @@ class StandInKms:
 
 
 def function_environment(key_arn: str) -> dict[str, str]:
-    """The derive function's configuration (DESIGN.md) with one P-256 key."""
+    """The derive function's configuration (docs/contract.md) with one P-256 key."""
     return service.Configuration(
         keys=(service.ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
         default_alias=KEY_ALIAS,

@@ -1,4 +1,4 @@
-"""A KMS key for ECDH key agreement (`KeyUsage=KEY_AGREEMENT`) with the key policy model of DESIGN.md.
+"""A KMS key for ECDH key agreement (`KeyUsage=KEY_AGREEMENT`) with the key policy of docs/key-policy.md.
 
 The key policy is built explicitly and is the only policy the key gets: CDK's default statement that hands
 `kms:*` to the account root is never added, so IAM policies alone grant nothing on this key and every

@@ -60,7 +60,7 @@ def test_ecdh_with_an_openssl_key_equals_pkeyutl_derive(
 ) -> None:
     """Alice's key is made by ``openssl ecparam -genkey``; Bob's (standing in for KMS) by cryptography.
 
-    Each side reads the other's public key as DER and as PEM, as in the two-party flow of DESIGN.md.
+    Each side reads the other's public key as DER and as PEM, as in the two-party flow (README).
     """
     alice_private = tmp_path / "alice.pem"
     alice_public_pem, alice_public_der = tmp_path / "alice.pub.pem", tmp_path / "alice.pub.der"

@@ -1,6 +1,7 @@
 """The KeyAgreement stack of every environment in cdk.json: keys, exact key policies, the function's role.
 
-Expected policies are written out here from DESIGN.md's key policy model, not computed by the constructs.
+Expected policies are written out here from the key-policy model (docs/key-policy.md), not computed by the
+constructs.
 """
 
 from __future__ import annotations
