@@ -56,10 +56,9 @@ from kmsecdh.errors import (
     DeriveError,
     FunctionError,
     InvalidPublicKey,
-    InvalidRequest,
     InvalidResponse,
 )
-from kmsecdh.kdf import DEFAULT_ALGORITHM, DEFAULT_LENGTH, check_length, get_algorithm
+from kmsecdh.kdf import DEFAULT_ALGORITHM, DEFAULT_LENGTH, check_arguments
 from kmsecdh.keys import KEY_SPECS, load_peer_public_key, public_key_der
 
 __all__ = [
@@ -262,15 +261,7 @@ def peer_key_text(peer_public_key: PeerPublicKey) -> str:
 
 def _kdf_parameters(kdf: str, length: int, fixed_info: bytes, salt: bytes | None) -> KdfParameters:
     """The KDF the call asks for, refused here (InvalidRequest, as the function would) when it cannot be."""
-    algorithm = get_algorithm(kdf)
-    check_length(length)
-    if not isinstance(fixed_info, bytes | bytearray):
-        raise InvalidRequest("fixed_info must be bytes")
-    if salt is not None:
-        if not algorithm.takes_salt:
-            raise InvalidRequest(f"salt is not used by the one-step KDF {algorithm.id}; omit it")
-        if not isinstance(salt, bytes | bytearray):
-            raise InvalidRequest("salt must be bytes")
+    algorithm = check_arguments(kdf, length, fixed_info, salt)
     return KdfParameters(
         algorithm=algorithm.id,
         length=length,
