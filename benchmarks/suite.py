@@ -15,7 +15,8 @@ import time
 
 from benchmarks import PROJECT_ROOT
 
-_SUMMARY = re.compile(r"^=+ (.+) in [0-9.]+s(?: \([0-9:]+\))? =+$")
+# pytest's last line: "N passed, M deselected in 87.42s (0:01:27)", framed by "=" without -q.
+_SUMMARY = re.compile(r"^(?:=+ )?(\d+ \w+.*) in [0-9.]+s(?: \([0-9:]+\))?(?: =+)?$")
 
 
 def measure() -> dict[str, object]:
