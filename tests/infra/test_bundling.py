@@ -29,7 +29,12 @@ from tests.infra.derive_app import SynthesizedApp, synthesize
 ELF_MACHINE_AARCH64 = 183
 ARM64 = LambdaPlatform.of(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
 # Modules of kmsecdh that the command line uses and the Lambda never imports.
-NOT_FOR_THE_LAMBDA = ("kmsecdh/cli", "kmsecdh/messages.py", "kmsecdh/audit_events.py")
+NOT_FOR_THE_LAMBDA = (
+    "kmsecdh/cli",
+    "kmsecdh/client.py",
+    "kmsecdh/messages.py",
+    "kmsecdh/audit_events.py",
+)
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ class CapturedLogs:
 
 @pytest.fixture(autouse=True)
 def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> Iterator[CapturedLogs]:
-    # Lines on stdout as in the deployed function, whether or not lambda/derive/handler.py was loaded yet.
+    # Lines on stdout as in the deployed function, whether or not kmsecdh/lambda_handler.py was loaded yet.
     collector = _Collector()
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:
