@@ -22,6 +22,7 @@ help:
 	@echo "make test      run the whole test suite (vectors, OpenSSL, local KMS endpoint, synthesized templates)"
 	@echo "make lint      ruff"
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
+	@echo "make deploy-local  cdk deploy every environment to a local AWS endpoint, check, derive, destroy"
 	@echo "make bench     benchmarks, written to benchmarks/results.json"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 
@@ -76,3 +77,24 @@ demo: setup
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis
+
+# make deploy-local: the real `cdk deploy` of every environment to a local AWS endpoint (tools/deploy_local/).
+# Its endpoint is localstack-core with CloudFormation ([runtime] extra, about 500 MB), in its own virtualenv.
+LOCALSTACK_FULL_VENV := .localstack-full-venv
+
+.PHONY: deploy-local deploy-local-setup
+
+setup: $(LOCALSTACK_FULL_VENV)/.installed
+
+deploy-local-setup: $(LOCALSTACK_FULL_VENV)/.installed
+
+$(LOCALSTACK_FULL_VENV)/.installed: localstack-full-constraints.txt
+	@echo "setup: local AWS endpoint with CloudFormation $(LOCALSTACK_FULL_VENV) (localstack-core[runtime] on Python 3.13)"
+	@test -x "$(LOCALSTACK_PYTHON)" || { echo "setup failed: Python 3.13 not found at $(LOCALSTACK_PYTHON) (set LOCALSTACK_PYTHON)" >&2; exit 1; }
+	@"$(LOCALSTACK_PYTHON)" -m venv $(LOCALSTACK_FULL_VENV) || { echo "setup failed: could not create $(LOCALSTACK_FULL_VENV)" >&2; exit 1; }
+	@$(LOCALSTACK_FULL_VENV)/bin/pip install $(PIP_QUIET) 'localstack-core[runtime]==2026.3.0' service_identity \
+		-c localstack-full-constraints.txt || { echo "setup failed: pip install localstack-core[runtime] into $(LOCALSTACK_FULL_VENV)" >&2; exit 1; }
+	@touch $@
+
+deploy-local: setup
+	@$(PY) -m tools.deploy_local

@@ -3,7 +3,8 @@
 Bob's key lives in KMS (here the local KMS endpoint, created with the key spec, usage and alias the
 synthesized dev environment declares); Alice holds an ordinary EC key made with OpenSSL. Both derive
 the same key, Bob through the derive function's handler and Alice with ``openssl pkeyutl -derive`` and
-``openssl kdf``, then each encrypts a message with the AWS Encryption SDK that the other decrypts.
+``openssl kdf``, then each encrypts a message with the AWS Encryption SDK that the other decrypts, and
+sends one HPKE (RFC 9180) and one JWE (RFC 7518 ECDH-ES) message each way (``devtools.demo_standards``).
 Each step prints the ``aws`` / ``openssl`` / ``kmsecdh`` command that does the same.
 
 Secrets are never printed: the shared secret Z and the derived keys appear only as fingerprints,
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import PROJECT_ROOT
+from devtools.demo_standards import run_exchanges
 from devtools.in_process_lambda import InProcessLambda
 from devtools.local_endpoint import LocalKmsEndpoint, client_environment
 from devtools.openssl import OpenSsl
@@ -283,6 +285,19 @@ def _walkthrough(plan: PlannedKey) -> int:
             return 1
         _result(f"{len(ciphertext.getvalue())}-byte message; {recipient} read {decrypted.getvalue()!r}")
         _result(f"encryption context {json.dumps(context)}")
+    if not run_exchanges(
+        key_spec=plan.key_spec,
+        alias=plan.alias,
+        kms=kms,
+        function=function,
+        function_environment=function_configuration.as_environment(),
+        alice_private=alice_private,
+        alice_public=alice_public,
+        bob_public=bob_public,
+        say=_say,
+        result=_result,
+    ):
+        return 1
     _say("demo complete: both parties derived the same key and read each other's messages")
     return 0
 
@@ -293,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m devtools.demo",
         description="The two-party walkthrough against a local KMS endpoint, no AWS account: start the "
         "endpoint, create the environment's key from cdk.out, derive on both sides, compare, and exchange "
-        "Encryption SDK messages both ways. Secrets are shown as fingerprints only.",
+        "Encryption SDK, HPKE and JWE messages both ways. Secrets are shown as fingerprints only.",
     )
     parser.add_argument("--environment", default="dev", help="cdk.json environment (default: %(default)s)")
     parser.add_argument(

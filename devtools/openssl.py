@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kmsecdh.kdf import ONE_STEP, get_algorithm
+from kmsecdh.kdf import KBKDF_COUNTER_HMAC, ONE_STEP, get_algorithm
 
 OPENSSL_CURVE_NAMES = {
     "ECC_NIST_P256": "prime256v1",
@@ -94,7 +94,7 @@ class OpenSsl:
         fixed_info: bytes = b"",
         salt: bytes | None = None,
     ) -> bytes:
-        """The key ``kmsecdh.kdf.derive_key`` derives, computed by ``openssl kdf`` (SSKDF or HKDF)."""
+        """The key ``kmsecdh.kdf.derive_key`` derives, computed by ``openssl kdf`` (SSKDF, HKDF or KBKDF)."""
         return self._run(
             *self.kdf_args(
                 shared_secret.hex(), algorithm=algorithm, length=length, fixed_info=fixed_info, salt=salt
@@ -121,6 +121,15 @@ class OpenSsl:
             "-kdfopt",
             f"hexkey:{shared_secret_hex}",
         ]
+        if kdf.construction == KBKDF_COUNTER_HMAC:
+            # SP 800-108 counter mode (OpenSSL's default), HMAC; FixedInfo is the whole fixed input
+            # data: passed as the Label, without the 0x00 separator and the [L] field OpenSSL adds
+            # by default.
+            args += ["-kdfopt", "mac:HMAC", "-kdfopt", "use-l:0", "-kdfopt", "use-separator:0"]
+            if fixed_info:
+                args += ["-kdfopt", f"hexsalt:{fixed_info.hex()}"]
+            args.append("KBKDF")
+            return args
         if fixed_info:
             args += ["-kdfopt", f"hexinfo:{fixed_info.hex()}"]
         if salt:

@@ -44,6 +44,14 @@ class KmsUnavailable(DeriveError):
     """KMS could not be reached, timed out or failed on its side."""
 
 
+class DecryptionFailed(DeriveError):
+    """An HPKE or JWE message did not open: malformed, tampered with, truncated, or not for this key.
+
+    Not one of the derive function's codes (the function never decrypts, so it is not in DERIVE_ERRORS):
+    ``kmsecdh.hpke``, ``kmsecdh.jose`` and their commands raise it.
+    """
+
+
 DERIVE_ERRORS: dict[str, type[DeriveError]] = {
     cls.__name__: cls
     for cls in (

@@ -1,8 +1,14 @@
 """NIST SP 800-56C Rev. 2 key derivation from an ECDH shared secret Z.
 
 The one-step KDF (hash option, §4.1) is cryptography's ConcatKDFHash; the two-step KDF
-(HMAC extract-then-expand, §5, RFC 5869) is its HKDF. ``fixed_info`` builds FixedInfo the way
-SP 800-56A Rev. 3 §5.8.2.1.1 describes.
+(HMAC extract-then-expand, §5, RFC 5869) is its HKDF. The SP 800-108 Rev. 1 KDF in counter mode with
+HMAC (the ``kbkdf-ctr-hmac-*`` ids) is its KBKDFHMAC with Z as the key-derivation key KI and FixedInfo
+as the whole fixed input data: block i is ``HMAC(Z, [i]_32 || FixedInfo)``, i a 32-bit big-endian
+counter from 1, placed first; no 0x00 separator and no ``[L]`` field are added, so FixedInfo carries
+whatever the caller binds (OpenSSL: ``openssl kdf -kdfopt mac:HMAC -kdfopt hexsalt:<FixedInfo>
+-kdfopt use-l:0 -kdfopt use-separator:0 ... KBKDF``). Keying SP 800-108 with Z directly is not one of
+SP 800-56C's own constructions; it is offered for peers that derive that way.
+``fixed_info`` builds FixedInfo the way SP 800-56A Rev. 3 §5.8.2.1.1 describes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation, Mode
 
 from kmsecdh.errors import InvalidRequest
 
@@ -22,6 +29,9 @@ DEFAULT_ALGORITHM = "onestep-sha256"
 
 ONE_STEP = "onestep"
 TWO_STEP = "hkdf"
+KBKDF_COUNTER_HMAC = "kbkdf-ctr-hmac"
+KBKDF_COUNTER_BYTES = 4
+"""The SP 800-108 counter ``[i]_2`` is 32 bits (r = 32), before the fixed input data."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 
 ALGORITHMS: dict[str, KdfAlgorithm] = {
     f"{construction}-{name.lower()}": KdfAlgorithm(f"{construction}-{name.lower()}", construction, name)
-    for construction in (ONE_STEP, TWO_STEP)
+    for construction in (ONE_STEP, TWO_STEP, KBKDF_COUNTER_HMAC)
     for name in _HASHES
 }
 
@@ -103,6 +113,18 @@ def derive_key(
         return ConcatKDFHash(algorithm=kdf.hash(), length=length, otherinfo=bytes(fixed_info)).derive(
             bytes(shared_secret)
         )
+    if kdf.construction == KBKDF_COUNTER_HMAC:
+        return KBKDFHMAC(
+            algorithm=kdf.hash(),
+            mode=Mode.CounterMode,
+            length=length,
+            rlen=KBKDF_COUNTER_BYTES,
+            llen=None,
+            location=CounterLocation.BeforeFixed,
+            label=None,
+            context=None,
+            fixed=bytes(fixed_info),
+        ).derive(bytes(shared_secret))
     return HKDF(
         algorithm=kdf.hash(),
         length=length,

@@ -58,6 +58,7 @@ from kmsecdh.errors import (
     KmsThrottled,
     KmsUnavailable,
 )
+from kmsecdh.jwk import public_jwk
 from kmsecdh.kdf import derive_key
 from kmsecdh.keys import (
     KEY_AGREEMENT,
@@ -341,6 +342,7 @@ def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
         "key_spec": key.key_spec,
         "public_key_der": b64encode(public_key_der(public_key)),
         "public_key_pem": public_key_pem(public_key),
+        "jwk": public_jwk(public_key),
     }
 
 

@@ -61,6 +61,9 @@ class DeriveFunction(Construct):
     group and keys retained; JSON log format at application and system log level INFO. Any log level is
     safe: no Z or derived key reaches the log at DEBUG or TRACE either (``kmsecdh.log``).
 
+    ``function_name`` and ``role_name`` fix the physical names (default: generated), for a function that
+    another Region's audit names before it exists.
+
     Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
     reserved concurrency below 1, a timeout under MIN_TIMEOUT_SECONDS, ``vpc`` without
     ``kms_endpoint`` (the key policy could not pin the endpoint) and network settings without ``vpc``.
@@ -86,6 +89,8 @@ class DeriveFunction(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         application_log_level: lambda_.ApplicationLogLevel = lambda_.ApplicationLogLevel.INFO,
         system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.INFO,
+        function_name: str | None = None,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         keys = tuple(keys)
@@ -112,6 +117,7 @@ class DeriveFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="kmsecdh derive function: derive with its keys, write its own log group",
+            role_name=role_name,
         )
         self.log_group.grant_write(self.role)
         if vpc is not None:
@@ -124,6 +130,7 @@ class DeriveFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
+            function_name=function_name,
             code=lambda_code(RUNTIME, ARCHITECTURE),
             description="kmsecdh: KMS ECDH DeriveSharedSecret followed by an SP 800-56C KDF",
             role=self.role,

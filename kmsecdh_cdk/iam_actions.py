@@ -37,6 +37,9 @@ PUBLIC_KEY_READ_ACTIONS: tuple[str, ...] = (
     "kms:DescribeKey",
 )
 
+# Creating a replica of a multi-Region key: allowed in the primary key's policy to whoever creates replicas.
+REPLICATE_KEY_ACTION = "kms:ReplicateKey"
+
 DERIVE_ACTIONS: tuple[str, ...] = (DERIVE_SHARED_SECRET_ACTION, *PUBLIC_KEY_READ_ACTIONS)
 
 KEY_AGREEMENT_ALGORITHM_CONDITION_KEY = "kms:KeyAgreementAlgorithm"

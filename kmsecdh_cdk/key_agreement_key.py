@@ -12,6 +12,13 @@ principal that may use it is named in one of these statements:
 - ``DenyPolicyLockoutBypass``: everyone; no ``kms:PutKeyPolicy`` that bypasses the lockout safety check.
 - ``DenyShortDeletionWindow``: everyone; no ``kms:ScheduleKeyDeletion`` below the minimum window.
 - ``DenyDeriveToOthers``: everyone but the derivers; no ``kms:DeriveSharedSecret``.
+- ``AllowOrganizationPublicKeyRead`` (optional): anyone of an AWS Organization or of organisational units
+  (``aws:PrincipalOrgID`` / ``aws:PrincipalOrgPaths``); ``kms:GetPublicKey`` and ``kms:DescribeKey`` only.
+- ``AllowReplicateKey`` (multi-Region primaries with replicas): the replica Regions' CloudFormation
+  execution roles; ``kms:ReplicateKey`` only.
+
+A construct validation refuses, at synthesis, a key whose policy (as it will be deployed, escape hatches
+included) lacks ``AllowDeriveSharedSecret`` or a ``DenyDeriveToOthers`` that denies every other principal.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Duration, IListProducer, IResolveContext, Lazy, RemovalPolicy
+from aws_cdk import Duration, IListProducer, IResolveContext, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from kmsecdh.keys import KEY_SPECS
 from kmsecdh_cdk import iam_actions, key_policy
+from kmsecdh_cdk.acknowledgments import skip_checkov
 from kmsecdh_cdk.principals import exact_principal_arn
 
 ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
@@ -61,6 +69,61 @@ class _HasDerivers:
         return ["a key-agreement key nobody may use: call grant_derive for at least one principal"]
 
 
+@jsii.implements(IValidation)
+class _PolicyKeepsTheGuard:
+    """The key policy the resource will carry holds the derive statement and the guard that denies the rest.
+
+    Read from the CloudFormation resource itself, so a policy replaced through an escape hatch is checked too.
+    """
+
+    def __init__(self, key: KeyAgreementKey) -> None:
+        self._key = key
+
+    def validate(self) -> list[str]:
+        resource = self._key.key_resource
+        policy = Stack.of(resource).resolve(resource.key_policy)
+        statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+        by_sid = {statement.get("Sid"): statement for statement in statements if isinstance(statement, dict)}
+        problems = []
+        derive = by_sid.get(ALLOW_DERIVE_SHARED_SECRET_SID)
+        if (
+            derive is None
+            or derive.get("Effect") != "Allow"
+            or derive.get("Action") not in (DERIVE, [DERIVE])
+            or not derive.get("Principal", {}).get("AWS")
+        ):
+            problems.append(
+                f"the key policy lacks {ALLOW_DERIVE_SHARED_SECRET_SID} (Allow kms:DeriveSharedSecret to the "
+                "derivers)"
+            )
+        deny = by_sid.get(DENY_DERIVE_TO_OTHERS_SID)
+        condition = (deny or {}).get("Condition", {})
+        if (
+            deny is None
+            or deny.get("Effect") != "Deny"
+            or deny.get("Principal") not in ({"AWS": "*"}, "*")
+            or deny.get("Action") not in (DERIVE, [DERIVE])
+            or list(condition) != ["ArnNotEquals"]
+            or list(condition["ArnNotEquals"]) != ["aws:PrincipalArn"]
+        ):
+            problems.append(
+                f"the key policy lacks the guard {DENY_DERIVE_TO_OTHERS_SID} (Deny kms:DeriveSharedSecret to "
+                "every principal but the derivers, ArnNotEquals aws:PrincipalArn)"
+            )
+        elif derive is not None and _as_list(derive["Principal"]["AWS"]) != _as_list(
+            condition["ArnNotEquals"]["aws:PrincipalArn"]
+        ):
+            problems.append(f"{DENY_DERIVE_TO_OTHERS_SID} spares other principals than the derivers")
+        return problems
+
+
+DERIVE = iam_actions.DERIVE_SHARED_SECRET_ACTION
+
+
+def _as_list(value: object) -> list[object]:
+    return sorted((value if isinstance(value, list) else [value]), key=repr)
+
+
 @jsii.implements(IListProducer)
 class _DeriverArns:
     def __init__(self, key: KeyAgreementKey) -> None:
@@ -86,6 +149,12 @@ class KeyAgreementKey(Construct):
     :param removal_policy: default RETAIN.
     :param enable_key_rotation: must stay False: KMS does not rotate asymmetric keys.
     :param public_key_readers: principals given ``grant_public_key_read`` at construction.
+    :param public_key_reader_organization_id: every principal of this AWS Organization (``o-...``) may read
+        the public key (``AllowOrganizationPublicKeyRead``, ``aws:PrincipalOrgID``); never derive.
+    :param public_key_reader_org_paths: every principal of these organisational units may read the public key
+        (``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``); with an organisation id, both must hold.
+    :param multi_region: a multi-Region primary key (id ``mrk-...``), to be replicated with
+        ``ReplicaKeyAgreementKey`` (the replicating roles need ``allow_replication``).
     """
 
     def __init__(
@@ -103,6 +172,9 @@ class KeyAgreementKey(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         enable_key_rotation: bool = False,
         public_key_readers: Sequence[iam.IPrincipal] = (),
+        public_key_reader_organization_id: str | None = None,
+        public_key_reader_org_paths: Sequence[str] = (),
+        multi_region: bool = False,
     ) -> None:
         super().__init__(scope, id)
         check_key_spec(key_spec)
@@ -126,25 +198,80 @@ class KeyAgreementKey(Construct):
                 self._deny_derive_to_others(),
             ]
         )
+        organization_readers = public_key_reader_organization_id is not None or bool(
+            public_key_reader_org_paths
+        )
+        if organization_readers:
+            self._policy.add_statements(
+                key_policy.allow_organization_public_key_read(
+                    public_key_reader_organization_id, public_key_reader_org_paths
+                )
+            )
+        self._allow_replicate: iam.PolicyStatement | None = None
+        self.multi_region = multi_region
+        self.key_resource: kms.CfnKey | kms.CfnReplicaKey = self._create_key(
+            description=description or f"kmsecdh {key_spec} key agreement key {alias_name}",
+            key_spec=key_spec,
+            alias_name=alias_name,
+            pending_window=pending_window,
+            removal_policy=removal_policy,
+        )
+        self.alias_name: str = alias_name
+        self.key_spec: str = key_spec
+        if organization_readers and isinstance(self.key_resource, kms.CfnKey):
+            skip_checkov(
+                self.key_resource,
+                "CKV_AWS_33",
+                "AllowOrganizationPublicKeyRead names Principal * on purpose, bounded by aws:PrincipalOrgID "
+                "or aws:PrincipalOrgPaths "
+                "(the documented way to admit an organisation), and allows only "
+                "kms:GetPublicKey and kms:DescribeKey: a public key is meant to be read; DenyDeriveToOthers "
+                "still refuses every derive to anyone but the derivers.",
+            )
+        for reader in public_key_readers:
+            self.grant_public_key_read(reader)
+        self.node.add_validation(_HasDerivers(self))
+        self.node.add_validation(_PolicyKeepsTheGuard(self))
+
+    def _create_key(
+        self,
+        *,
+        description: str,
+        key_spec: str,
+        alias_name: str,
+        pending_window: Duration,
+        removal_policy: RemovalPolicy,
+    ) -> kms.CfnKey | kms.CfnReplicaKey:
+        """The key and its alias, with ``self._policy``; sets ``key``, ``alias``, ``key_arn``, ``key_id``."""
         self.key = kms.Key(
             self,
             "Key",
             key_spec=getattr(kms.KeySpec, key_spec),
             key_usage=kms.KeyUsage.KEY_AGREEMENT,
-            description=description or f"kmsecdh {key_spec} key agreement key {alias_name}",
+            description=description,
             policy=self._policy,
             pending_window=pending_window,
             removal_policy=removal_policy,
             enable_key_rotation=False,
+            multi_region=self.multi_region or None,
         )
         self.alias = kms.Alias(self, "Alias", alias_name=alias_name, target_key=self.key)
         self.key_arn: str = self.key.key_arn
         self.key_id: str = self.key.key_id
-        self.alias_name: str = alias_name
-        self.key_spec: str = key_spec
-        for reader in public_key_readers:
-            self.grant_public_key_read(reader)
-        self.node.add_validation(_HasDerivers(self))
+        resource = self.key.node.default_child
+        assert isinstance(resource, kms.CfnKey)
+        return resource
+
+    def allow_replication(self, role_arn: str) -> None:
+        """Let ``role_arn`` (a replica Region's CloudFormation execution role) create replicas of this
+        multi-Region primary key (``kms:ReplicateKey``, in ``AllowReplicateKey``)."""
+        if not self.multi_region:
+            raise ValueError(f"{self.alias_name} is not a multi-Region key: it cannot be replicated")
+        if self._allow_replicate is None:
+            self._allow_replicate = key_policy.allow_replicate_key([role_arn])
+            self._policy.add_statements(self._allow_replicate)
+        else:
+            self._allow_replicate.add_principals(iam.ArnPrincipal(role_arn))
 
     @property
     def allowed_deriver_arns(self) -> list[str]:

@@ -20,6 +20,10 @@ from kmsecdh_cdk import iam_actions
 KEY_ADMINISTRATION_SID = "KeyAdministration"
 DENY_POLICY_LOCKOUT_BYPASS_SID = "DenyPolicyLockoutBypass"
 DENY_SHORT_DELETION_WINDOW_SID = "DenyShortDeletionWindow"
+ALLOW_ORGANIZATION_PUBLIC_KEY_READ_SID = "AllowOrganizationPublicKeyRead"
+ALLOW_REPLICATION_SID = "AllowReplicateKey"
+PRINCIPAL_ORG_ID_CONDITION_KEY = "aws:PrincipalOrgID"
+PRINCIPAL_ORG_PATHS_CONDITION_KEY = "aws:PrincipalOrgPaths"
 
 ALLOW_CLOUDWATCH_LOGS_SID = "AllowCloudWatchLogs"
 LOGS_ARN_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
@@ -180,3 +184,38 @@ def check_pending_windows(pending_window_days: float, minimum_deletion_window_da
             f"pending_window ({pending_window_days} days) is below minimum_deletion_window_days "
             f"({minimum_deletion_window_days})"
         )
+
+
+def allow_organization_public_key_read(
+    organization_id: str | None, org_paths: Sequence[str]
+) -> iam.PolicyStatement:
+    """``kms:GetPublicKey`` and ``kms:DescribeKey`` for every principal of an AWS Organization
+    (``aws:PrincipalOrgID``) and/or of organisational units (``ForAnyValue:StringLike`` on
+    ``aws:PrincipalOrgPaths``); both given, both must hold. Never a cryptographic operation: the principal is
+    ``*``, so the condition is the only boundary, and ``DenyDeriveToOthers`` still refuses them any derive.
+    """
+    if organization_id is None and not org_paths:
+        raise ValueError("an organisation-wide reader statement needs an organisation id or paths")
+    conditions: dict[str, dict[str, object]] = {}
+    if organization_id is not None:
+        conditions["StringEquals"] = {PRINCIPAL_ORG_ID_CONDITION_KEY: organization_id}
+    if org_paths:
+        conditions["ForAnyValue:StringLike"] = {PRINCIPAL_ORG_PATHS_CONDITION_KEY: list(org_paths)}
+    return iam.PolicyStatement(
+        sid=ALLOW_ORGANIZATION_PUBLIC_KEY_READ_SID,
+        principals=[iam.AnyPrincipal()],
+        actions=list(iam_actions.PUBLIC_KEY_READ_ACTIONS),
+        resources=["*"],
+        conditions=conditions,
+    )
+
+
+def allow_replicate_key(replicating_role_arns: Sequence[str]) -> iam.PolicyStatement:
+    """``kms:ReplicateKey`` of a multi-Region primary key for the roles that create its replicas (the
+    CloudFormation execution roles of the replica Regions): KMS checks it in the primary's key policy."""
+    return iam.PolicyStatement(
+        sid=ALLOW_REPLICATION_SID,
+        principals=[iam.ArnPrincipal(arn) for arn in replicating_role_arns],
+        actions=[iam_actions.REPLICATE_KEY_ACTION],
+        resources=["*"],
+    )

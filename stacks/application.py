@@ -1,11 +1,12 @@
-"""The CDK app: one stage per environment of the `environments` context, checked by the cdk-nag packs."""
+"""The CDK app: one stage per environment of the `environments` context and, with a `pipeline` context, the
+pipeline that deploys them; checked by the cdk-nag packs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, Validations
+from aws_cdk import App, Environment, Validations
 from cdk_nag import (
     AwsSolutionsChecks,
     HIPAASecurityChecks,
@@ -15,6 +16,8 @@ from cdk_nag import (
 )
 
 from stacks.config import CONTEXT_KEY, parse_environments
+from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
+from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
 
 NAG_PACKS = (AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks, PCIDSS321Checks, ServerlessChecks)
@@ -25,6 +28,20 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
     app = App(outdir=outdir, context=dict(context) if context is not None else None)
     for pack in NAG_PACKS:
         Validations.of(app).add_plugins(pack(app))
-    for config in parse_environments(app.node.try_get_context(CONTEXT_KEY)).values():
-        KmsEcdhStage(app, config)
+    environments = parse_environments(app.node.try_get_context(CONTEXT_KEY))
+    pipeline_context = app.node.try_get_context(PIPELINE_CONTEXT_KEY)
+    pipeline = parse_pipeline(pipeline_context, environments) if pipeline_context is not None else None
+    stages = {name: KmsEcdhStage(app, config) for name, config in environments.items()}
+    if pipeline is not None:
+        PipelineStack(
+            app,
+            "Pipeline",
+            config=pipeline,
+            stages={name: stages[name] for name in pipeline.environments},
+            env=Environment(account=pipeline.account, region=pipeline.region),
+            stack_name="kmsecdh-pipeline",
+            description="kmsecdh: the pipeline deploying the environments of cdk.json in waves",
+            termination_protection=True,
+            tags={"project": "kmsecdh", "environment": "pipeline"},
+        )
     return app

@@ -26,7 +26,7 @@ class AuditStack(Stack):
         key_arns: Sequence[str],
         allowed_deriver_arns: Sequence[str],
         alias_names: Sequence[str],
-        derive_function: AuditedFunction,
+        derive_functions: Sequence[AuditedFunction],
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -36,7 +36,7 @@ class AuditStack(Stack):
             key_arns=key_arns,
             allowed_deriver_arns=allowed_deriver_arns,
             alias_names=alias_names,
-            derive_functions=[derive_function],
+            derive_functions=derive_functions,
             existing_log_group_name=config.trail_log_group_name if config.trail_mode == "existing" else None,
             alarm_email=config.alarm_email,
             log_retention=config.log_retention,

@@ -32,6 +32,12 @@ PRINCIPAL_ARN_PATTERN = re.compile(
 ENVIRONMENT_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 LOG_GROUP_NAME_PATTERN = re.compile(r"[\w#./-]{1,512}")
+# AWS Organizations: an organisation id, and an organisation entity path as aws:PrincipalOrgPaths carries it
+# (o-<id>/r-<root>/ou-<root>-<ou>/..., always ending with '/'); a trailing '*' also admits every OU below.
+ORGANIZATION_ID_PATTERN = re.compile(r"o-[a-z0-9]{10,32}")
+ORGANIZATION_PATH_PATTERN = re.compile(
+    r"(o-[a-z0-9]{10,32})/r-[0-9a-z]{4,32}/(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}/)*\*?"
+)
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION: dict[int, logs.RetentionDays] = {
     1: logs.RetentionDays.ONE_DAY,
@@ -111,6 +117,9 @@ class EnvironmentConfig:
     termination_protection: bool = False
     allow_raw_secret: bool = False
     log_level: LogLevelName = "INFO"
+    public_key_reader_organization_id: str | None = None
+    public_key_reader_org_paths: tuple[str, ...] = ()
+    replica_regions: tuple[str, ...] = ()
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -206,6 +215,12 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
             "(caller_arns)",
         )
 
+    organization_id = reader.optional_str(
+        "public_key_reader_organization_id", ORGANIZATION_ID_PATTERN, "an AWS Organizations id (o-...)"
+    )
+    org_paths = reader.organization_paths("public_key_reader_org_paths", organization_id)
+    replica_regions = reader.replica_regions(account, region)
+
     return EnvironmentConfig(
         name=name,
         account=account,
@@ -228,6 +243,9 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         termination_protection=reader.bool("termination_protection"),
         allow_raw_secret=reader.bool("allow_raw_secret"),
         log_level=reader.choice("log_level", LOG_LEVELS),
+        public_key_reader_organization_id=organization_id,
+        public_key_reader_org_paths=org_paths,
+        replica_regions=replica_regions,
     )
 
 
@@ -294,6 +312,50 @@ class _Reader:
                 raise self._error(field, str(error)) from None
         if len(set(values)) != len(values):
             raise self._error(field, "lists a principal twice")
+        return tuple(values)
+
+    def organization_paths(self, field: str, organization_id: str | None) -> tuple[str, ...]:
+        """Organisation entity paths for ``aws:PrincipalOrgPaths``; with an organisation id, of that one."""
+        values = self._get(field)
+        if not isinstance(values, list | tuple):
+            raise self._error(field, f"must be a list of organisation paths, got {values!r}")
+        for value in values:
+            match = ORGANIZATION_PATH_PATTERN.fullmatch(value) if isinstance(value, str) else None
+            if match is None:
+                raise self._error(
+                    field,
+                    f"{value!r} is not an organisation path such as o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ "
+                    "(ending with '/', or '/*' to include every OU below it)",
+                )
+            if organization_id is not None and match.group(1) != organization_id:
+                raise self._error(
+                    field,
+                    f"{value!r} is a path of {match.group(1)}, not of public_key_reader_organization_id "
+                    f"{organization_id}: both conditions must hold, so nobody would be admitted",
+                )
+        if len(set(values)) != len(values):
+            raise self._error(field, "lists a path twice")
+        return tuple(values)
+
+    def replica_regions(self, account: str | None, region: str | None) -> tuple[str, ...]:
+        """The Regions of the multi-Region keys' replicas: other than the home Region, each once."""
+        field = "replica_regions"
+        values = self._get(field)
+        if not isinstance(values, list | tuple):
+            raise self._error(field, f"must be a list of AWS Region names, got {values!r}")
+        if values and (account is None or region is None):
+            raise self._error(
+                field,
+                "needs the environment's account and region: each replica Region gets a stack of its own, "
+                "which refers to the primary keys across Regions",
+            )
+        for value in values:
+            if not isinstance(value, str) or not REGION_PATTERN.fullmatch(value):
+                raise self._error(field, f"must hold AWS Region names such as eu-west-1, got {value!r}")
+            if value == region:
+                raise self._error(field, f"{value} is the home Region (region), where the primary keys are")
+        if len(set(values)) != len(values):
+            raise self._error(field, "lists a Region twice")
         return tuple(values)
 
     def key_specs(self) -> tuple[str, ...]:

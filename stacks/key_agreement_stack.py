@@ -6,6 +6,8 @@ across stacks, each would import from the other.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,25 +25,30 @@ def alias_name(config: EnvironmentConfig, key_spec: str) -> str:
     return f"alias/{config.resource_name_prefix}-{curve}"
 
 
+def key_construct_id(key_spec: str) -> str:
+    """``P256`` for ECC_NIST_P256."""
+    return key_spec.removeprefix("ECC_NIST_").title()
+
+
+def key_settings(config: EnvironmentConfig, key_spec: str) -> dict[str, Any]:
+    """What a key of this environment gets in every Region: spec, alias and the key policy's principals."""
+    return {
+        "key_spec": key_spec,
+        "alias_name": alias_name(config, key_spec),
+        "administrators": [iam.ArnPrincipal(arn) for arn in config.admin_arns],
+        "pending_window": Duration.days(config.pending_window_days),
+        "minimum_deletion_window_days": config.minimum_deletion_window_days,
+        "removal_policy": config.cdk_removal_policy,
+        "public_key_readers": [iam.ArnPrincipal(arn) for arn in config.public_key_reader_arns],
+        "public_key_reader_organization_id": config.public_key_reader_organization_id,
+        "public_key_reader_org_paths": config.public_key_reader_org_paths,
+    }
+
+
 class KeyAgreementStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
-        administrators = [iam.ArnPrincipal(arn) for arn in config.admin_arns]
-        readers = [iam.ArnPrincipal(arn) for arn in config.public_key_reader_arns]
-        self.keys = [
-            KeyAgreementKey(
-                self,
-                key_spec.removeprefix("ECC_NIST_").title(),
-                key_spec=key_spec,
-                alias_name=alias_name(config, key_spec),
-                administrators=administrators,
-                pending_window=Duration.days(config.pending_window_days),
-                minimum_deletion_window_days=config.minimum_deletion_window_days,
-                removal_policy=config.cdk_removal_policy,
-                public_key_readers=readers,
-            )
-            for key_spec in config.key_specs
-        ]
+        self.keys = self._create_keys(config)
 
         self.network = IsolatedNetwork(self, "Network") if config.network_isolation else None
         self.derive_function = DeriveFunction(
@@ -57,6 +64,7 @@ class KeyAgreementStack(Stack):
             vpc_subnets=self.network.subnets if self.network else None,
             security_groups=[self.network.security_group] if self.network else None,
             kms_endpoint=self.network.kms_endpoint if self.network else None,
+            **self._derive_function_names(config),
         )
         for caller_arn in config.caller_arns:
             self.derive_function.grant_invoke(iam.ArnPrincipal(caller_arn))
@@ -82,6 +90,22 @@ class KeyAgreementStack(Stack):
         )
         for key in self.keys:
             CfnOutput(self, f"{key.node.id}KeyArn", value=key.key_arn, description=f"{key.alias_name} ARN")
+
+    def _create_keys(self, config: EnvironmentConfig) -> list[KeyAgreementKey]:
+        """One key per configured spec (multi-Region primaries when the environment has replica Regions)."""
+        return [
+            KeyAgreementKey(
+                self,
+                key_construct_id(key_spec),
+                multi_region=bool(config.replica_regions),
+                **key_settings(config, key_spec),
+            )
+            for key_spec in config.key_specs
+        ]
+
+    def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
+        """Physical names of the derive function and its role: generated here."""
+        return {}
 
     @property
     def availability_zones(self) -> list[str]:

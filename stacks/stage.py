@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stage
+from typing import Any
+
+from aws_cdk import ArnFormat, Environment, Stage
 from constructs import Construct
 
 from kmsecdh_cdk.audit import AuditedFunction
+from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
 from stacks.key_agreement_stack import KeyAgreementStack
+from stacks.replica_stack import ReplicaKeyAgreementStack, replica_function_name, replica_key_arn
 
 PROJECT_TAG = "kmsecdh"
 
@@ -31,22 +35,78 @@ class KmsEcdhStage(Stage):
             description=f"kmsecdh {config.name}: KMS key agreement keys and the derive function",
             **common,
         )
+        self.replicas = self._replica_stacks(config, common)
         derive = self.key_agreement.derive_function
-        self.audit = AuditStack(
-            self,
-            "Audit",
-            config=config,
-            key_arns=[key.key_arn for key in self.key_agreement.keys],
-            allowed_deriver_arns=self.key_agreement.allowed_deriver_arns,
-            alias_names=[key.alias_name for key in self.key_agreement.keys],
-            derive_function=AuditedFunction(
+        audited_functions = [
+            AuditedFunction(
                 function_arn=derive.function.function_arn,
                 function_name=derive.function.function_name,
                 role_arn=derive.role.role_arn,
                 role_name=derive.role.role_name,
                 caller_arns=config.caller_arns,
-            ),
+            )
+        ]
+        key_arns = [key.key_arn for key in self.key_agreement.keys]
+        allowed_deriver_arns = list(self.key_agreement.allowed_deriver_arns)
+        # The home trail is multi-Region: the replica Regions' events reach its one log group, so the audit
+        # watches the replicas there. Their ARNs are known in this Region without a reference: a replica
+        # keeps its primary's key id, and the replica functions and roles have fixed names.
+        for region in config.replica_regions:
+            name = replica_function_name(config, region)
+            key_arns.extend(
+                replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
+            )
+            role_arn = self.key_agreement.format_arn(
+                service="iam", region="", resource="role", resource_name=name
+            )
+            allowed_deriver_arns.append(role_arn)
+            audited_functions.append(
+                AuditedFunction(
+                    function_arn=self.key_agreement.format_arn(
+                        service="lambda",
+                        region=region,
+                        resource="function",
+                        resource_name=name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    ),
+                    function_name=name,
+                    role_arn=role_arn,
+                    role_name=name,
+                    caller_arns=config.caller_arns,
+                )
+            )
+        self.audit = AuditStack(
+            self,
+            "Audit",
+            config=config,
+            key_arns=key_arns,
+            allowed_deriver_arns=allowed_deriver_arns,
+            alias_names=[key.alias_name for key in self.key_agreement.keys],
+            derive_functions=audited_functions,
             stack_name=f"{config.resource_name_prefix}-audit",
             description=f"kmsecdh {config.name}: CloudTrail auditing and alarms for the key agreement keys",
             **common,
         )
+
+    def _replica_stacks(
+        self, config: EnvironmentConfig, common: dict[str, Any]
+    ) -> list[ReplicaKeyAgreementStack]:
+        """One stack per replica Region, whose CloudFormation execution role may replicate the keys."""
+        replicas = []
+        for region in config.replica_regions:
+            replica = ReplicaKeyAgreementStack(
+                self,
+                f"KeyAgreement-{region}",
+                config=config,
+                primary_keys=self.key_agreement.keys,
+                env=Environment(account=config.account, region=region),
+                stack_name=f"{config.resource_name_prefix}-key-agreement-{region}",
+                description=f"kmsecdh {config.name}: replicas of the key agreement keys in {region} and the "
+                "derive function there",
+                **common,
+            )
+            execution_role_arn = cloudformation_execution_role_arn(replica)
+            for key in self.key_agreement.keys:
+                key.allow_replication(execution_role_arn)
+            replicas.append(replica)
+        return replicas

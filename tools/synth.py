@@ -36,6 +36,12 @@ def unacknowledged_findings(report: dict[str, Any]) -> list[str]:
     return findings
 
 
+def templates(output_dir: Path) -> list[Path]:
+    """Every template of the cloud assembly: the environments' stages (``assembly-*``) and the stacks at its
+    root (the pipeline and CodePipeline's support stacks in other Regions)."""
+    return sorted(output_dir.glob("assembly-*/*.template.json")) + sorted(output_dir.glob("*.template.json"))
+
+
 def read_report(output_dir: Path) -> dict[str, Any]:
     return json.loads((output_dir / REPORT_NAME).read_text())
 
@@ -55,7 +61,7 @@ def main() -> int:
     if findings:
         print(f"synth: {len(findings)} unacknowledged finding(s), see {report_path}", file=sys.stderr)
         return 1
-    failures = failed_checks(sorted(OUTPUT_DIR.glob("assembly-*/*.template.json")))
+    failures = failed_checks(templates(OUTPUT_DIR))
     for failure in failures:
         print(f"synth: checkov {failure}", file=sys.stderr)
     if failures:

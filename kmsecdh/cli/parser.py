@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from kmsecdh.cli.errors import UsageError
+from kmsecdh.hpke import AEADS as HPKE_AEADS
+from kmsecdh.hpke import DEFAULT_AEAD
+from kmsecdh.hpke import KDFS as HPKE_KDFS
+from kmsecdh.jose import CONTENT_ENCRYPTIONS, KEY_WRAP_SIZES
 from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
 from kmsecdh.keys import KEY_SPEC_BY_CURVE
 
@@ -137,6 +141,22 @@ def _add_party_key(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="encryption context pair (repeatable)",
     )
+
+
+def _add_message_io(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """``--in``, ``--out`` and ``--force`` of the single-shot HPKE and JWE commands."""
+    parser.add_argument("--in", dest="input", type=Path, required=True, metavar="FILE")
+    _add_output(parser, out_help, required=True)
+
+
+def _add_hpke_suite(parser: argparse.ArgumentParser) -> None:
+    suite = parser.add_argument_group("suite and context (both sides must use the same)")
+    suite.add_argument("--info-hex", type=_hex, default=b"", metavar="HEX", help="info (default: empty)")
+    suite.add_argument("--aad-hex", type=_hex, default=b"", metavar="HEX", help="aad (default: empty)")
+    suite.add_argument(
+        "--kdf", choices=list(HPKE_KDFS), help="default: the KEM's own (P-256: hkdf-sha256, ...)"
+    )
+    suite.add_argument("--aead", choices=list(HPKE_AEADS), default=DEFAULT_AEAD, help="default: %(default)s")
 
 
 def _add_command(subcommands: Any, name: str, handler: str, **parser_options: Any) -> argparse.ArgumentParser:
@@ -277,6 +297,90 @@ def build_parser() -> Parser:
     audit.add_argument("--since", type=_since, default=DEFAULT_SINCE, metavar="N{m,h,d}", help="default: 24h")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
+    hpke = subcommands.add_parser(
+        "hpke",
+        help="HPKE (RFC 9180) base mode, single-shot: seal to a public key, open with a KMS key",
+        description="Single-shot HPKE (RFC 9180 base mode) with DHKEM on the recipient key's curve. "
+        "The message is enc || ciphertext (see docs/hpke-jwe.md).",
+    )
+    hpke_commands = hpke.add_subparsers(dest="hpke_command", required=True, metavar="COMMAND")
+    hpke_seal = _add_command(
+        hpke_commands,
+        "seal",
+        "hpke:seal",
+        help="seal a file to a recipient's public key (no KMS call)",
+        description="Write enc || ciphertext for the recipient's public key (PEM, DER or JWK).",
+    )
+    hpke_seal.add_argument(
+        "--peer-public-key", type=Path, required=True, metavar="FILE", help="the recipient's key"
+    )
+    _add_message_io(hpke_seal, "the sealed message, enc || ciphertext")
+    _add_hpke_suite(hpke_seal)
+
+    hpke_open = _add_command(
+        hpke_commands,
+        "open",
+        "hpke:open_message",
+        help="open a message sealed to your KMS key (--key-id) or local key (--private-key)",
+        description="Open enc || ciphertext; nothing is written unless it authenticates.",
+    )
+    own = hpke_open.add_mutually_exclusive_group(required=True)
+    own.add_argument("--key-id", metavar="ID", help="your KMS key: ARN, key id or alias (DeriveSharedSecret)")
+    own.add_argument("--private-key", type=Path, metavar="FILE", help="your EC private key (PEM)")
+    _add_message_io(hpke_open, "the plaintext (mode 0600)")
+    _add_hpke_suite(hpke_open)
+
+    jwe = subcommands.add_parser(
+        "jwe",
+        help="JWE with ECDH-ES (RFC 7518), compact serialization",
+        description="Encrypt to a public key; decrypt with a KMS key, the derive function or a local key.",
+    )
+    jwe_commands = jwe.add_subparsers(dest="jwe_command", required=True, metavar="COMMAND")
+    jwe_encrypt = _add_command(
+        jwe_commands,
+        "encrypt",
+        "jwe:encrypt",
+        help="encrypt a file to a recipient's public key (no KMS call)",
+        description="Write a compact JWE for the recipient's public key (PEM, DER or JWK).",
+    )
+    jwe_encrypt.add_argument(
+        "--peer-public-key", type=Path, required=True, metavar="FILE", help="the recipient's key"
+    )
+    jwe_encrypt.add_argument("--alg", choices=list(KEY_WRAP_SIZES), required=True)
+    jwe_encrypt.add_argument("--enc", choices=list(CONTENT_ENCRYPTIONS), required=True)
+    jwe_encrypt.add_argument("--apu", metavar="TEXT", help="PartyUInfo (UTF-8), e.g. the sender's name")
+    jwe_encrypt.add_argument("--apv", metavar="TEXT", help="PartyVInfo (UTF-8), e.g. the recipient's name")
+    jwe_encrypt.add_argument("--kid", metavar="TEXT", help="kid header, e.g. the recipient's JWK thumbprint")
+    _add_message_io(jwe_encrypt, "the compact JWE")
+
+    jwe_decrypt = _add_command(
+        jwe_commands,
+        "decrypt",
+        "jwe:decrypt",
+        help="decrypt a compact JWE with your KMS key, the derive function, or a local key",
+        description="--key-id alone: KMS DeriveSharedSecret from here. --function [--key-id]: the derive "
+        "function derives the key (onestep-sha256 with the JOSE FixedInfo), Z never leaves it. "
+        "--private-key: a local PEM key. Nothing is written unless the JWE authenticates.",
+    )
+    jwe_decrypt.add_argument("--key-id", metavar="ID", help="your KMS key (ARN, key id or alias)")
+    jwe_decrypt.add_argument("--function", metavar="NAME", help="derive function name or ARN")
+    jwe_decrypt.add_argument("--private-key", type=Path, metavar="FILE", help="your EC private key (PEM)")
+    _add_message_io(jwe_decrypt, "the plaintext (mode 0600)")
+
+    jwks = _add_command(
+        subcommands,
+        "jwks",
+        "jwks:jwks",
+        help="KMS keys' public keys as a JWK Set (kid = RFC 7638 thumbprint, use enc)",
+        description="Print or write a JWKS of key agreement KMS keys (GetPublicKey, or the derive function).",
+    )
+    jwks.add_argument(
+        "--key-id", action="append", required=True, metavar="ID", help="key ARN, key id or alias (repeatable)"
+    )
+    jwks.add_argument(
+        "--function", metavar="NAME", help="ask the derive function (public_key) instead of KMS"
+    )
+    _add_output(jwks, "write here instead of stdout")
     return parser
 
 

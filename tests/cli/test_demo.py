@@ -36,6 +36,17 @@ def test_demo_succeeds(demo_run) -> None:
     assert "Alice read b'hello Alice, from Bob\\n'" in demo_run.stdout
 
 
+def test_demo_exchanges_hpke_and_jwe_each_way(demo_run) -> None:
+    out = demo_run.stdout
+    for reader, sender, standard in (
+        ("Bob", "Alice", "HPKE"), ("Alice", "Bob", "HPKE"), ("Bob", "Alice", "JWE"), ("Alice", "Bob", "JWE"),
+    ):  # fmt: skip
+        assert f"{reader} read b'hello {reader}, from {sender} ({standard})\\n'" in out
+    for command in ("kmsecdh hpke seal", "kmsecdh hpke open --key-id", "kmsecdh jwks", "kmsecdh jwe encrypt",
+                    "kmsecdh jwe decrypt --function", "kmsecdh jwe decrypt --private-key"):  # fmt: skip
+        assert command in out
+
+
 def test_demo_shows_commands_and_only_fingerprints(demo_run) -> None:
     out = demo_run.stdout
     for command in ("aws kms create-key", "openssl pkeyutl -derive", "SSKDF", "aws kms derive-shared-secret",

@@ -93,7 +93,9 @@ def test_defaults_name_a_known_algorithm() -> None:
     assert DEFAULT_ALGORITHM in ALGORITHMS
     assert len(derive_key(SHARED_SECRET, algorithm=DEFAULT_ALGORITHM)) == DEFAULT_LENGTH == 32
     assert sorted(ALGORITHMS) == sorted(
-        f"{construction}-sha{bits}" for construction in ("onestep", "hkdf") for bits in (256, 384, 512)
+        f"{construction}-sha{bits}"
+        for construction in ("onestep", "hkdf", "kbkdf-ctr-hmac")
+        for bits in (256, 384, 512)
     )
 
 

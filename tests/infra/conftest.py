@@ -62,6 +62,9 @@ class SynthesizedApp:
     context: dict[str, Any]
     environments: dict[str, EnvironmentConfig]
     stacks: dict[str, dict[str, SynthesizedStack]]  # environment -> stack id -> stack
+    root_stacks: dict[
+        str, SynthesizedStack
+    ]  # the stacks outside the stages: the pipeline, its support stacks
     report: dict[str, Any]
     acknowledgments: list[Acknowledgment]
     synth_error: str | None  # what app.synth() raised (ValidationFailed), if anything
@@ -70,9 +73,17 @@ class SynthesizedApp:
         return {stack_id: stack.template for stack_id, stack in self.stacks[environment].items()}
 
     def all_stacks(self) -> Iterator[tuple[str, SynthesizedStack]]:
+        """Every stack of every environment, as (environment, stack)."""
         for environment, stacks in self.stacks.items():
             for stack in stacks.values():
                 yield environment, stack
+
+    def every_template(self) -> list[Path]:
+        """The environments' templates and those at the assembly's root (the pipeline, its support stacks)."""
+        return sorted(
+            [stack.template_path for _, stack in self.all_stacks()]
+            + [stack.template_path for stack in self.root_stacks.values()]
+        )
 
 
 def load_context() -> dict[str, Any]:
@@ -87,7 +98,7 @@ def _read_stacks(assembly_dir: Path) -> dict[str, SynthesizedStack]:
             continue
         properties = artifact["properties"]
         template_path = assembly_dir / properties["templateFile"]
-        stack_id = artifact["displayName"].split("/", 1)[1]
+        stack_id = artifact["displayName"].split("/", 1)[-1]
         stacks[stack_id] = SynthesizedStack(
             stack_id=stack_id,
             artifact_id=artifact_id,
@@ -101,7 +112,9 @@ def _read_stacks(assembly_dir: Path) -> dict[str, SynthesizedStack]:
 
 def _read_acknowledgments(outdir: Path) -> list[Acknowledgment]:
     acknowledgments = []
-    for metadata_file in sorted(outdir.glob("assembly-*/*.metadata.json")):
+    for metadata_file in sorted(outdir.glob("assembly-*/*.metadata.json")) + sorted(
+        outdir.glob("*.metadata.json")
+    ):
         for path, entries in json.loads(metadata_file.read_text()).items():
             for entry in entries:
                 if entry["type"] == ACKNOWLEDGED_RULES:
@@ -126,6 +139,7 @@ def synthesize_app(outdir: Path) -> SynthesizedApp:
         context=context,
         environments=environments,
         stacks={name: _read_stacks(outdir / f"assembly-{name}") for name in environments},
+        root_stacks=_read_stacks(outdir),
         report=json.loads((outdir / REPORT_NAME).read_text()),
         acknowledgments=_read_acknowledgments(outdir),
         synth_error=synth_error,

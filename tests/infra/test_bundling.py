@@ -28,12 +28,15 @@ from tests.infra.derive_app import SynthesizedApp, synthesize
 
 ELF_MACHINE_AARCH64 = 183
 ARM64 = LambdaPlatform.of(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
-# Modules of kmsecdh that the command line uses and the Lambda never imports.
+# Modules of kmsecdh that the command line and applications use and the Lambda never imports.
 NOT_FOR_THE_LAMBDA = (
     "kmsecdh/cli",
     "kmsecdh/client.py",
     "kmsecdh/messages.py",
     "kmsecdh/audit_events.py",
+    "kmsecdh/kms_key.py",
+    "kmsecdh/hpke.py",
+    "kmsecdh/jose.py",
 )
 
 
@@ -67,6 +70,7 @@ def test_asset_has_the_handler_and_the_runtime_modules(asset_dir: Path) -> None:
         "keys.py",
         "service.py",
         "contract.py",
+        "jwk.py",  # the public_key action's JWK
     ):
         assert (asset_dir / "kmsecdh" / module).read_bytes() == (PACKAGE_DIR / module).read_bytes()
 

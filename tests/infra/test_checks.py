@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import PROJECT_ROOT, SynthesizedApp
+from tests.infra.conftest import PROJECT_ROOT, SynthesizedApp, SynthesizedStack
 from tools.checkov import CheckovError, failed_checks, failures_in_report
 from tools.synth import unacknowledged_findings
 
@@ -63,6 +63,271 @@ EXPECTED_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("prod",),
     ("KeyAgreement/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("prod",),
+    # prod's replica Region (eu-west-1): the same acknowledgments as its home Region
+    ("KeyAgreement-eu-west-1/Derive/Function", "HIPAA.Security-LambdaDLQ"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Function", "NIST.800.53.R5-LambdaDLQ"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Function", "Serverless-LambdaDLQ"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("prod",),
+    ("KeyAgreement-eu-west-1/Derive/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("prod",),
+    ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog", "F3002"): ("prod",),
+    ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog", "F3003"): ("prod",),
+    (
+        "KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("prod",),
+    (
+        "KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("prod",),
+    ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
+        "prod",
+    ),
+}
+
+# The pipeline's acknowledgments: (construct path below its stack, rule) -> the stack outside the stages
+# (``Pipeline``, or CodePipeline's support stack of another Region). CDK Pipelines' generated policies carry
+# one AwsSolutions-IAM5 acknowledgment per wildcard finding (stacks.pipeline_stack.wildcard_findings).
+EXPECTED_PIPELINE_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Default/CrossRegionCodePipelineReplicationBucket", "AwsSolutions-S1"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "HIPAA.Security-S3BucketLoggingEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "HIPAA.Security-S3BucketReplicationEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "HIPAA.Security-S3BucketVersioningEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "NIST.800.53.R5-S3BucketLoggingEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "NIST.800.53.R5-S3BucketReplicationEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "NIST.800.53.R5-S3BucketVersioningEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "PCI.DSS.321-S3BucketLoggingEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "PCI.DSS.321-S3BucketReplicationEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "PCI.DSS.321-S3BucketVersioningEnabled"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Pipeline/Assets/FileAsset/Resource", "HIPAA.Security-CodeBuildProjectSourceRepoUrl"): ("Pipeline",),
+    ("Pipeline/Assets/FileAsset/Resource", "PCI.DSS.321-CodeBuildProjectSourceRepoUrl"): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:GetBucket*]"): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:GetObject*]"): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:List*]"): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): ("Pipeline",),
+    (
+        "Pipeline/Assets/FileRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Assets/FileRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Assets/FileRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/*]",
+    ): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/CodeBuildActionRole/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/CodeBuildActionRole/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/CodeBuildActionRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "AwsSolutions-S1"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "HIPAA.Security-S3BucketLoggingEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "HIPAA.Security-S3BucketReplicationEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "HIPAA.Security-S3BucketVersioningEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "NIST.800.53.R5-S3BucketLoggingEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "NIST.800.53.R5-S3BucketReplicationEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "NIST.800.53.R5-S3BucketVersioningEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "PCI.DSS.321-S3BucketLoggingEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "PCI.DSS.321-S3BucketReplicationEnabled"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "PCI.DSS.321-S3BucketVersioningEnabled"): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    ("Pipeline/Pipeline/Build/Synth/CdkBuildProject/Resource", "PCI.DSS.321-CodeBuildProjectSourceRepoUrl"): (
+        "Pipeline",
+    ),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:Abort*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelineBuildSynthCdkBuildProject6BEFA8E6>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelineBuildSynthCdkBuildProject6BEFA8E6>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    ("Pipeline/Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
+        "Pipeline",
+    ),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"): (
+        "Pipeline",
+    ),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::kms:ReEncrypt*]"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:Abort*]"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:DeleteObject*]"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:GetBucket*]"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:GetObject*]"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:List*]"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:s3:::kmsecdh-pipeline-support-eplicationbucket25f93a6376d1926c42e3/*]",
+    ): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:Abort*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/Source/example-org_kmsecdh/CodePipelineActionRole/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    ("Pipeline/UpdatePipeline/SelfMutation/Resource", "HIPAA.Security-CodeBuildProjectSourceRepoUrl"): (
+        "Pipeline",
+    ),
+    ("Pipeline/UpdatePipeline/SelfMutation/Resource", "PCI.DSS.321-CodeBuildProjectSourceRepoUrl"): (
+        "Pipeline",
+    ),
+    (
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:GetBucket*]"): (
+        "Pipeline",
+    ),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:GetObject*]"): (
+        "Pipeline",
+    ),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "AwsSolutions-IAM5[Action::s3:List*]"): (
+        "Pipeline",
+    ),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "AwsSolutions-IAM5[Resource::*]"): (
+        "Pipeline",
+    ),
+    (
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:*:iam::222222222222:role/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelineUpdatePipelineSelfMutationDAA41400>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelineUpdatePipelineSelfMutationDAA41400>:*]",
+    ): ("Pipeline",),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "HIPAA.Security-IAMNoInlinePolicy"): (
+        "Pipeline",
+    ),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "NIST.800.53.R5-IAMNoInlinePolicy"): (
+        "Pipeline",
+    ),
+    ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
+        "Pipeline",
+    ),
 }
 
 # Every checkov skip in the templates: (resource's construct path below the stage, check id) -> environments.
@@ -74,6 +339,31 @@ EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_117"): ("prod",),
     ("KeyAgreement/Derive/Function", "CKV_AWS_116"): ("dev", "prod", "staging"),
     ("KeyAgreement/Derive/Function", "CKV_AWS_117"): ("dev", "staging"),
+    # the organisation-wide public-key readers: Principal * under aws:PrincipalOrgID
+    ("KeyAgreement/P256/Key", "CKV_AWS_33"): ("staging",),
+    ("KeyAgreement/P384/Key", "CKV_AWS_33"): ("staging",),
+    # prod's replica Region (eu-west-1): the same skips as its home Region
+    ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_115"): (
+        "prod",
+    ),
+    ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_116"): (
+        "prod",
+    ),
+    ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_117"): (
+        "prod",
+    ),
+    ("KeyAgreement-eu-west-1/Derive/Function", "CKV_AWS_116"): ("prod",),
+    # the pipeline (stacks.pipeline_stack): CodePipeline's artifact buckets, two generated policies
+    ("Default/CrossRegionCodePipelineReplicationBucket", "CKV_AWS_18"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Default/CrossRegionCodePipelineReplicationBucket", "CKV_AWS_21"): (
+        "cross-region-stack-222222222222:eu-central-1",
+    ),
+    ("Pipeline/Assets/FileRole/DefaultPolicy", "CKV_AWS_111"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "CKV_AWS_18"): ("Pipeline",),
+    ("Pipeline/Pipeline/ArtifactsBucket", "CKV_AWS_21"): ("Pipeline",),
+    ("Pipeline/Pipeline/Role/DefaultPolicy", "CKV_AWS_111"): ("Pipeline",),
 }
 
 
@@ -108,9 +398,10 @@ def test_acknowledgments_are_exactly_the_reviewed_list(synthesized_app: Synthesi
         environment, path = acknowledgment.path.lstrip("/").split("/", 1)
         rule = acknowledgment.rule_id.split("::", 1)[-1]
         found.setdefault((path, rule), []).append(environment)
-    assert {
-        key: tuple(sorted(environments)) for key, environments in found.items()
-    } == EXPECTED_ACKNOWLEDGMENTS
+    assert {key: tuple(sorted(environments)) for key, environments in found.items()} == {
+        **EXPECTED_ACKNOWLEDGMENTS,
+        **EXPECTED_PIPELINE_ACKNOWLEDGMENTS,
+    }
 
 
 def test_suppressed_findings_carry_their_acknowledgment(synthesized_app: SynthesizedApp) -> None:
@@ -147,7 +438,7 @@ def test_unacknowledged_findings_readsfailures_in_report() -> None:
 
 
 def test_cfn_lint_finds_nothing_in_any_template(synthesized_app: SynthesizedApp) -> None:
-    templates = sorted(str(stack.template_path) for _, stack in synthesized_app.all_stacks())
+    templates = [str(path) for path in synthesized_app.every_template()]
     completed = subprocess.run(
         [str(CFN_LINT), "--format", "json", *templates],
         cwd=PROJECT_ROOT,  # picks up .cfnlintrc
@@ -160,30 +451,39 @@ def test_cfn_lint_finds_nothing_in_any_template(synthesized_app: SynthesizedApp)
 
 
 def test_checkov_finds_no_failed_check_in_any_template(synthesized_app: SynthesizedApp) -> None:
-    templates = sorted(stack.template_path for _, stack in synthesized_app.all_stacks())
-    assert failed_checks(templates) == []
+    assert len(synthesized_app.every_template()) > len(list(synthesized_app.all_stacks()))  # the pipeline's
+    assert failed_checks(synthesized_app.every_template()) == []
 
 
-def construct_paths(synthesized_app: SynthesizedApp, environment: str) -> dict[str, str]:
-    """Logical id -> construct path below the stage (an L2's ``/Resource`` left off), from the assembly."""
+def construct_paths(
+    synthesized_app: SynthesizedApp, environment: str | None, artifact_id: str
+) -> dict[str, str]:
+    """Logical id -> construct path below the stage, or below the stack for one outside the stages
+    (``environment`` None), an L2's ``/Resource`` left off; from the assembly's metadata of one stack (stacks
+    of one stage in several Regions repeat logical ids)."""
+    directory = synthesized_app.outdir / f"assembly-{environment}" if environment else synthesized_app.outdir
     paths = {}
-    for metadata_file in (synthesized_app.outdir / f"assembly-{environment}").glob("*.metadata.json"):
-        for path, entries in json.loads(metadata_file.read_text()).items():
-            for entry in entries:
-                if entry["type"] == "aws:cdk:logicalId":
-                    paths[entry["data"]] = path.split("/", 2)[2].removesuffix("/Resource")
+    for path, entries in json.loads((directory / f"{artifact_id}.metadata.json").read_text()).items():
+        for entry in entries:
+            if entry["type"] == "aws:cdk:logicalId":
+                paths[entry["data"]] = path.split("/", 2)[2].removesuffix("/Resource")
     return paths
 
 
 def test_checkov_skips_are_exactly_the_reviewed_list(synthesized_app: SynthesizedApp) -> None:
     found: dict[tuple[str, str], list[str]] = {}
-    for environment, stack in synthesized_app.all_stacks():
-        paths = construct_paths(synthesized_app, environment)
+    # a stack outside the stages (the pipeline, its support stacks) is listed under its own id
+    stacks: list[tuple[str | None, str, SynthesizedStack]] = [
+        *((environment, environment, stack) for environment, stack in synthesized_app.all_stacks()),
+        *((None, stack_id, stack) for stack_id, stack in synthesized_app.root_stacks.items()),
+    ]
+    for environment, label, stack in stacks:
+        paths = construct_paths(synthesized_app, environment, stack.artifact_id)
         for logical_id, resource in stack.raw["Resources"].items():
             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
                 assert set(skip) == {"id", "comment"}, skip
                 assert len(skip["comment"].split()) >= 5, skip
-                found.setdefault((paths[logical_id], skip["id"]), []).append(environment)
+                found.setdefault((paths[logical_id], skip["id"]), []).append(label)
     assert {key: tuple(sorted(environments)) for key, environments in found.items()} == EXPECTED_CHECKOV_SKIPS
 
 

@@ -138,6 +138,80 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"log_retention_days": 100}, "log_retention_days", "must be one of 1, 3, 5"),
         ({"termination_protection": 1}, "termination_protection", "must be true or false"),
         ({"key_spec": ["ECC_NIST_P256"]}, "key_spec", "unknown field"),
+        (
+            {"public_key_reader_organization_id": "o-short"},
+            "public_key_reader_organization_id",
+            "must be an AWS Organizations id (o-...)",
+        ),
+        (
+            {"public_key_reader_organization_id": "O-A1B2C3D4E5"},
+            "public_key_reader_organization_id",
+            "AWS Organizations id",
+        ),
+        (
+            {"public_key_reader_organization_id": "o-a1b2c3d4e5*"},
+            "public_key_reader_organization_id",
+            "AWS Organizations id",
+        ),
+        (
+            {"public_key_reader_org_paths": "o-a1b2c3d4e5/r-ab12/"},
+            "public_key_reader_org_paths",
+            "must be a list of organisation paths",
+        ),
+        (
+            {"public_key_reader_org_paths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-11111111"]},
+            "public_key_reader_org_paths",
+            "is not an organisation path",
+        ),
+        (
+            {"public_key_reader_org_paths": ["o-a1b2c3d4e5/*"]},
+            "public_key_reader_org_paths",
+            "is not an organisation path",
+        ),
+        (
+            {"public_key_reader_org_paths": ["*"]},
+            "public_key_reader_org_paths",
+            "is not an organisation path",
+        ),
+        (
+            {"public_key_reader_org_paths": ["o-a1b2c3d4e5/r-ab12/", "o-a1b2c3d4e5/r-ab12/"]},
+            "public_key_reader_org_paths",
+            "lists a path twice",
+        ),
+        (
+            {
+                "public_key_reader_organization_id": "o-a1b2c3d4e5",
+                "public_key_reader_org_paths": ["o-zzzzzzzzzz/r-ab12/"],
+            },
+            "public_key_reader_org_paths",
+            "not of public_key_reader_organization_id o-a1b2c3d4e5",
+        ),
+        ({"replica_regions": ["eu-west-1"]}, "replica_regions", "needs the environment's account and region"),
+        (
+            {"replica_regions": ["eu-west-1"], "region": "eu-central-1"},
+            "replica_regions",
+            "needs the environment's account and region",
+        ),
+        (
+            {"replica_regions": ["eu-central-1"], "region": "eu-central-1", "account": "111111111111"},
+            "replica_regions",
+            "is the home Region",
+        ),
+        (
+            {"replica_regions": ["eu-west"], "region": "eu-central-1", "account": "111111111111"},
+            "replica_regions",
+            "AWS Region names",
+        ),
+        (
+            {
+                "replica_regions": ["eu-west-1", "eu-west-1"],
+                "region": "eu-central-1",
+                "account": "111111111111",
+            },
+            "replica_regions",
+            "lists a Region twice",
+        ),
+        ({"replica_regions": "eu-west-1"}, "replica_regions", "must be a list of AWS Region names"),
     ],
 )
 def test_bad_entry_names_environment_and_field(changes: dict[str, Any], field: str, message: str) -> None:
@@ -198,3 +272,31 @@ def test_a_bad_entry_fails_the_app_before_synthesis(tmp_path: Any) -> None:
     context["environments"]["dev"]["minimum_deletion_window_days"] = 3
     with pytest.raises(EnvironmentConfigError, match=r"^environments\.dev\.minimum_deletion_window_days: "):
         create_app(outdir=str(tmp_path), context=context)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "o-a1b2c3d4e5/r-ab12/",
+        "o-a1b2c3d4e5/r-ab12/*",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/*",
+    ],
+)
+def test_organisation_paths_as_aws_principal_org_paths_carries_them(path: str) -> None:
+    config = parse_environment(
+        "staging",
+        entry(public_key_reader_organization_id="o-a1b2c3d4e5", public_key_reader_org_paths=[path]),
+    )
+    assert config.public_key_reader_org_paths == (path,)
+
+
+def test_the_staging_example_lets_its_organisation_read_the_public_keys() -> None:
+    staging = parse_environments(load_context()["environments"])["staging"]
+    assert staging.public_key_reader_organization_id == "o-a1b2c3d4e5"
+
+
+def test_the_prod_example_replicates_to_one_region() -> None:
+    prod = parse_environments(load_context()["environments"])["prod"]
+    assert prod.replica_regions == ("eu-west-1",)
+    assert prod.region == "eu-central-1"

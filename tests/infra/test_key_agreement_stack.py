@@ -51,6 +51,48 @@ SIDS = [
 PROTECTED_ACTIONS = ("kms:derivesharedsecret", "kms:creategrant")
 
 
+def expected_sids(config: EnvironmentConfig, *, replica: bool = False) -> list[str]:
+    """The statements of a key of this environment: the model's six, the organisation readers' when
+    configured, and on a multi-Region primary the replicating roles'."""
+    sids = list(SIDS)
+    if config.public_key_reader_organization_id or config.public_key_reader_org_paths:
+        sids.append("AllowOrganizationPublicKeyRead")
+    if config.replica_regions and not replica:
+        sids.append("AllowReplicateKey")
+    return sids
+
+
+def organization_read_statement(config: EnvironmentConfig) -> dict[str, Any]:
+    """Anyone of the organisation (or its OUs) may read the public key: nothing else, and no derive."""
+    condition: dict[str, Any] = {}
+    if config.public_key_reader_organization_id:
+        condition["StringEquals"] = {"aws:PrincipalOrgID": config.public_key_reader_organization_id}
+    if config.public_key_reader_org_paths:
+        condition["ForAnyValue:StringLike"] = {
+            "aws:PrincipalOrgPaths": list(config.public_key_reader_org_paths)
+        }
+    return {
+        "Sid": "AllowOrganizationPublicKeyRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": ["kms:DescribeKey", "kms:GetPublicKey"],
+        "Resource": "*",
+        "Condition": condition,
+    }
+
+
+def allow_replicate_key(config: EnvironmentConfig) -> dict[str, Any]:
+    """Only the replica Regions' CloudFormation execution roles may replicate a primary, and only that."""
+    roles = [execution_role(config, region) for region in config.replica_regions]
+    return {
+        "Sid": "AllowReplicateKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": roles[0] if len(roles) == 1 else roles},
+        "Action": "kms:ReplicateKey",
+        "Resource": "*",
+    }
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -80,10 +122,11 @@ def statements_by_sid(key: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return by_sid
 
 
-def execution_role(config: EnvironmentConfig) -> dict[str, str]:
-    """The bootstrap's CloudFormation execution role (default qualifier), as the synthesizer names it."""
+def execution_role(config: EnvironmentConfig, region: str | None = None) -> dict[str, str]:
+    """The bootstrap's CloudFormation execution role (default qualifier), as the synthesizer names it;
+    in the environment's Region unless another is given (a replica Region's)."""
     account = config.account or "${AWS::AccountId}"
-    region = config.region or "${AWS::Region}"
+    region = region or config.region or "${AWS::Region}"
     role_name = f"cdk-hnb659fds-cfn-exec-role-{account}-{region}"
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::{account}:role/{role_name}"}
 
@@ -155,19 +198,45 @@ def test_aliases_name_environment_and_curve(synthesized_app: SynthesizedApp, env
     }
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_key_policy_statements_exactly(synthesized_app: SynthesizedApp, environment: str) -> None:
+# Every stack holding key-agreement keys: (environment, None) for the home Region's, (environment, Region)
+# for a replica Region's.
+KEY_STACKS = [
+    (environment, region)
+    for environment, entry in load_context()["environments"].items()
+    for region in (None, *entry.get("replica_regions", ()))
+]
+
+
+def replica_keys(stack: SynthesizedStack) -> dict[str, dict[str, Any]]:
+    return stack.resources("AWS::KMS::ReplicaKey")
+
+
+@pytest.mark.parametrize(("environment", "replica_region"), KEY_STACKS)
+def test_key_policy_statements_exactly(
+    synthesized_app: SynthesizedApp, environment: str, replica_region: str | None
+) -> None:
+    """In every Region: the primaries' policies in the home Region, the replicas' in each replica Region
+    (there, the derivers are that Region's function role and the extra derivers)."""
     config = synthesized_app.environments[environment]
-    stack = key_stack(synthesized_app, environment)
-    deriver_principals = derivers(synthesized_app, environment)
+    stack_id = "KeyAgreement" if replica_region is None else f"KeyAgreement-{replica_region}"
+    stack = synthesized_app.stacks[environment][stack_id]
+    deriver_principals = [function_role(stack), *config.extra_deriver_arns]
     derive_condition: dict[str, Any] = {"kms:KeyAgreementAlgorithm": "ECDH"}
     if config.network_isolation:
         derive_condition["aws:SourceVpce"] = kms_endpoint(stack)
     anyone = {"AWS": "*"}
+    found = keys(stack) if replica_region is None else replica_keys(stack)
+    assert len(found) == len(config.key_specs)
 
-    for key in keys(stack).values():
+    for key in found.values():
         statements = statements_by_sid(key)
-        assert sorted(statements) == sorted(SIDS)
+        assert sorted(statements) == sorted(expected_sids(config, replica=replica_region is not None))
+        if replica_region is None:
+            assert key["Properties"].get("MultiRegion", False) is bool(config.replica_regions)
+            if config.replica_regions:
+                assert statements.pop("AllowReplicateKey") == allow_replicate_key(config)
+        if config.public_key_reader_organization_id or config.public_key_reader_org_paths:
+            assert statements.pop("AllowOrganizationPublicKeyRead") == organization_read_statement(config)
         for statement in statements.values():
             assert statement["Resource"] == "*"
             assert set(statement) <= {"Sid", "Effect", "Principal", "Action", "Resource", "Condition"}
@@ -175,7 +244,7 @@ def test_key_policy_statements_exactly(synthesized_app: SynthesizedApp, environm
         administration = statements["KeyAdministration"]
         assert administration["Effect"] == "Allow"
         assert canonical(administration["Principal"]["AWS"]) == canonical(
-            [*config.admin_arns, execution_role(config)]
+            [*config.admin_arns, execution_role(config, replica_region)]
         )
         assert sorted(administration["Action"]) == KEY_ADMINISTRATION_ACTIONS
         assert "Condition" not in administration

@@ -8,11 +8,10 @@ import sys
 
 from kmsecdh import client
 from kmsecdh.cli import aws
-from kmsecdh.cli.errors import EXIT_OK, CommandError
+from kmsecdh.cli.errors import EXIT_OK
 from kmsecdh.cli.files import PUBLIC_MODE, read_key_file, write_derived_key, write_file
 from kmsecdh.contract import KdfParameters
-from kmsecdh.errors import InvalidPublicKey
-from kmsecdh.keys import key_spec_of, load_peer_public_key, public_key_der, public_key_pem
+from kmsecdh.keys import key_spec_of, public_key_der, public_key_pem
 
 
 def public_key(args: argparse.Namespace) -> int:
@@ -20,14 +19,7 @@ def public_key(args: argparse.Namespace) -> int:
         key = client.DeriveFunctionClient(args.function).public_key(key_id=args.key_id)
         key_spec = key_spec_of(key)
     else:
-        response = aws.kms_public_key(aws.aws_client("kms"), args.key_id)
-        der, key_spec = response.get("PublicKey", b""), response.get("KeySpec")
-        try:
-            key = load_peer_public_key(der, str(key_spec))
-        except InvalidPublicKey:
-            raise CommandError(
-                f"the public key returned for {args.key_id} does not parse as {key_spec}"
-            ) from None
+        key, key_spec = aws.load_kms_public_key(aws.aws_client("kms"), args.key_id)
     data = public_key_der(key) if args.format == "der" else public_key_pem(key).encode("ascii")
     if args.out:
         write_file(args.out, data, force=args.force, mode=PUBLIC_MODE)

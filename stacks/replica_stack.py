@@ -1,0 +1,67 @@
+"""A replica Region of an environment: replicas of its multi-Region keys, their aliases and a derive function.
+
+CloudFormation creates an ``AWS::KMS::ReplicaKey`` only from a stack in the replica's Region, hence a stack
+per replica Region. It has what the home ``KeyAgreement`` stack has, in that Region: the same key policy
+model (administrators, guards, public-key readers; derivers are this Region's derive function role and the
+configured extra derivers), the same aliases, the function configured with this Region's replica ARNs, the
+isolated network when the environment asks for it, and the same outputs. The primary keys' ARNs come from
+the home stack as weak references (cdk.json's ``@aws-cdk/core:defaultCrossStackReferences``): an output of
+the home stack read with ``Fn::GetStackOutput``, which names the producing stack's Region, so no custom
+resource or export is involved; the function and its role have fixed names so that the home Region's audit
+can name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
+from stacks.config import EnvironmentConfig
+from stacks.key_agreement_stack import KeyAgreementStack, key_construct_id, key_settings
+
+
+def replica_function_name(config: EnvironmentConfig, region: str) -> str:
+    """``kmsecdh-<environment>-derive-<region>``: the replica Region's derive function (and its role)."""
+    return f"{config.resource_name_prefix}-derive-{region}"
+
+
+def replica_key_arn(scope: Construct, primary: KeyAgreementKey, region: str) -> str:
+    """The ARN of ``primary``'s replica in ``region``: a multi-Region replica keeps the primary's key id."""
+    return Stack.of(scope).format_arn(
+        service="kms", region=region, resource="key", resource_name=primary.key_id
+    )
+
+
+class ReplicaKeyAgreementStack(KeyAgreementStack):
+    """``<environment>/KeyAgreement-<region>``: the replica Region's keys and derive function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        primary_keys: Sequence[KeyAgreementKey],
+        **kwargs: object,
+    ) -> None:
+        self._primary_keys = tuple(primary_keys)
+        super().__init__(scope, id, config=config, **kwargs)
+
+    def _create_keys(self, config: EnvironmentConfig) -> list[KeyAgreementKey]:
+        return [
+            ReplicaKeyAgreementKey(
+                self,
+                key_construct_id(primary.key_spec),
+                primary_key_arn=primary.key_arn,
+                **key_settings(config, primary.key_spec),
+            )
+            for primary in self._primary_keys
+        ]
+
+    def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
+        name = replica_function_name(config, self.region)
+        return {"function_name": name, "role_name": name}

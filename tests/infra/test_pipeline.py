@@ -1,0 +1,223 @@
+"""The deployment pipeline of cdk.json's `pipeline` section (CDK Pipelines), from the synthesized template:
+stage order, the manual approval, the synth step's commands, each environment deployed to its own account and
+Region through the bootstrap roles there; and the section's validation."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from stacks.application import create_app
+from stacks.config import parse_environments
+from stacks.pipeline_config import PipelineConfigError, parse_pipeline
+from tests.infra.conftest import SynthesizedApp, load_context
+
+PIPELINE_CONTEXT = load_context()["pipeline"]
+
+
+def pipeline_template(synthesized_app: SynthesizedApp) -> dict[str, Any]:
+    return synthesized_app.root_stacks["Pipeline"].raw
+
+
+def code_pipeline(synthesized_app: SynthesizedApp) -> dict[str, Any]:
+    [pipeline] = [
+        resource["Properties"]
+        for resource in pipeline_template(synthesized_app)["Resources"].values()
+        if resource["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    return pipeline
+
+
+def stages(synthesized_app: SynthesizedApp) -> dict[str, list[dict[str, Any]]]:
+    """Pipeline stage name -> its actions, in the pipeline's order."""
+    return {stage["Name"]: stage["Actions"] for stage in code_pipeline(synthesized_app)["Stages"]}
+
+
+def render(value: Any) -> str:
+    """An ARN as CloudFormation would give it in the aws partition."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(render(part) for part in parts)
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def test_the_example_pipeline_runs_in_a_tooling_account(synthesized_app: SynthesizedApp) -> None:
+    pipeline = synthesized_app.root_stacks["Pipeline"]
+    manifest = json.loads((synthesized_app.outdir / "manifest.json").read_text())
+    artifact = manifest["artifacts"][pipeline.artifact_id]
+    assert artifact["environment"] == f"aws://{PIPELINE_CONTEXT['account']}/{PIPELINE_CONTEXT['region']}"
+    assert artifact["properties"]["stackName"] == "kmsecdh-pipeline"
+    assert PIPELINE_CONTEXT["account"] not in {
+        config.account for config in synthesized_app.environments.values()
+    }
+    assert pipeline.termination_protection is True
+
+
+def test_stages_run_source_synth_self_update_assets_then_the_waves_in_order(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    # each wave holds one environment in the example, so CDK Pipelines names the stage after it
+    assert list(stages(synthesized_app)) == ["Source", "Build", "UpdatePipeline", "Assets", "staging", "prod"]
+    assert PIPELINE_CONTEXT["waves"] == [["staging"], ["prod"]]
+    [source] = stages(synthesized_app)["Source"]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"] == {
+        "ConnectionArn": PIPELINE_CONTEXT["connection_arn"],
+        "FullRepositoryId": PIPELINE_CONTEXT["repository"],
+        "BranchName": PIPELINE_CONTEXT["branch"],
+    }
+
+
+def test_the_synth_step_runs_make_synth_and_the_template_checks(synthesized_app: SynthesizedApp) -> None:
+    [synth] = stages(synthesized_app)["Build"]
+    project_id = synth["Configuration"]["ProjectName"]["Ref"]
+    project = pipeline_template(synthesized_app)["Resources"][project_id]["Properties"]
+    build_spec = json.loads(project["Source"]["BuildSpec"])
+    assert build_spec["phases"]["build"]["commands"] == [
+        "make synth",
+        ".venv/bin/python -m pytest tests/infra",
+    ]
+    assert build_spec["artifacts"]["base-directory"] == "cdk.out"
+    assert project["Environment"]["PrivilegedMode"] is False
+    assert "EncryptionKey" in project
+
+
+def test_prod_waits_for_a_manual_approval_and_staging_does_not(synthesized_app: SynthesizedApp) -> None:
+    assert PIPELINE_CONTEXT["manual_approval"] == ["prod"]
+    prod, staging = stages(synthesized_app)["prod"], stages(synthesized_app)["staging"]
+    [approval] = [action for action in prod if action["ActionTypeId"]["Category"] == "Approval"]
+    assert approval["Name"] == "Approve-prod"
+    assert approval["ActionTypeId"]["Provider"] == "Manual"
+    deploys = [action for action in prod if action["ActionTypeId"]["Category"] == "Deploy"]
+    assert deploys
+    assert all(action["RunOrder"] > approval["RunOrder"] for action in deploys)
+    assert not [action for action in staging if action["ActionTypeId"]["Category"] == "Approval"]
+
+
+def deploy_actions(synthesized_app: SynthesizedApp, stage: str) -> dict[str, list[dict[str, Any]]]:
+    """Stack name -> its change-set actions (prepare, then execute)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for action in stages(synthesized_app)[stage]:
+        if action["ActionTypeId"]["Provider"] == "CloudFormation":
+            found.setdefault(action["Configuration"]["StackName"], []).append(action)
+    return found
+
+
+@pytest.mark.parametrize("environment", [name for wave in PIPELINE_CONTEXT["waves"] for name in wave])
+def test_each_stack_is_deployed_to_its_environments_account_and_region(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    """Through that account's bootstrap roles in that Region, which trust the pipeline's account."""
+    config = synthesized_app.environments[environment]
+    manifest = json.loads((synthesized_app.outdir / f"assembly-{environment}" / "manifest.json").read_text())
+    stacks = {
+        artifact["properties"]["stackName"]: artifact["environment"].removeprefix("aws://").split("/")
+        for artifact in manifest["artifacts"].values()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    actions = deploy_actions(synthesized_app, environment)
+    assert sorted(actions) == sorted(stacks)
+    for stack_name, (account, region) in stacks.items():
+        assert account == config.account
+        assert region in (config.region, *config.replica_regions)
+        prepare, execute = actions[stack_name]
+        assert prepare["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
+        assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
+        for action in (prepare, execute):
+            # no Region on an action means the pipeline's own
+            assert action.get("Region", PIPELINE_CONTEXT["region"]) == region
+            assert render(action["RoleArn"]) == (
+                f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+            )
+        assert render(prepare["Configuration"]["RoleArn"]) == (
+            f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+        )
+
+
+def test_within_prod_the_key_stack_deploys_before_its_replica_and_audit(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    actions = deploy_actions(synthesized_app, "prod")
+    home_done = actions["kmsecdh-prod-key-agreement"][1]["RunOrder"]
+    assert actions["kmsecdh-prod-key-agreement-eu-west-1"][0]["RunOrder"] > home_done
+    assert actions["kmsecdh-prod-audit"][0]["RunOrder"] > home_done
+
+
+def test_artifacts_are_encrypted_with_a_rotated_key_for_the_target_accounts(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    resources = pipeline_template(synthesized_app)["Resources"]
+    [key] = [resource for resource in resources.values() if resource["Type"] == "AWS::KMS::Key"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    store = code_pipeline(synthesized_app)["ArtifactStores"]
+    regions = sorted(entry["Region"] for entry in store)
+    assert regions == ["eu-central-1", "eu-west-1"]  # the pipeline's Region and prod's home Region
+    for entry in store:
+        assert entry["ArtifactStore"]["EncryptionKey"]["Type"] == "KMS"
+
+
+# --- the `pipeline` section's validation ---------------------------------------------------------------
+
+ENVIRONMENTS = parse_environments(load_context()["environments"])
+
+
+def pipeline_entry(**changes: Any) -> dict[str, Any]:
+    entry = copy.deepcopy(PIPELINE_CONTEXT)
+    entry.update(changes)
+    return entry
+
+
+def test_the_example_section_parses() -> None:
+    config = parse_pipeline(PIPELINE_CONTEXT, ENVIRONMENTS)
+    assert config.environments == ("staging", "prod")
+    assert config.manual_approval == ("prod",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"account": "2222"}, "account", "12-digit"),
+        ({"region": "europe"}, "region", "AWS Region"),
+        ({"connection_arn": "arn:aws:iam::222222222222:role/x"}, "connection_arn", "CodeConnections"),
+        ({"repository": "kmsecdh"}, "repository", "owner/name"),
+        ({"branch": ""}, "branch", "branch"),
+        ({"waves": []}, "waves", "non-empty list"),
+        ({"waves": [[]]}, "waves", "non-empty list"),
+        ({"waves": ["staging"]}, "waves", "non-empty list"),
+        ({"waves": [["qa"]]}, "waves", "'qa' is not in environments"),
+        ({"waves": [["staging"], ["staging", "prod"]]}, "waves", "'staging' is deployed twice"),
+        ({"waves": [["dev"], ["prod"]]}, "waves", "'dev' has no account and region"),
+        ({"manual_approval": ["dev"]}, "manual_approval", "'dev' is not in any wave"),
+        ({"manual_approval": ["prod", "prod"]}, "manual_approval", "twice"),
+        ({"manual_approval": "prod"}, "manual_approval", "must be a list"),
+        ({"approvals": ["prod"]}, "approvals", "unknown field"),
+    ],
+)
+def test_a_bad_pipeline_section_names_the_field(changes: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(PipelineConfigError) as raised:
+        parse_pipeline(pipeline_entry(**changes), ENVIRONMENTS)
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"pipeline.{field}: ")
+    assert message in str(raised.value)
+
+
+def test_without_a_pipeline_section_there_is_no_pipeline(tmp_path: Any) -> None:
+    context = load_context()
+    del context["pipeline"]
+    app = create_app(outdir=str(tmp_path), context=context)
+    assert app.node.try_find_child("Pipeline") is None
+    assert sorted(child.node.id for child in app.node.children) == ["dev", "prod", "staging"]
+
+
+def test_a_bad_pipeline_section_fails_the_app_before_synthesis(tmp_path: Any) -> None:
+    context = load_context()
+    context["pipeline"]["waves"] = [["staging"], ["qa"]]
+    with pytest.raises(PipelineConfigError, match=r"^pipeline\.waves: "):
+        create_app(outdir=str(tmp_path), context=context)
