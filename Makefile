@@ -28,7 +28,7 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt kmsecdh_cdk/lambda-requirements.txt pyproject.toml
 	@echo "setup: Python virtualenv $(VENV)"
 	@$(PYTHON) -m venv $(VENV) || { echo "setup failed: could not create $(VENV) with $(PYTHON)" >&2; exit 1; }
 	@$(PY) -m pip install $(PIP_QUIET) --upgrade pip || { echo "setup failed: upgrading pip in $(VENV)" >&2; exit 1; }
@@ -73,7 +73,7 @@ bench: setup
 	@$(PY) -m benchmarks.run
 
 demo: setup
-	@$(PY) -m kmsecdh demo
+	@$(PY) -m devtools.demo
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,8 @@
 """``make bench``: the project's costs measured as ratios against the floors it cannot beat (issue 5)."""
 
-from pathlib import Path
+from devtools import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "Unavailable"]
 
 
 class Unavailable(Exception):

@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 from benchmarks.stats import FigureResult, Target, summarize
-from constructs_lib import bundling
-from constructs_lib.derive_function import ARCHITECTURE, RUNTIME
+from kmsecdh_cdk import bundling
+from kmsecdh_cdk.derive_function import ARCHITECTURE, RUNTIME
 
 TARGET = Target("<=", 1.1)
 # The CDK CLI zips assets with yazl, whose default is deflate at zlib's default level.
@@ -44,8 +44,12 @@ def project_asset(output: Path) -> None:
 
 def floor_asset(output: Path) -> None:
     platform = bundling.LambdaPlatform.of(RUNTIME, ARCHITECTURE)
-    pins = bundling.read_pins(bundling.REQUIREMENTS_FILE, bundling.ASSET_DISTRIBUTIONS)
+    pins = bundling.read_pins(bundling.REQUIREMENTS_FILE)
     subprocess.run(bundling.pip_install_args(output, pins, platform), check=True, capture_output=True)
+
+
+def _pinned_names() -> list[str]:
+    return [pin.split("==")[0] for pin in bundling.read_pins(bundling.REQUIREMENTS_FILE)]
 
 
 def measure() -> FigureResult:
@@ -59,7 +63,7 @@ def measure() -> FigureResult:
     return FigureResult(
         name="asset",
         project_label="zipped derive Lambda asset (handler, kmsecdh runtime modules, cryptography)",
-        floor_label=f"zipped `pip install --platform ... {' '.join(bundling.ASSET_DISTRIBUTIONS)}` alone",
+        floor_label=f"zipped `pip install --platform ... {' '.join(_pinned_names())}` alone",
         project=summarize([sizes["project"]], "KiB"),
         floor=summarize([sizes["floor"]], "KiB"),
         target=TARGET,

@@ -24,8 +24,8 @@ import boto3
 
 from benchmarks import workload
 from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
+from devtools.local_endpoint import LocalKmsEndpoint
 from kmsecdh import service
-from kmsecdh.local_endpoint import LocalKmsEndpoint
 
 TARGET = Target(">=", 6.0)
 PEERS = 100

@@ -93,6 +93,6 @@ def derive_function_memory_mb() -> int:
     """DeriveFunction's default memory size, read from its signature."""
     import inspect
 
-    from constructs_lib.derive_function import DeriveFunction
+    from kmsecdh_cdk.derive_function import DeriveFunction
 
     return int(inspect.signature(DeriveFunction.__init__).parameters["memory_size"].default)

@@ -10,7 +10,7 @@ do without. Both report ``ru_maxrss`` (the peak resident set, what Lambda's "Max
 less the runtime's own process) on stderr.
 
 Peak RSS is deterministic up to allocator noise, so a few runs each suffice. The derive function's
-configured memory size (constructs_lib.derive_function) is chosen from this figure: see the README.
+configured memory size (kmsecdh_cdk.derive_function) is chosen from this figure: see the README.
 """
 
 from __future__ import annotations

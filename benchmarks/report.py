@@ -101,6 +101,14 @@ def table(
     return "\n".join(lines)
 
 
+def suite_line(test_suite: Mapping[str, object]) -> str:
+    """The test suite's line under the table."""
+    return (
+        f"test suite ({test_suite['command']}): {test_suite['wall_s']} s wall, {test_suite['cpu_s']} s CPU; "
+        f"{test_suite['outcome']}"
+    )
+
+
 def print_table(
     results: Sequence[FigureResult],
     machine_info: dict[str, object],
@@ -154,6 +162,9 @@ def readme_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
         lines.append(f"| {figure_id} | not available: {reason} | | | | |")
     machine_info = doc["machine"]
     lines.append("")
+    if "test_suite" in doc:
+        lines.append(f"The {suite_line(doc['test_suite'])}.")
+        lines.append("")
     lines.append(
         f"Run of {doc['generated_at']} ({doc['duration_s']:.0f} s): {machine_info['cpu_count']} CPUs, "
         f"{machine_info['implementation']} {machine_info['python']} ({machine_info['machine']}), "

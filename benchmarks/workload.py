@@ -18,8 +18,7 @@ from benchmarks import PROJECT_ROOT
 from kmsecdh import keys, service
 from kmsecdh.keys import KEY_SPECS
 
-HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
-HANDLER_FILE = HANDLER_DIR / "handler.py"
+HANDLER_FILE = PROJECT_ROOT / "kmsecdh" / "lambda_handler.py"
 KEY_SPEC = "ECC_NIST_P256"
 KEY_ALIAS = "alias/kmsecdh-bench-p256"
 KDF_ALGORITHM = "onestep-sha256"
@@ -59,7 +58,7 @@ class StandInKms:
 
 
 def function_environment(key_arn: str) -> dict[str, str]:
-    """The derive function's configuration (DESIGN.md) with one P-256 key."""
+    """The derive function's configuration (docs/contract.md) with one P-256 key."""
     return service.Configuration(
         keys=(service.ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
         default_alias=KEY_ALIAS,
@@ -92,7 +91,7 @@ def derive_event(peers: list[bytes]) -> dict[str, object]:
 
 
 def load_handler() -> ModuleType:
-    """The Lambda entry module ``lambda/derive/handler.py``, imported as the runtime would."""
+    """The Lambda entry module ``kmsecdh/lambda_handler.py``, loaded by path as a fresh module."""
     spec = importlib.util.spec_from_file_location("derive_handler", HANDLER_FILE)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {HANDLER_FILE}")

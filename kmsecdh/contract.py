@@ -24,15 +24,34 @@ field                     type                   rule
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kmsecdh.encoding import b64decode
 from kmsecdh.errors import InvalidRequest
 from kmsecdh.kdf import DEFAULT_ALGORITHM, DEFAULT_LENGTH, check_length, get_algorithm
 from kmsecdh.keys import MAX_PEER_PUBLIC_KEY_SIZE
+
+# --- the function's configuration: environment variables the constructs set and the function reads ---
+
+KEYS_VARIABLE = "KMSECDH_KEYS"
+"""JSON: alias name -> ``{"arn": <key ARN>, "key_spec": <key spec>}`` of every key the function may use."""
+DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
+"""The alias name, among those of KEYS_VARIABLE, of the key a request without ``key_id`` uses."""
+ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
+"""``true`` lets callers ask for the raw shared secret (``output: shared_secret``); default ``false``."""
+
+FUNCTION_TIMEOUT_SECONDS = 30
+"""The function's timeout as the constructs set it by default: room for a batch's KMS calls (see
+``kmsecdh.service``); callers wait a little longer than this for a reply (``kmsecdh.client``)."""
+
+KEY_ARN_PATTERN = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}):key/((?:mrk-)?[0-9a-fA-F-]{32,36})")
+"""A KMS key ARN (partition, Region, account; key id or multi-Region key id): group 1 is the ARN up to
+``:key``, group 2 the key id."""
+
+# --- the request -------------------------------------------------------------------------------------
 
 MAX_PEERS = 100
 """Peers in one ``peer_public_keys`` batch: bounds the invocation's KMS calls and duration."""
@@ -186,8 +205,8 @@ def _base64_field(kdf: Mapping[str, object], field: str, *, default: bytes | Non
     if len(text) > 4 * -(-MAX_KDF_INPUT_BYTES // 3):
         raise InvalidRequest(f"kdf.{field} decodes to more than {MAX_KDF_INPUT_BYTES} bytes")
     try:
-        decoded = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error):
+        decoded = b64decode(text)
+    except ValueError:
         raise InvalidRequest(f"kdf.{field} is not valid base64 (standard alphabet, padded)") from None
     if len(decoded) > MAX_KDF_INPUT_BYTES:
         raise InvalidRequest(f"kdf.{field} decodes to more than {MAX_KDF_INPUT_BYTES} bytes")

@@ -1,8 +1,8 @@
-"""Stable error codes of kmsecdh.
+"""Stable error codes of kmsecdh, and what a caller of the deployed function sees besides them.
 
-Each exception's class name is its error code: the Lambda runtime reports it as ``errorType``
-and the command line prints it. Messages say what was wrong and never echo secrets or whole
-payloads.
+Each DeriveError subclass's name is its error code: the Lambda runtime reports it as ``errorType``,
+``kmsecdh.client`` raises the same class again on the caller's side, and the command line prints it.
+Messages say what was wrong and never echo secrets or whole payloads.
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ class KmsUnavailable(DeriveError):
 class DecryptionFailed(DeriveError):
     """An HPKE or JWE message did not open: malformed, tampered with, truncated, or not for this key.
 
-    Not one of the derive function's codes (the function never decrypts, so it is not in ERROR_CODES):
+    Not one of the derive function's codes (the function never decrypts, so it is not in DERIVE_ERRORS):
     ``kmsecdh.hpke``, ``kmsecdh.jose`` and their commands raise it.
     """
 
 
-ERROR_CODES: tuple[str, ...] = tuple(
-    cls.__name__
+DERIVE_ERRORS: dict[str, type[DeriveError]] = {
+    cls.__name__: cls
     for cls in (
         InvalidRequest,
         InvalidPublicKey,
@@ -63,4 +63,17 @@ ERROR_CODES: tuple[str, ...] = tuple(
         KmsThrottled,
         KmsUnavailable,
     )
-)
+}
+"""Every error code of the contract and its class: a caller turns a reported code back into the class."""
+
+ERROR_CODES: tuple[str, ...] = tuple(DERIVE_ERRORS)
+
+
+class FunctionError(Exception):
+    """The derive function failed outside its contract (timed out, crashed, ran out of memory): no code of
+    DERIVE_ERRORS applies. Raised by callers of a deployed function (``kmsecdh.client``), never by it."""
+
+
+class InvalidResponse(FunctionError):
+    """The derive function answered with something its contract does not allow (not JSON, a missing or
+    malformed field, a derived key of the wrong length): never taken for a result."""

@@ -29,7 +29,6 @@ IV or tag, a key unwrap or tag check that fails. Other header members are ignore
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -43,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from kmsecdh.encoding import b64decode, b64encode
 from kmsecdh.errors import DecryptionFailed, InvalidPublicKey, InvalidRequest, KmsUnavailable
 from kmsecdh.jwk import KEY_SPEC_CRVS, b64url, b64url_decode, load_public_jwk, public_jwk
 from kmsecdh.kdf import derive_key, fixed_info
@@ -107,7 +107,7 @@ class PrivateKeyRecipient:
 class FunctionRecipient:
     """The derive function: ``invoke(event) -> response`` sends one invocation event (``derive`` with
     the ``onestep-sha256`` KDF and the JOSE FixedInfo) and returns the response object, raising the
-    contract's DeriveError on a function error (``kmsecdh.cli.remote.DeriveFunction.invoke`` does).
+    contract's DeriveError on a function error (``kmsecdh.client.DeriveFunctionClient.invoke`` does).
 
     ``key_id`` picks one of the function's keys (default: its default key); its key spec comes from
     one ``public_key`` invocation.
@@ -129,10 +129,12 @@ class FunctionRecipient:
         return event
 
     def concat_kdf(self, epk: ec.EllipticCurvePublicKey, length: int, fixed_info: bytes) -> bytes:
-        kdf = {"algorithm": CONCAT_KDF, "length": length, "fixed_info": _b64(fixed_info)}
-        response = self._invoke(self._event("derive", peer_public_key=_b64(public_key_der(epk)), kdf=kdf))
+        kdf = {"algorithm": CONCAT_KDF, "length": length, "fixed_info": b64encode(fixed_info)}
+        response = self._invoke(
+            self._event("derive", peer_public_key=b64encode(public_key_der(epk)), kdf=kdf)
+        )
         try:
-            derived = base64.b64decode(str(response.get("derived_key", "")), validate=True)
+            derived = b64decode(str(response.get("derived_key", "")))
         except ValueError:
             derived = b""
         if len(derived) != length:
@@ -146,10 +148,6 @@ class Decrypted:
 
     plaintext: bytes
     header: dict[str, Any]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def jose_fixed_info(algorithm_id: str, apu: bytes, apv: bytes, length: int) -> bytes:

@@ -79,6 +79,21 @@ def check_length(length: int) -> int:
     return length
 
 
+def check_arguments(algorithm: str, length: int, fixed_info: bytes, salt: bytes | None) -> KdfAlgorithm:
+    """The KDF named ``algorithm`` once its arguments are checked: InvalidRequest for an unknown id, a length
+    out of range, a FixedInfo or salt that is not bytes, or a salt for a one-step KDF."""
+    kdf = get_algorithm(algorithm)
+    check_length(length)
+    if not isinstance(fixed_info, bytes | bytearray):
+        raise InvalidRequest("fixed_info must be bytes")
+    if salt is not None:
+        if not kdf.takes_salt:
+            raise InvalidRequest(f"salt is not used by the one-step KDF {kdf.id}; omit it")
+        if not isinstance(salt, bytes | bytearray):
+            raise InvalidRequest("salt must be bytes")
+    return kdf
+
+
 def derive_key(
     shared_secret: bytes,
     *,
@@ -91,17 +106,9 @@ def derive_key(
 
     ``salt`` is for the HKDF ids only (None means HKDF's default of HashLen zero bytes).
     """
-    kdf = get_algorithm(algorithm)
-    check_length(length)
+    kdf = check_arguments(algorithm, length, fixed_info, salt)
     if not isinstance(shared_secret, bytes | bytearray) or not shared_secret:
         raise InvalidRequest("shared secret must be non-empty bytes")
-    if not isinstance(fixed_info, bytes | bytearray):
-        raise InvalidRequest("fixed_info must be bytes")
-    if salt is not None:
-        if not kdf.takes_salt:
-            raise InvalidRequest(f"salt is not used by the one-step KDF {kdf.id}; omit it")
-        if not isinstance(salt, bytes | bytearray):
-            raise InvalidRequest("salt must be bytes")
     if kdf.construction == ONE_STEP:
         return ConcatKDFHash(algorithm=kdf.hash(), length=length, otherinfo=bytes(fixed_info)).derive(
             bytes(shared_secret)

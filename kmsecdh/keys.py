@@ -11,7 +11,6 @@ infinity) is in the prime-order subgroup: full public key validation per SP 800-
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 from dataclasses import dataclass
@@ -20,7 +19,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from kmsecdh.encoding import b64decode
 from kmsecdh.errors import InvalidPublicKey, InvalidRequest
+
+KEY_AGREEMENT = "KEY_AGREEMENT"
+"""The KMS ``KeyUsage`` of every key kmsecdh derives with."""
 
 MAX_PEER_PUBLIC_KEY_SIZE = 4096
 """Upper bound, in bytes or characters, checked before any parsing (a P-521 PEM key is about 270)."""
@@ -32,6 +35,11 @@ class KeySpec:
 
     name: str
     curve: type[ec.EllipticCurve]
+
+    @property
+    def nist_name(self) -> str:
+        """The curve's NIST name, as OpenSSL's ``-curve`` and the command line spell it (``P-256``)."""
+        return f"P-{self.curve.key_size}"
 
     @property
     def field_size(self) -> int:
@@ -61,6 +69,9 @@ KEY_SPECS: dict[str, KeySpec] = {
         KeySpec("ECC_NIST_P521", ec.SECP521R1),
     )
 }
+
+KEY_SPEC_BY_CURVE: dict[str, str] = {spec.nist_name: spec.name for spec in KEY_SPECS.values()}
+"""Key spec names by NIST curve name (``P-256`` -> ``ECC_NIST_P256``)."""
 
 _SPEC_BY_CURVE_NAME = {spec.curve.name: spec for spec in KEY_SPECS.values()}
 
@@ -205,7 +216,7 @@ def _load_binary(data: bytes, must_be_der: bool, spec: KeySpec) -> ec.EllipticCu
 def _b64decode(text: bytes, message: str) -> bytes:
     compact = text.translate(None, _ASCII_WHITESPACE)
     try:
-        return base64.b64decode(compact, validate=True)
+        return b64decode(compact)
     except ValueError:
         raise InvalidPublicKey(message) from None
 

@@ -22,12 +22,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmsecdh.errors import InvalidPublicKey, KeyNotAllowed, KmsUnavailable
-from kmsecdh.keys import KEY_SPECS, load_peer_public_key, load_peer_public_key_der, public_key_der
+from kmsecdh.keys import (
+    KEY_AGREEMENT,
+    KEY_SPECS,
+    load_peer_public_key,
+    load_peer_public_key_der,
+    public_key_der,
+)
 
 # The derive function's KMS error table, reused so that both paths report KMS errors alike.
 from kmsecdh.service import KEY_AGREEMENT_ALGORITHM, _kms_error
-
-KEY_AGREEMENT = "KEY_AGREEMENT"
 
 
 class KmsKeyOperationError(TypeError):

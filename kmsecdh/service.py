@@ -22,7 +22,6 @@ credential settings (``AWS_ENDPOINT_URL`` included) and these limits:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import json
@@ -38,7 +37,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from kmsecdh.contract import DeriveRequest, Output, PublicKeyRequest, parse_request
+from kmsecdh.contract import (
+    ALLOW_RAW_SECRET_VARIABLE,
+    DEFAULT_KEY_VARIABLE,
+    KEY_ARN_PATTERN,
+    KEYS_VARIABLE,
+    DeriveRequest,
+    Output,
+    PublicKeyRequest,
+    parse_request,
+)
+from kmsecdh.encoding import b64encode
 from kmsecdh.errors import (
     AccessDenied,
     DeriveError,
@@ -52,6 +61,7 @@ from kmsecdh.errors import (
 from kmsecdh.jwk import public_jwk
 from kmsecdh.kdf import derive_key
 from kmsecdh.keys import (
+    KEY_AGREEMENT,
     KEY_SPECS,
     load_peer_public_key,
     load_peer_public_key_der,
@@ -59,10 +69,6 @@ from kmsecdh.keys import (
     public_key_pem,
 )
 from kmsecdh.log import InvocationRecord
-
-KEYS_VARIABLE = "KMSECDH_KEYS"
-DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
-ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
 
 KMS_CONNECT_TIMEOUT_SECONDS = 1
 KMS_READ_TIMEOUT_SECONDS = 3
@@ -77,7 +83,6 @@ BATCH_TIME_RESERVE_SECONDS = (
 KEY_AGREEMENT_ALGORITHM = "ECDH"
 
 _ALIAS_NAME = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
-_KEY_ARN = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}):key/((?:mrk-)?[0-9a-fA-F-]{32,36})")
 _TRUE, _FALSE = "true", "false"
 
 
@@ -185,7 +190,7 @@ def _configured_key(alias: str, entry: object) -> ConfiguredKey:
     if not isinstance(entry, dict) or set(entry) != {"arn", "key_spec"}:
         raise _configuration_error(f"{KEYS_VARIABLE}[{alias}] must be an object with arn and key_spec")
     arn, key_spec = entry["arn"], entry["key_spec"]
-    if not isinstance(arn, str) or not _KEY_ARN.fullmatch(arn):
+    if not isinstance(arn, str) or not KEY_ARN_PATTERN.fullmatch(arn):
         raise _configuration_error(f"{KEYS_VARIABLE}[{alias}].arn must be a KMS key ARN")
     if key_spec not in KEY_SPECS:
         raise _configuration_error(f"{KEYS_VARIABLE}[{alias}].key_spec must be one of {', '.join(KEY_SPECS)}")
@@ -316,8 +321,8 @@ def _get_public_key(key: ConfiguredKey) -> bytes:
         response = kms_client().get_public_key(KeyId=key.arn)
     except (ClientError, BotoCoreError) as error:
         raise _kms_error(error) from None
-    if response.get("KeySpec") != key.key_spec or response.get("KeyUsage") != "KEY_AGREEMENT":
-        raise _configuration_error(f"{key.alias} is not a KEY_AGREEMENT key of spec {key.key_spec} in KMS")
+    if response.get("KeySpec") != key.key_spec or response.get("KeyUsage") != KEY_AGREEMENT:
+        raise _configuration_error(f"{key.alias} is not a {KEY_AGREEMENT} key of spec {key.key_spec} in KMS")
     public_key = response.get("PublicKey")
     if not isinstance(public_key, bytes):
         raise KmsUnavailable("KMS returned no public key")
@@ -325,10 +330,6 @@ def _get_public_key(key: ConfiguredKey) -> bytes:
 
 
 # --- serving an invocation -----------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
@@ -339,7 +340,7 @@ def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
     return {
         "key_id": key.arn,
         "key_spec": key.key_spec,
-        "public_key_der": _b64(public_key_der(public_key)),
+        "public_key_der": b64encode(public_key_der(public_key)),
         "public_key_pem": public_key_pem(public_key),
         "jwk": public_jwk(public_key),
     }
@@ -348,7 +349,7 @@ def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
 def _derive_for_peer(key: ConfiguredKey, request: DeriveRequest, peer_public_key_der: bytes) -> dict:
     shared_secret = _derive_shared_secret(key, peer_public_key_der)
     if request.kdf is None:
-        return {Output.SHARED_SECRET.value: _b64(shared_secret)}
+        return {Output.SHARED_SECRET.value: b64encode(shared_secret)}
     derived = derive_key(
         shared_secret,
         algorithm=request.kdf.algorithm,
@@ -356,7 +357,7 @@ def _derive_for_peer(key: ConfiguredKey, request: DeriveRequest, peer_public_key
         fixed_info=request.kdf.fixed_info,
         salt=request.kdf.salt,
     )
-    return {Output.DERIVED_KEY.value: _b64(derived)}
+    return {Output.DERIVED_KEY.value: b64encode(derived)}
 
 
 def _error_entry(error: DeriveError) -> dict[str, Any]:

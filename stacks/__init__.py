@@ -1,1 +1,1 @@
-"""Stacks and the per-environment stage: they only compose the constructs of ``constructs_lib``."""
+"""Stacks and the per-environment stage: they only compose the constructs of ``kmsecdh_cdk``."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from aws_cdk import Stack
 from constructs import Construct
 
-from constructs_lib.audit import AuditedFunction, KeyUsageAudit
+from kmsecdh_cdk.audit import AuditedFunction, KeyUsageAudit
 from stacks.config import EnvironmentConfig
 
 

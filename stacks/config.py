@@ -15,9 +15,10 @@ from typing import Any, Literal
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from constructs_lib.key_agreement_key import KEY_AGREEMENT_KEY_SPECS, check_key_spec
-from constructs_lib.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
-from constructs_lib.principals import ARN_WILDCARDS, check_exact_principal_arn
+from kmsecdh.keys import KEY_SPECS
+from kmsecdh_cdk.key_agreement_key import check_key_spec
+from kmsecdh_cdk.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
+from kmsecdh_cdk.principals import ARN_WILDCARDS, check_exact_principal_arn
 
 CONTEXT_KEY = "environments"
 
@@ -292,7 +293,7 @@ class _Reader:
 
     def principal_arns(self, field: str, *, exact: bool = False) -> tuple[str, ...]:
         """IAM principal ARNs, never with a wildcard; ``exact`` also refuses an account root (derivers and
-        callers, see constructs_lib.principals)."""
+        callers, see kmsecdh_cdk.principals)."""
         values = self._get(field)
         if not isinstance(values, list | tuple):
             raise self._error(field, f"must be a list of IAM principal ARNs, got {values!r}")
@@ -360,9 +361,7 @@ class _Reader:
     def key_specs(self) -> tuple[str, ...]:
         field = "key_specs"
         if field not in self._entry:
-            raise self._error(
-                field, f"required: a list of key specs from {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
-            )
+            raise self._error(field, f"required: a list of key specs from {', '.join(KEY_SPECS)}")
         values = self._entry[field]
         if not isinstance(values, list) or not values:
             raise self._error(field, f"must be a non-empty list of key specs, got {values!r}")

@@ -13,9 +13,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from constructs_lib.derive_function import DeriveFunction
-from constructs_lib.key_agreement_key import KeyAgreementKey
-from constructs_lib.network import IsolatedNetwork
+from kmsecdh_cdk.derive_function import DeriveFunction
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.network import IsolatedNetwork
 from stacks.config import EnvironmentConfig
 
 

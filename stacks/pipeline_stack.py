@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from stacks.pipeline_config import PipelineConfig
 
 SYNTH_COMMANDS: tuple[str, ...] = (

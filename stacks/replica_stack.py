@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from aws_cdk import Stack
 from constructs import Construct
 
-from constructs_lib.key_agreement_key import KeyAgreementKey
-from constructs_lib.replica_key import ReplicaKeyAgreementKey
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 from stacks.config import EnvironmentConfig
 from stacks.key_agreement_stack import KeyAgreementStack, key_construct_id, key_settings
 

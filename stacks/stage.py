@@ -7,8 +7,8 @@ from typing import Any
 from aws_cdk import ArnFormat, Environment, Stage
 from constructs import Construct
 
-from constructs_lib.audit import AuditedFunction
-from constructs_lib.key_policy import cloudformation_execution_role_arn
+from kmsecdh_cdk.audit import AuditedFunction
+from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
 from stacks.key_agreement_stack import KeyAgreementStack

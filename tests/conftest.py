@@ -6,16 +6,17 @@ import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from kmsecdh import log
-from kmsecdh.local_endpoint import LocalKmsEndpoint
-from kmsecdh.openssl import OpenSsl
+from devtools import PROJECT_ROOT
+from devtools.local_endpoint import LocalKmsEndpoint
+from devtools.openssl import OpenSsl
+from kmsecdh import keys, log
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
-KEY_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
+KEY_SPECS = tuple(keys.KEY_SPECS)
 
 
 def secret_encodings(secret: bytes) -> set[str]:
@@ -52,6 +53,15 @@ def log_to_logger(monkeypatch: pytest.MonkeyPatch) -> None:
 def log_to_stdout(log_to_logger: None) -> None:
     """Invocation lines on stdout, as the Lambda entry point sets up, for one test only."""
     log.configure_logging()
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app of cdk.json, synthesized once per session (``tests.infra.conftest.SynthesizedApp``); the CDK
+    libraries are imported only by sessions that use it."""
+    from tests.infra.conftest import synthesize_app
+
+    return synthesize_app(tmp_path_factory.mktemp("cdk.out"))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ because it pins boto3 and others below the project's versions. ``--skip-download
 checks are the ones the pinned version ships, nothing is fetched from the vendor's platform.
 
 A check that does not apply to a resource is skipped in that resource's template metadata
-(``constructs_lib.acknowledgments.skip_checkov``), with the reason beside it.
+(``kmsecdh_cdk.acknowledgments.skip_checkov``), with the reason beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from devtools import PROJECT_ROOT
+
 CHECKOV = PROJECT_ROOT / ".checkov-venv" / "bin" / "checkov"
 # checkov's exit status: 0 when every check passed, 1 when one failed; anything else is checkov failing.
 _CHECKS_FAILED = 1

@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devtools import CDK_CLI, PROJECT_ROOT
 from tools.checkov import failed_checks
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = PROJECT_ROOT / "cdk.out"
 REPORT_NAME = "validation-report.json"
-CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 
 
 def unacknowledged_findings(report: dict[str, Any]) -> list[str]:

@@ -6,7 +6,7 @@ while running (missing file, invalid key, AWS error, tampered message).
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+import sys
 
 from kmsecdh.errors import DeriveError
 
@@ -27,8 +27,8 @@ class CommandError(Exception):
     """A command failed for a reason its message explains (file, key or AWS trouble)."""
 
 
-class FunctionError(CommandError):
-    """The derive function failed with an error outside the contract's codes (timeout, crash)."""
+class MissingExtra(CommandError):
+    """The command needs a package of one of kmsecdh's extras, which is not installed."""
 
 
 def describe(error: BaseException) -> tuple[int, str]:
@@ -37,16 +37,31 @@ def describe(error: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, f"{error.prog}: usage error: {error} (see {error.prog} --help)"
     if isinstance(error, DeriveError):
         return EXIT_RUNTIME, f"kmsecdh: {error.code}: {error}"
+    aws_line = _describe_aws_error(error)
+    if aws_line is not None:
+        return EXIT_RUNTIME, aws_line
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return EXIT_RUNTIME, f"kmsecdh: file error:{where}: {error.strerror or error}"
+    if isinstance(error, MissingExtra):
+        return EXIT_RUNTIME, f"kmsecdh: {error}"
+    return EXIT_RUNTIME, f"kmsecdh: error: {error}"
+
+
+def _describe_aws_error(error: BaseException) -> str | None:
+    """The line for a botocore error; None for anything else. botocore is looked at only when a command
+    already imported it (an error cannot be of a class never imported), so describing stays cheap."""
+    if "botocore.exceptions" not in sys.modules:
+        return None
+    from botocore.exceptions import BotoCoreError, ClientError
+
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "AWS call")
-        return EXIT_RUNTIME, (
+        return (
             f"kmsecdh: AWS {operation} failed: {details.get('Code', 'Unknown')}: "
             f"{details.get('Message') or 'no message'}"
         )
     if isinstance(error, BotoCoreError):
-        return EXIT_RUNTIME, f"kmsecdh: AWS error: {error}"
-    if isinstance(error, OSError):
-        where = f" {error.filename}" if error.filename else ""
-        return EXIT_RUNTIME, f"kmsecdh: file error:{where}: {error.strerror or error}"
-    return EXIT_RUNTIME, f"kmsecdh: error: {error}"
+        return f"kmsecdh: AWS error: {error}"
+    return None

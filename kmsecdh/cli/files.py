@@ -8,6 +8,7 @@ Existing files are kept unless the caller asked to overwrite them.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import tempfile
@@ -20,6 +21,8 @@ from kmsecdh.cli.errors import CommandError
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
 MAX_KEY_FILE_SIZE = 64 * 1024
+MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+"""HPKE and JWE messages are single-shot: the whole message is held in memory."""
 
 
 def read_key_file(path: Path, what: str) -> bytes:
@@ -28,6 +31,15 @@ def read_key_file(path: Path, what: str) -> bytes:
         data = file.read(MAX_KEY_FILE_SIZE + 1)
     if len(data) > MAX_KEY_FILE_SIZE:
         raise CommandError(f"{what} {path} is larger than {MAX_KEY_FILE_SIZE} bytes: not a key file")
+    return data
+
+
+def read_message(path: Path) -> bytes:
+    """The whole of a single-shot message file (HPKE, JWE); refuses one larger than MAX_MESSAGE_SIZE."""
+    with open(path, "rb") as file:
+        data = file.read(MAX_MESSAGE_SIZE + 1)
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise CommandError(f"{path} is larger than {MAX_MESSAGE_SIZE} bytes (single-shot: held in memory)")
     return data
 
 
@@ -71,3 +83,12 @@ def atomic_output(path: Path, *, force: bool, mode: int = PRIVATE_MODE) -> Itera
 def write_file(path: Path, data: bytes, *, force: bool, mode: int = PRIVATE_MODE) -> None:
     with atomic_output(path, force=force, mode=mode) as file:
         file.write(data)
+
+
+def write_derived_key(derived: bytes, args: argparse.Namespace) -> None:
+    """To a 0600 file as raw bytes (``--out``), or as hex on stdout: the caller asked for the key itself."""
+    if args.out:
+        write_file(args.out, derived, force=args.force)
+        print(f"{len(derived)}-byte key ({args.kdf_parameters.algorithm}) written to {args.out}")
+    else:
+        print(derived.hex())

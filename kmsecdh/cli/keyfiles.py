@@ -1,4 +1,5 @@
-"""Key files of the command line: the peer's EC private key and the other party's public key."""
+"""Key files of the command line: the peer's EC private key and the other party's public key (DER,
+PEM, or for HPKE and JWE also a JWK), and the recipient's own key: a local one or a KMS key."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kmsecdh.cli.errors import CommandError
 from kmsecdh.cli.files import read_key_file
 from kmsecdh.errors import InvalidPublicKey
-from kmsecdh.keys import key_spec_of, load_peer_public_key
+from kmsecdh.jwk import load_public_jwk, parse_jwk_json
+from kmsecdh.keys import KEY_SPECS, key_spec_of, load_peer_public_key
 
 
 def load_private_key(path: Path) -> tuple[ec.EllipticCurvePrivateKey, str]:
@@ -40,6 +42,46 @@ def load_private_key(path: Path) -> tuple[ec.EllipticCurvePrivateKey, str]:
 def load_peer_key_file(path: Path, key_spec: str) -> ec.EllipticCurvePublicKey:
     """The other party's public key (DER or PEM SubjectPublicKeyInfo), validated on ``key_spec``."""
     return load_peer_public_key(read_key_file(path, "peer public key"), key_spec)
+
+
+def load_recipient_key_file(path: Path) -> ec.EllipticCurvePublicKey:
+    """The recipient's public key from PEM or DER SubjectPublicKeyInfo, a JWK, or a one-key JWK Set,
+    validated on its own curve (P-256, P-384 or P-521)."""
+    data = read_key_file(path, "peer public key")
+    if data.lstrip().startswith(b"{"):
+        document = parse_jwk_json(data, f"JWK {path}")
+        if "keys" in document:
+            keys = document["keys"]
+            if not isinstance(keys, list) or len(keys) != 1:
+                raise InvalidPublicKey(f"JWK Set {path} must hold exactly one key to encrypt to")
+            document = keys[0]
+        return load_public_jwk(document, what=f"JWK {path}")
+    return load_peer_public_key(data, _key_spec_of_file(data))
+
+
+def _key_spec_of_file(data: bytes) -> str:
+    """The key spec a PEM/DER public key declares; P-256 when unreadable, so that the strict loader
+    says precisely what is wrong."""
+    try:
+        loaded = (
+            serialization.load_pem_public_key(data)
+            if data.lstrip().startswith(b"-----")
+            else serialization.load_der_public_key(data)
+        )
+        return key_spec_of(loaded)
+    except (ValueError, UnsupportedAlgorithm, InvalidPublicKey):
+        return next(iter(KEY_SPECS))
+
+
+def own_private_key(private_key: Path | None, key_id: str | None) -> ec.EllipticCurvePrivateKey:
+    """The recipient's own key: the local PEM key ``private_key``, else the KMS key ``key_id`` as a
+    ``KmsPrivateKey`` (its ECDH is KMS DeriveSharedSecret; boto3 is imported only then)."""
+    if private_key:
+        return load_private_key(private_key)[0]
+    from kmsecdh.cli.aws import aws_client
+    from kmsecdh.kms_key import KmsPrivateKey
+
+    return KmsPrivateKey(str(key_id), aws_client("kms"))
 
 
 def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -1,5 +1,11 @@
 """The argparse tree of ``kmsecdh``: one subcommand per task of either party.
 
+Each subcommand declares its options here and names its handler as ``"<module>:<function>"`` in
+``kmsecdh.cli.commands`` (``_add_command``); ``main`` imports that module only when the command runs.
+This module therefore imports only the standard library and kmsecdh's light modules (cryptography at
+most), so ``kmsecdh --help`` and ``--version`` load no AWS SDK. A new command: a function in a module of
+``kmsecdh.cli.commands`` (new or fitting), its options in ``build_parser`` with ``_add_command``.
+
 Usage errors never print argparse's two-line usage block: ``Parser.error`` raises UsageError, which
 ``main`` prints as one line and exits 2. The KDF options are declared and parsed once
 (``add_kdf_arguments`` / ``kdf_parameters``) for ``derive`` and ``derive-local``, so both parties
@@ -11,15 +17,21 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from kmsecdh.audit_events import parse_since
-from kmsecdh.cli import commands, standards
 from kmsecdh.cli.errors import UsageError
-from kmsecdh.contract import KdfParameters
+from kmsecdh.hpke import AEADS as HPKE_AEADS
+from kmsecdh.hpke import DEFAULT_AEAD
+from kmsecdh.hpke import KDFS as HPKE_KDFS
+from kmsecdh.jose import CONTENT_ENCRYPTIONS, KEY_WRAP_SIZES
 from kmsecdh.kdf import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH, fixed_info
-from kmsecdh.keys import KEY_SPECS
-from kmsecdh.messages import RESERVED_CONTEXT_PREFIX
+from kmsecdh.keys import KEY_SPEC_BY_CURVE
+
+if TYPE_CHECKING:
+    from kmsecdh.contract import KdfParameters
+
+COMMANDS_PACKAGE = "kmsecdh.cli.commands"
+DEFAULT_SINCE = "24h"
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,6 +57,8 @@ def _hex(text: str) -> bytes:
 
 
 def _since(text: str) -> timedelta:
+    from kmsecdh.audit_events import parse_since  # only audit takes --since
+
     try:
         return parse_since(text)
     except ValueError as error:
@@ -55,8 +69,7 @@ def _context_pair(text: str) -> tuple[str, str]:
     key, separator, value = text.partition("=")
     if not separator or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    if key.startswith(RESERVED_CONTEXT_PREFIX):
-        raise argparse.ArgumentTypeError(f"keys starting with {RESERVED_CONTEXT_PREFIX!r} are reserved")
+    # Keys the Encryption SDK reserves are refused by the encrypt/decrypt commands, which load it.
     return key, value
 
 
@@ -84,6 +97,8 @@ def add_kdf_arguments(parser: argparse.ArgumentParser) -> None:
 
 def kdf_parameters(args: argparse.Namespace) -> KdfParameters:
     """The KDF the options describe; UsageError for combinations argparse cannot express."""
+    from kmsecdh.contract import KdfParameters  # only the derive commands need it
+
     prog = f"kmsecdh {args.command}"
     parts = (args.algorithm_id, args.party_u_info, args.party_v_info)
     if args.fixed_info_hex is not None and any(part is not None for part in parts):
@@ -128,12 +143,54 @@ def _add_party_key(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_message_io(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """``--in``, ``--out`` and ``--force`` of the single-shot HPKE and JWE commands."""
+    parser.add_argument("--in", dest="input", type=Path, required=True, metavar="FILE")
+    _add_output(parser, out_help, required=True)
+
+
+def _add_hpke_suite(parser: argparse.ArgumentParser) -> None:
+    suite = parser.add_argument_group("suite and context (both sides must use the same)")
+    suite.add_argument("--info-hex", type=_hex, default=b"", metavar="HEX", help="info (default: empty)")
+    suite.add_argument("--aad-hex", type=_hex, default=b"", metavar="HEX", help="aad (default: empty)")
+    suite.add_argument(
+        "--kdf", choices=list(HPKE_KDFS), help="default: the KEM's own (P-256: hkdf-sha256, ...)"
+    )
+    suite.add_argument("--aead", choices=list(HPKE_AEADS), default=DEFAULT_AEAD, help="default: %(default)s")
+
+
+def _add_command(subcommands: Any, name: str, handler: str, **parser_options: Any) -> argparse.ArgumentParser:
+    """A subcommand whose handler (``"<module>:<function>"`` of kmsecdh.cli.commands) is imported to run."""
+    command = subcommands.add_parser(name, **parser_options)
+    command.set_defaults(handler=handler)
+    return command
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked for (importing
+    ``importlib.metadata`` costs more than parsing every other option)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("kmsecdh")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        print(f"{parser.prog} {version}")
+        parser.exit()
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="kmsecdh",
         description="AWS KMS ECDH key agreement for both parties: "
         "the KMS key owner and the peer with an ordinary EC key.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -142,18 +199,21 @@ def build_parser() -> Parser:
     )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    keygen = subcommands.add_parser(
+    keygen = _add_command(
+        subcommands,
         "keygen",
+        "local:keygen",
         help="make an EC key pair for the peer side (like openssl ecparam -genkey + ec -pubout)",
         description="Write NAME.pem (SEC1 private key, mode 0600), NAME.pub.der and NAME.pub.pem.",
     )
-    keygen.add_argument("--curve", choices=sorted(commands.CURVES), required=True)
+    keygen.add_argument("--curve", choices=sorted(KEY_SPEC_BY_CURVE), required=True)
     keygen.add_argument("--out", required=True, metavar="NAME", help="file name prefix")
     keygen.add_argument("--force", action="store_true", help="overwrite existing files")
-    keygen.set_defaults(handler=commands.keygen)
 
-    public_key = subcommands.add_parser(
+    public_key = _add_command(
+        subcommands,
         "public-key",
+        "function:public_key",
         help="fetch a KMS key's public key (KMS GetPublicKey, or the derive function)",
         description="Print or write the public key of a key-agreement KMS key, to hand to the peer.",
     )
@@ -161,10 +221,11 @@ def build_parser() -> Parser:
     public_key.add_argument("--function", metavar="NAME", help="ask the derive function instead of KMS")
     public_key.add_argument("--format", choices=("der", "pem"), default="pem", help="default: %(default)s")
     _add_output(public_key, "write here instead of stdout")
-    public_key.set_defaults(handler=commands.public_key)
 
-    derive = subcommands.add_parser(
+    derive = _add_command(
+        subcommands,
         "derive",
+        "function:derive",
         help="key owner: derive a key with the derive function (Lambda)",
         description="Invoke the derive function for one peer public key and output the derived key.",
     )
@@ -173,10 +234,12 @@ def build_parser() -> Parser:
     derive.add_argument("--key-id", metavar="ID", help="KMS key (default: the function's default key)")
     add_kdf_arguments(derive)
     _add_output(derive, "write the raw key here (mode 0600) instead of hex on stdout")
-    derive.set_defaults(handler=commands.derive, needs_kdf=True)
+    derive.set_defaults(needs_kdf=True)
 
-    derive_local = subcommands.add_parser(
+    derive_local = _add_command(
+        subcommands,
         "derive-local",
+        "local:derive_local",
         help="peer: derive the same key from your EC private key",
         description="ECDH with your private key and the KMS key's public key, then the same KDF.",
     )
@@ -192,30 +255,34 @@ def build_parser() -> Parser:
     )
     add_kdf_arguments(derive_local)
     _add_output(derive_local, "write the raw key here (mode 0600) instead of hex on stdout")
-    derive_local.set_defaults(handler=commands.derive_local, needs_kdf=True)
+    derive_local.set_defaults(needs_kdf=True)
 
-    encrypt = subcommands.add_parser(
+    encrypt = _add_command(
+        subcommands,
         "encrypt",
+        "messages:encrypt",
         help="encrypt a file for the other party (AWS Encryption SDK, ECDH keyring)",
         description="Encrypt with the Raw ECDH keyring (--private-key) "
         "or the AWS KMS ECDH keyring (--key-id).",
     )
     _add_party_key(encrypt)
     _add_output(encrypt, "the encrypted message", required=True)
-    encrypt.set_defaults(handler=commands.encrypt)
 
-    decrypt = subcommands.add_parser(
+    decrypt = _add_command(
+        subcommands,
         "decrypt",
+        "messages:decrypt",
         help="decrypt a file from the other party; prints its encryption context",
         description="Decrypt and authenticate a message; --context pairs must all be in its encryption "
         "context. Nothing is written unless the whole message verifies.",
     )
     _add_party_key(decrypt)
     _add_output(decrypt, "the plaintext (mode 0600)", required=True)
-    decrypt.set_defaults(handler=commands.decrypt)
 
-    audit = subcommands.add_parser(
+    audit = _add_command(
+        subcommands,
         "audit",
+        "audit:audit",
         help="CloudTrail events on a KMS key (DeriveSharedSecret, management events) and who invoked the "
         "derive function",
         description="List CloudTrail LookupEvents naming the key: time, event, principal, source IP, error. "
@@ -227,24 +294,93 @@ def build_parser() -> Parser:
     audit.add_argument(
         "--log-group", metavar="NAME", help="CloudWatch Logs group the trail delivers to (with --function)"
     )
-    audit.add_argument("--since", type=_since, default=_since("24h"), metavar="N{m,h,d}", help="default: 24h")
+    audit.add_argument("--since", type=_since, default=DEFAULT_SINCE, metavar="N{m,h,d}", help="default: 24h")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    audit.set_defaults(handler=commands.audit)
 
-    demo = subcommands.add_parser(
-        "demo",
-        help="the two-party walkthrough against a local KMS endpoint, no AWS account",
-        description="Start a local KMS endpoint, create the dev key from cdk.out, derive on both sides, "
-        "compare, and exchange Encryption SDK messages both ways. Secrets are shown as fingerprints only.",
+    hpke = subcommands.add_parser(
+        "hpke",
+        help="HPKE (RFC 9180) base mode, single-shot: seal to a public key, open with a KMS key",
+        description="Single-shot HPKE (RFC 9180 base mode) with DHKEM on the recipient key's curve. "
+        "The message is enc || ciphertext (see docs/hpke-jwe.md).",
     )
-    demo.add_argument("--environment", default="dev", help="cdk.json environment (default: %(default)s)")
-    demo.add_argument(
-        "--cdk-out", type=Path, default=Path("cdk.out"), metavar="DIR", help="default: %(default)s"
+    hpke_commands = hpke.add_subparsers(dest="hpke_command", required=True, metavar="COMMAND")
+    hpke_seal = _add_command(
+        hpke_commands,
+        "seal",
+        "hpke:seal",
+        help="seal a file to a recipient's public key (no KMS call)",
+        description="Write enc || ciphertext for the recipient's public key (PEM, DER or JWK).",
     )
-    demo.add_argument("--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use")
-    demo.set_defaults(handler=commands.demo)
+    hpke_seal.add_argument(
+        "--peer-public-key", type=Path, required=True, metavar="FILE", help="the recipient's key"
+    )
+    _add_message_io(hpke_seal, "the sealed message, enc || ciphertext")
+    _add_hpke_suite(hpke_seal)
 
-    standards.add_commands(subcommands)  # hpke, jwe, jwks
+    hpke_open = _add_command(
+        hpke_commands,
+        "open",
+        "hpke:open_message",
+        help="open a message sealed to your KMS key (--key-id) or local key (--private-key)",
+        description="Open enc || ciphertext; nothing is written unless it authenticates.",
+    )
+    own = hpke_open.add_mutually_exclusive_group(required=True)
+    own.add_argument("--key-id", metavar="ID", help="your KMS key: ARN, key id or alias (DeriveSharedSecret)")
+    own.add_argument("--private-key", type=Path, metavar="FILE", help="your EC private key (PEM)")
+    _add_message_io(hpke_open, "the plaintext (mode 0600)")
+    _add_hpke_suite(hpke_open)
+
+    jwe = subcommands.add_parser(
+        "jwe",
+        help="JWE with ECDH-ES (RFC 7518), compact serialization",
+        description="Encrypt to a public key; decrypt with a KMS key, the derive function or a local key.",
+    )
+    jwe_commands = jwe.add_subparsers(dest="jwe_command", required=True, metavar="COMMAND")
+    jwe_encrypt = _add_command(
+        jwe_commands,
+        "encrypt",
+        "jwe:encrypt",
+        help="encrypt a file to a recipient's public key (no KMS call)",
+        description="Write a compact JWE for the recipient's public key (PEM, DER or JWK).",
+    )
+    jwe_encrypt.add_argument(
+        "--peer-public-key", type=Path, required=True, metavar="FILE", help="the recipient's key"
+    )
+    jwe_encrypt.add_argument("--alg", choices=list(KEY_WRAP_SIZES), required=True)
+    jwe_encrypt.add_argument("--enc", choices=list(CONTENT_ENCRYPTIONS), required=True)
+    jwe_encrypt.add_argument("--apu", metavar="TEXT", help="PartyUInfo (UTF-8), e.g. the sender's name")
+    jwe_encrypt.add_argument("--apv", metavar="TEXT", help="PartyVInfo (UTF-8), e.g. the recipient's name")
+    jwe_encrypt.add_argument("--kid", metavar="TEXT", help="kid header, e.g. the recipient's JWK thumbprint")
+    _add_message_io(jwe_encrypt, "the compact JWE")
+
+    jwe_decrypt = _add_command(
+        jwe_commands,
+        "decrypt",
+        "jwe:decrypt",
+        help="decrypt a compact JWE with your KMS key, the derive function, or a local key",
+        description="--key-id alone: KMS DeriveSharedSecret from here. --function [--key-id]: the derive "
+        "function derives the key (onestep-sha256 with the JOSE FixedInfo), Z never leaves it. "
+        "--private-key: a local PEM key. Nothing is written unless the JWE authenticates.",
+    )
+    jwe_decrypt.add_argument("--key-id", metavar="ID", help="your KMS key (ARN, key id or alias)")
+    jwe_decrypt.add_argument("--function", metavar="NAME", help="derive function name or ARN")
+    jwe_decrypt.add_argument("--private-key", type=Path, metavar="FILE", help="your EC private key (PEM)")
+    _add_message_io(jwe_decrypt, "the plaintext (mode 0600)")
+
+    jwks = _add_command(
+        subcommands,
+        "jwks",
+        "jwks:jwks",
+        help="KMS keys' public keys as a JWK Set (kid = RFC 7638 thumbprint, use enc)",
+        description="Print or write a JWKS of key agreement KMS keys (GetPublicKey, or the derive function).",
+    )
+    jwks.add_argument(
+        "--key-id", action="append", required=True, metavar="ID", help="key ARN, key id or alias (repeatable)"
+    )
+    jwks.add_argument(
+        "--function", metavar="NAME", help="ask the derive function (public_key) instead of KMS"
+    )
+    _add_output(jwks, "write here instead of stdout")
     return parser
 
 

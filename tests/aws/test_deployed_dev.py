@@ -21,16 +21,15 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools import CDK_CLI, PROJECT_ROOT
+from devtools.openssl import OpenSsl
 from kmsecdh.kdf import fixed_info
-from kmsecdh.openssl import OpenSsl
 
 pytestmark = pytest.mark.aws
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 ENVIRONMENT = "dev"
 KEY_AGREEMENT_STACK = "kmsecdh-dev-key-agreement"
-DERIVE_HANDLER = "handler.handler"
+DERIVE_HANDLER = "kmsecdh.lambda_handler.handler"
 CLOUDTRAIL_LAG = timedelta(minutes=20)  # LookupEvents typically lags 5-15 minutes
 
 

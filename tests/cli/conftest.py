@@ -1,11 +1,8 @@
-"""Fixtures of the command-line tests: run ``main`` in-process, KMS keys on the local endpoint, and a
-stand-in Lambda client whose ``invoke`` runs the derive handler in this process."""
+"""Fixtures of the command-line tests: run ``main`` in-process, KMS keys on the local endpoint, and the
+derive function served in this process (``devtools.in_process_lambda``) to the command line's client."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from kmsecdh import service
-from kmsecdh.cli import main, remote
-from kmsecdh.errors import DeriveError
-from kmsecdh.openssl import OpenSsl
+from devtools.in_process_lambda import InProcessLambda
+from devtools.openssl import OpenSsl
+from kmsecdh import client, service
+from kmsecdh.cli import main
 
 
 @dataclass(frozen=True)
@@ -91,39 +88,6 @@ def make_kms_key(local_kms_env: Any, tmp_path: Path) -> Callable[[str], KmsKey]:
     return make
 
 
-class InProcessLambda:
-    """A boto3 Lambda client stand-in: ``invoke`` runs ``service.handle_invocation`` and answers like
-    Lambda does, with ``FunctionError`` and an errorType/errorMessage payload when the handler raises."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.unhandled: dict[str, str] | None = None
-        """When set, every invoke fails with this payload (a runtime failure, not a contract error)."""
-        self.function_output = io.StringIO()
-        """What the function wrote to stdout: its log, which Lambda sends to CloudWatch, not the caller."""
-
-    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803
-        assert InvocationType == "RequestResponse"
-        event = json.loads(Payload)
-        self.events.append(event)
-        if self.unhandled is not None:
-            return self._response(self.unhandled, function_error="Unhandled")
-        try:
-            with contextlib.redirect_stdout(self.function_output):
-                result = service.handle_invocation(event)
-        except DeriveError as error:
-            body = {"errorType": error.code, "errorMessage": str(error), "stackTrace": []}
-            return self._response(body, function_error="Unhandled")
-        return self._response(result)
-
-    @staticmethod
-    def _response(body: object, function_error: str | None = None) -> dict[str, Any]:
-        response: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())}
-        if function_error:
-            response["FunctionError"] = function_error
-        return response
-
-
 @pytest.fixture
 def derive_function(
     local_kms_env: Any, monkeypatch: pytest.MonkeyPatch
@@ -140,10 +104,7 @@ def derive_function(
             monkeypatch.setenv(name, value)
         service.reset_kms_client()
         stand_in = InProcessLambda()
-        real_client = remote.aws_client
-        monkeypatch.setattr(
-            remote, "aws_client", lambda name: stand_in if name == "lambda" else real_client(name)
-        )
+        monkeypatch.setattr(client, "lambda_client", lambda: stand_in)
         return stand_in
 
     yield configure

@@ -17,7 +17,7 @@ from kmsecdh.audit_events import (
     invocation_query,
     parse_since,
 )
-from kmsecdh.cli import remote
+from kmsecdh.cli import aws
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 DERIVER = "arn:aws:sts::111122223333:assumed-role/kmsecdh-dev-derive/fn"
@@ -68,7 +68,7 @@ def cloudtrail(monkeypatch: pytest.MonkeyPatch):
         if index + 1 < len(PAGES):
             response["NextToken"] = f"page-{index + 1}"
         stubber.add_response("lookup_events", response, expected)
-    monkeypatch.setattr(remote, "aws_client", lambda name: client)
+    monkeypatch.setattr(aws, "aws_client", lambda name: client)
     with stubber:
         yield stubber
     stubber.assert_no_pending_responses()
@@ -103,7 +103,7 @@ def test_audit_table(run_cli, cloudtrail) -> None:
 def test_audit_resolves_an_alias_to_the_key_arn(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     credentials = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
     kms, cloudtrail = boto3.client("kms", **credentials), boto3.client("cloudtrail", **credentials)
-    monkeypatch.setattr(remote, "aws_client", {"kms": kms, "cloudtrail": cloudtrail}.__getitem__)
+    monkeypatch.setattr(aws, "aws_client", {"kms": kms, "cloudtrail": cloudtrail}.__getitem__)
     with Stubber(kms) as kms_stub, Stubber(cloudtrail) as trail_stub:
         kms_stub.add_response(
             "describe_key",
@@ -128,7 +128,7 @@ def test_audit_reports_aws_errors(run_cli, monkeypatch: pytest.MonkeyPatch) -> N
     client = boto3.client(
         "cloudtrail", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    monkeypatch.setattr(remote, "aws_client", lambda name: client)
+    monkeypatch.setattr(aws, "aws_client", lambda name: client)
     with Stubber(client) as stubber:
         stubber.add_client_error("lookup_events", "AccessDeniedException", "no cloudtrail:LookupEvents")
         result = run_cli("audit", "--key-id", KEY_ARN)
@@ -286,7 +286,7 @@ def test_the_query_takes_only_an_unqualified_function_arn(arn: str) -> None:
 @pytest.fixture
 def audit_clients(monkeypatch: pytest.MonkeyPatch):
     clients = {name: _client(name) for name in ("cloudtrail", "logs", "lambda")}
-    monkeypatch.setattr(remote, "aws_client", clients.__getitem__)
+    monkeypatch.setattr(aws, "aws_client", clients.__getitem__)
     stubbers = {name: Stubber(client) for name, client in clients.items()}
     for stubber in stubbers.values():
         stubber.activate()

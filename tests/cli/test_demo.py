@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from kmsecdh.demo import DemoError, planned_keys
-from kmsecdh.local_endpoint import PROJECT_ROOT
+from devtools import PROJECT_ROOT
+from devtools.demo import DemoError, planned_keys
 
 
 @pytest.fixture(scope="session")
-def demo_run() -> subprocess.CompletedProcess[str]:
-    """``python -m kmsecdh demo`` from the project root, as ``make demo`` runs it (synthesizes if needed)."""
+def demo_run(synthesized_app, local_kms) -> subprocess.CompletedProcess[str]:
+    """``python -m devtools.demo`` from the project root, as ``make demo`` runs it, on the session's synth
+    and its local KMS endpoint (``make demo`` synthesizes and starts its own when there are none)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+    options = ["--cdk-out", str(synthesized_app.outdir), "--endpoint-url", local_kms.url]
     return subprocess.run(
-        [sys.executable, "-m", "kmsecdh", "demo"],
+        [sys.executable, "-m", "devtools.demo", *options],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=900,
     )  # fmt: skip
 

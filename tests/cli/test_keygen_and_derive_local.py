@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kmsecdh.cli.commands import CURVES
+from kmsecdh.keys import KEY_SPEC_BY_CURVE as CURVES
 
 OPENSSL_CURVES = {"P-256": "prime256v1", "P-384": "secp384r1", "P-521": "secp521r1"}
 

@@ -19,9 +19,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools import PROJECT_ROOT
 from kmsecdh import kdf, service
 from kmsecdh.cli.keyfiles import load_private_key
-from tests.conftest import KEY_SPECS, PROJECT_ROOT, leaked_secrets
+from tests.conftest import KEY_SPECS, leaked_secrets
 from tests.runtime_emulator import FUNCTION_NAME, LambdaEmulator
 
 KDF_BY_SPEC = {

@@ -1,4 +1,4 @@
-"""kmsecdh.errors: the stable error codes of DESIGN.md's derive Lambda contract."""
+"""kmsecdh.errors: the stable error codes of the derive Lambda's contract (docs/contract.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from kmsecdh import errors
 
-# The codes DESIGN.md ("Derive Lambda contract", errors paragraph) promises to callers.
+# The codes docs/contract.md (the errors table) promises to callers.
 DESIGN_ERROR_CODES = (
     "InvalidRequest",
     "InvalidPublicKey",

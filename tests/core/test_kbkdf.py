@@ -17,8 +17,8 @@ from collections import Counter
 import pytest
 from cryptography.hazmat.primitives import hashes
 
+from devtools.openssl import OpenSsl
 from kmsecdh.kdf import ALGORITHMS, KBKDF_COUNTER_HMAC, derive_key, fixed_info
-from kmsecdh.openssl import OpenSsl
 from tests.conftest import VECTORS_DIR
 
 KBKDF_FILE = "nist/nist-800-108-KBKDF-CTR-HMAC-only.txt"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.openssl import OpenSsl
 from kmsecdh.kdf import ALGORITHMS, derive_key, fixed_info
 from kmsecdh.keys import (
     KEY_SPECS,
@@ -18,7 +19,6 @@ from kmsecdh.keys import (
     public_key_der,
     public_key_pem,
 )
-from kmsecdh.openssl import OpenSsl
 
 LENGTHS = (16, 32, 48, 64)
 FIXED_INFOS = {
@@ -60,7 +60,7 @@ def test_ecdh_with_an_openssl_key_equals_pkeyutl_derive(
 ) -> None:
     """Alice's key is made by ``openssl ecparam -genkey``; Bob's (standing in for KMS) by cryptography.
 
-    Each side reads the other's public key as DER and as PEM, as in the two-party flow of DESIGN.md.
+    Each side reads the other's public key as DER and as PEM, as in the two-party flow (README).
     """
     alice_private = tmp_path / "alice.pem"
     alice_public_pem, alice_public_der = tmp_path / "alice.pub.pem", tmp_path / "alice.pub.der"

@@ -1,7 +1,9 @@
-"""The whole CDK app of cdk.json, synthesized once per test session with every cdk-nag pack.
+"""The whole CDK app of cdk.json, synthesized with every cdk-nag pack: ``synthesize_app``.
 
-Fixture ``synthesized_app`` (session): every environment's stacks as ``aws_cdk.assertions.Template`` and raw
-JSON, the cdk.out path, the validation report and every acknowledgment recorded in the cloud assembly.
+The session fixture ``synthesized_app`` (tests/conftest.py) calls it once per test session and hands out
+every environment's stacks as ``aws_cdk.assertions.Template`` and raw JSON, the cdk.out path, the
+validation report and every acknowledgment recorded in the cloud assembly: the infrastructure tests read
+it, and the demo test walks through its ``cdk.out``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aws_cdk.assertions import Template
 
+from devtools import PROJECT_ROOT
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY, EnvironmentConfig, parse_environments
 from tools.synth import REPORT_NAME
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
 
@@ -124,9 +125,8 @@ def _read_acknowledgments(outdir: Path) -> list[Acknowledgment]:
     return acknowledgments
 
 
-@pytest.fixture(scope="session")
-def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    outdir = tmp_path_factory.mktemp("cdk.out")
+def synthesize_app(outdir: Path) -> SynthesizedApp:
+    """Synthesize the app of cdk.json into ``outdir`` (in this process) and read what it wrote."""
     context = load_context()
     synth_error = None
     try:

@@ -23,8 +23,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_lib.derive_function import DeriveFunction
-from constructs_lib.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.derive_function import DeriveFunction
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
 CALLER_ARN = "arn:aws:iam::111111111111:role/derive-caller"

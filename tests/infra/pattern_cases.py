@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from constructs_lib import audit_patterns as patterns
+from kmsecdh_cdk import audit_patterns as patterns
 
 SAMPLES_DIR = Path(__file__).parent / "cloudtrail_samples"
 

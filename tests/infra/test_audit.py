@@ -18,8 +18,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from constructs_lib.audit import AuditedFunction, KeyUsageAudit
-from constructs_lib.audit_patterns import (
+from kmsecdh_cdk.audit import AuditedFunction, KeyUsageAudit
+from kmsecdh_cdk.audit_patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     TOKEN_LENGTH_BOUND,
     estimated_pattern_length,
@@ -909,7 +909,7 @@ def derive_function_reference(synthesized_app: SynthesizedApp, environment: str)
     [function_id] = [
         logical_id
         for logical_id, function in key_stack.resources("AWS::Lambda::Function").items()
-        if function["Properties"].get("Handler") == "handler.handler"
+        if function["Properties"].get("Handler") == "kmsecdh.lambda_handler.handler"
     ]
     return f"AWS::Lambda::Function:{function_id}"
 

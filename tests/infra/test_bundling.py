@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_lib.bundling import (
-    ASSET_DISTRIBUTIONS,
-    HANDLER_DIR,
+from kmsecdh_cdk.bundling import (
+    HANDLER_MODULE,
     PACKAGE_DIR,
     REQUIREMENTS_FILE,
     BundlingError,
@@ -29,8 +28,16 @@ from tests.infra.derive_app import SynthesizedApp, synthesize
 
 ELF_MACHINE_AARCH64 = 183
 ARM64 = LambdaPlatform.of(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
-# Modules of kmsecdh that the command line, demo and tests use and the Lambda never imports.
-NOT_FOR_THE_LAMBDA = ("kmsecdh/cli", "kmsecdh/messages.py", "kmsecdh/openssl.py", "kmsecdh/local_endpoint.py")
+# Modules of kmsecdh that the command line and applications use and the Lambda never imports.
+NOT_FOR_THE_LAMBDA = (
+    "kmsecdh/cli",
+    "kmsecdh/client.py",
+    "kmsecdh/messages.py",
+    "kmsecdh/audit_events.py",
+    "kmsecdh/kms_key.py",
+    "kmsecdh/hpke.py",
+    "kmsecdh/jose.py",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,7 @@ def asset_dir() -> Path:
 
 def pinned_cryptography_version() -> str:
     match = re.search(r"^cryptography==(\S+)$", REQUIREMENTS_FILE.read_text(), re.MULTILINE)
-    assert match, "requirements.txt pins cryptography"
+    assert match, "lambda-requirements.txt pins cryptography"
     return match.group(1)
 
 
@@ -54,8 +61,17 @@ def elf_machine(path: Path) -> int:
 
 
 def test_asset_has_the_handler_and_the_runtime_modules(asset_dir: Path) -> None:
-    assert (asset_dir / "handler.py").read_bytes() == (HANDLER_DIR / "handler.py").read_bytes()
-    for module in ("__init__.py", "errors.py", "kdf.py", "keys.py", "service.py", "contract.py"):
+    assert not list(asset_dir.glob("*.py")), "every module of the asset is in the kmsecdh package"
+    for module in (
+        "__init__.py",
+        "lambda_handler.py",
+        "errors.py",
+        "kdf.py",
+        "keys.py",
+        "service.py",
+        "contract.py",
+        "jwk.py",  # the public_key action's JWK
+    ):
         assert (asset_dir / "kmsecdh" / module).read_bytes() == (PACKAGE_DIR / module).read_bytes()
 
 
@@ -70,11 +86,10 @@ def test_asset_handler_imports_with_only_the_asset_code(asset_dir: Path, tmp_pat
     from the asset."""
     code = tmp_path / "code"
     code.mkdir()
-    shutil.copy2(asset_dir / "handler.py", code / "handler.py")
     shutil.copytree(asset_dir / "kmsecdh", code / "kmsecdh")
     probe = (
-        "import sys, handler\n"
-        "assert callable(handler.handler)\n"
+        "import sys, kmsecdh.lambda_handler\n"
+        "assert callable(kmsecdh.lambda_handler.handler)\n"
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'kmsecdh'))\n"
     )
     # -S: no site, so the editable install of kmsecdh in .venv is not on the path.
@@ -108,12 +123,14 @@ def test_asset_cryptography_is_built_for_aarch64(asset_dir: Path) -> None:
 
 
 def test_every_distribution_in_the_asset_is_pinned(asset_dir: Path) -> None:
-    pins = dict(pin.split("==") for pin in read_pins(REQUIREMENTS_FILE, ASSET_DISTRIBUTIONS))
+    pins = dict(pin.split("==") for pin in read_pins(REQUIREMENTS_FILE))
     installed = {}
     for dist_info in asset_dir.glob("*.dist-info"):
         name, version = dist_info.name.removesuffix(".dist-info").rsplit("-", 1)
         installed[name.lower().replace("_", "-")] = version
-    assert installed == pins, "a bump of cryptography's dependencies must be pinned in requirements.txt"
+    assert installed == pins, (
+        "a bump of cryptography's dependencies must be pinned in lambda-requirements.txt"
+    )
 
 
 def test_asset_has_the_cffi_backend_cryptography_loads(asset_dir: Path) -> None:
@@ -136,31 +153,29 @@ def test_asset_has_no_boto3_and_no_host_leftovers(asset_dir: Path) -> None:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A copy of the handler directory, the package and the requirements file to change freely."""
-    handler_dir = tmp_path / "lambda" / "derive"
-    shutil.copytree(HANDLER_DIR, handler_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    """A copy of the package (with its handler module) and the requirements file to change freely."""
     package_dir = tmp_path / "kmsecdh"
     shutil.copytree(PACKAGE_DIR, package_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    requirements = tmp_path / "requirements.txt"
+    requirements = tmp_path / "lambda-requirements.txt"
     shutil.copy2(REQUIREMENTS_FILE, requirements)
-    return handler_dir, package_dir, requirements
+    return package_dir / HANDLER_MODULE.name, package_dir, requirements
 
 
 def fingerprint(project: tuple[Path, Path, Path], platform: LambdaPlatform = ARM64) -> str:
-    handler_dir, package_dir, requirements = project
+    handler_module, package_dir, requirements = project
     return LocalAssetBundler(
-        platform, handler_dir=handler_dir, package_dir=package_dir, requirements_file=requirements
+        platform, handler_module=handler_module, package_dir=package_dir, requirements_file=requirements
     ).fingerprint
 
 
 def test_hash_is_stable_and_independent_of_location(project_copy: tuple[Path, Path, Path]) -> None:
     assert fingerprint(project_copy) == fingerprint(project_copy)
-    assert fingerprint(project_copy) == fingerprint((HANDLER_DIR, PACKAGE_DIR, REQUIREMENTS_FILE))
+    assert fingerprint(project_copy) == fingerprint((HANDLER_MODULE, PACKAGE_DIR, REQUIREMENTS_FILE))
 
 
 def test_hash_changes_with_the_handler(project_copy: tuple[Path, Path, Path]) -> None:
     before = fingerprint(project_copy)
-    handler = project_copy[0] / "handler.py"
+    handler = project_copy[0]
     handler.write_text(handler.read_text() + "\n# changed\n")
     assert fingerprint(project_copy) != before
 
@@ -174,8 +189,8 @@ def test_hash_changes_with_a_runtime_module(project_copy: tuple[Path, Path, Path
 
 def test_hash_ignores_modules_the_asset_leaves_out(project_copy: tuple[Path, Path, Path]) -> None:
     before = fingerprint(project_copy)
-    openssl = project_copy[1] / "openssl.py"
-    openssl.write_text(openssl.read_text() + "\n# changed\n")
+    messages = project_copy[1] / "messages.py"
+    messages.write_text(messages.read_text() + "\n# changed\n")
     assert fingerprint(project_copy) == before
 
 
@@ -199,49 +214,57 @@ def test_hash_changes_with_the_platform(project_copy: tuple[Path, Path, Path]) -
 
 
 def test_follows_relative_and_module_imports(tmp_path: Path) -> None:
-    handler_dir, package_dir = tmp_path / "fn", tmp_path / "pkg"
+    package_dir = tmp_path / "pkg"
     (package_dir / "sub").mkdir(parents=True)
-    handler_dir.mkdir()
-    (handler_dir / "handler.py").write_text("from pkg import a\n")
+    (package_dir / "handler.py").write_text("from pkg import a\n")
     (package_dir / "__init__.py").write_text("")
     (package_dir / "a.py").write_text("def f():\n    from .sub import b\n")
     (package_dir / "sub" / "__init__.py").write_text("from ..c import VALUE\n")
     (package_dir / "sub" / "b.py").write_text("")
     (package_dir / "c.py").write_text("VALUE = 1\n")
     (package_dir / "unused.py").write_text("")
-    assert sorted(runtime_sources(handler_dir, package_dir)) == [
-        "handler.py",
+    assert sorted(runtime_sources(package_dir / "handler.py", package_dir)) == [
         "pkg/__init__.py",
         "pkg/a.py",
         "pkg/c.py",
+        "pkg/handler.py",
         "pkg/sub/__init__.py",
         "pkg/sub/b.py",
     ]
 
 
 def test_rejects_an_import_of_a_missing_module(tmp_path: Path) -> None:
-    handler_dir, package_dir = tmp_path / "fn", tmp_path / "pkg"
-    handler_dir.mkdir()
+    package_dir = tmp_path / "pkg"
     package_dir.mkdir()
     (package_dir / "__init__.py").write_text("")
-    (handler_dir / "handler.py").write_text("import pkg.gone\n")
+    (package_dir / "handler.py").write_text("import pkg.gone\n")
     with pytest.raises(BundlingError, match=r"imports pkg\.gone, which is not a module"):
-        runtime_sources(handler_dir, package_dir)
+        runtime_sources(package_dir / "handler.py", package_dir)
+
+
+def test_rejects_a_handler_outside_the_package(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "handler.py").write_text("")
+    with pytest.raises(BundlingError, match="no handler module"):
+        runtime_sources(tmp_path / "handler.py", tmp_path / "pkg")
 
 
 def test_rejects_requirements_without_the_pin(project_copy: tuple[Path, Path, Path]) -> None:
     requirements = project_copy[2]
-    requirements.write_text("boto3==1.0\n")
+    requirements.write_text("# only a comment\ncffi==1.0\n")
     with pytest.raises(BundlingError, match=r"pins no version .* for cryptography"):
+        fingerprint(project_copy)
+    requirements.write_text("cryptography>=1.0\n")
+    with pytest.raises(BundlingError, match=r"lambda-requirements.txt:1: not a pin \(name==version\)"):
         fingerprint(project_copy)
 
 
 def test_pip_failure_is_a_clear_error(project_copy: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    handler_dir, package_dir, requirements = project_copy
+    handler_module, package_dir, requirements = project_copy
     pins = requirements.read_text()
     requirements.write_text(re.sub(r"^cryptography==\S+$", "cryptography==0.0.0.dev0", pins, flags=re.M))
     bundler = LocalAssetBundler(
-        ARM64, handler_dir=handler_dir, package_dir=package_dir, requirements_file=requirements
+        ARM64, handler_module=handler_module, package_dir=package_dir, requirements_file=requirements
     )
     with pytest.raises(BundlingError, match=r"pip could not install cryptography==0\.0\.0\.dev0 .*aarch64"):
         bundler.try_bundle(str(tmp_path / "out"), None)

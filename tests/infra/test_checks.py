@@ -331,7 +331,7 @@ EXPECTED_PIPELINE_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 # Every checkov skip in the templates: (resource's construct path below the stage, check id) -> environments.
-# The reasons live next to the constructs (constructs_lib.acknowledgments.skip_checkov).
+# The reasons live next to the constructs (kmsecdh_cdk.acknowledgments.skip_checkov).
 EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Audit/KeyUsageAudit/AccessLogBucket", "CKV_AWS_18"): ("dev", "prod"),
     ("KeyAgreement/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_115"): ("prod",),
@@ -389,7 +389,7 @@ def test_nag_acknowledgments_use_pack_qualified_ids(synthesized_app: Synthesized
     for acknowledgment in synthesized_app.acknowledgments:
         pack = acknowledgment.rule_id.split("::", 1)[0]
         if pack == "Annotation":
-            pytest.fail(f"unqualified acknowledgment {acknowledgment}: use constructs_lib.acknowledgments")
+            pytest.fail(f"unqualified acknowledgment {acknowledgment}: use kmsecdh_cdk.acknowledgments")
 
 
 def test_acknowledgments_are_exactly_the_reviewed_list(synthesized_app: SynthesizedApp) -> None:

@@ -10,9 +10,9 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
-from constructs_lib.derive_function import MIN_TIMEOUT_SECONDS, DeriveFunction
-from constructs_lib.key_agreement_key import KeyAgreementKey
 from kmsecdh import service
+from kmsecdh_cdk.derive_function import MIN_TIMEOUT_SECONDS, DeriveFunction
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from tests.infra.derive_app import CALLER_ARN, ENV, SynthesizedApp, synthesize
 from tests.infra.test_key_agreement_key import REFUSED_PRINCIPALS
 
@@ -70,7 +70,7 @@ def test_function_runtime_and_observability(synth: SynthesizedApp, stack_name: s
     log_group_id, _ = only(template, "AWS::Logs::LogGroup")
     assert props["Runtime"] == "python3.14"
     assert props["Architectures"] == ["arm64"]
-    assert props["Handler"] == "handler.handler"
+    assert props["Handler"] == "kmsecdh.lambda_handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
     # Props lower the levels (Plain); whatever they are, no secret reaches the log (tests/lambda).
     levels = ("TRACE", "DEBUG") if stack_name == "plain" else ("INFO", "INFO")

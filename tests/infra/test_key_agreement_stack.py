@@ -1,6 +1,7 @@
 """The KeyAgreement stack of every environment in cdk.json: keys, exact key policies, the function's role.
 
-Expected policies are written out here from DESIGN.md's key policy model, not computed by the constructs.
+Expected policies are written out here from the key-policy model (docs/key-policy.md), not computed by the
+constructs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.infra.conftest import SynthesizedApp, SynthesizedStack, load_context
 
 ENVIRONMENTS = tuple(load_context()["environments"])
 
-DERIVE_HANDLER = "handler.handler"
+DERIVE_HANDLER = "kmsecdh.lambda_handler.handler"
 KEY_ADMINISTRATION_ACTIONS = sorted(
     [
         "kms:CancelKeyDeletion",

@@ -10,8 +10,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from constructs_lib.key_agreement_key import KeyAgreementKey
-from constructs_lib.replica_key import ReplicaKeyAgreementKey
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 
 ORG_ID = "o-a1b2c3d4e5"
 ORG_PATHS = ["o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/", "o-a1b2c3d4e5/r-ab12/ou-ab12-22222222/*"]

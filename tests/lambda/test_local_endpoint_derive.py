@@ -18,11 +18,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.local_endpoint import LocalKmsEndpoint
+from devtools.openssl import OpenSsl
 from kmsecdh import kdf, service
 from kmsecdh.errors import InvalidPublicKey, KeyNotAllowed
 from kmsecdh.keys import curve_for, public_key_pem
-from kmsecdh.local_endpoint import LocalKmsEndpoint
-from kmsecdh.openssl import OpenSsl
 from tests.conftest import KEY_SPECS
 
 from .support import b64, configure, lambda_context

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from devtools.local_endpoint import LocalKmsEndpoint
+from devtools.openssl import OpenSsl
 from kmsecdh import kdf
-from kmsecdh.local_endpoint import LocalKmsEndpoint
-from kmsecdh.openssl import OpenSsl
 from tests.conftest import KEY_SPECS
 
 from .support import b64, configure, lambda_context

@@ -10,7 +10,6 @@ neither Z nor a derived key, in hex, base64 or base64url, nor the session token 
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools.local_endpoint import LocalKmsEndpoint
 from kmsecdh import kdf, log, service
+from kmsecdh.encoding import b64encode
 from kmsecdh.keys import curve_for, public_key_der, public_key_pem
-from kmsecdh.local_endpoint import LocalKmsEndpoint
 from tests.conftest import KEY_SPECS, leaked_secrets
 from tests.runtime_emulator import LambdaEmulator
 
@@ -90,9 +90,9 @@ class Exchange:
         """A derive event (a batch when ``peers`` is given) and the response the peer side expects."""
         private_keys = [ec.generate_private_key(curve_for(key.key_spec).curve()) for _ in range(peers or 1)]
         salt = SALT if kdf.get_algorithm(algorithm).takes_salt else None
-        request_kdf = {"algorithm": algorithm, "length": 32, "fixed_info": _b64(FIXED_INFO)}
+        request_kdf = {"algorithm": algorithm, "length": 32, "fixed_info": b64encode(FIXED_INFO)}
         if salt is not None:
-            request_kdf["salt"] = _b64(salt)
+            request_kdf["salt"] = b64encode(salt)
         derived = []
         for private_key in private_keys:
             shared_secret = private_key.exchange(ec.ECDH(), key.public_key)
@@ -100,7 +100,7 @@ class Exchange:
                 shared_secret, algorithm=algorithm, length=32, fixed_info=FIXED_INFO, salt=salt
             )
             self.secrets += [shared_secret, key_bytes]
-            derived.append(_b64(key_bytes))
+            derived.append(b64encode(key_bytes))
         peer_keys = [public_key_pem(private_key.public_key()) for private_key in private_keys]
         event: dict = {"action": "derive", "key_id": key.alias, "kdf": request_kdf}
         expected: dict = {
@@ -123,14 +123,10 @@ class Exchange:
         event = {
             "action": "derive",
             "key_id": key.alias,
-            "peer_public_key": _b64(public_key_der(private_key.public_key())),
+            "peer_public_key": b64encode(public_key_der(private_key.public_key())),
             "output": "shared_secret",
         }
-        return event, {"key_id": key.arn, "key_spec": key.key_spec, "shared_secret": _b64(shared_secret)}
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+        return event, {"key_id": key.arn, "key_spec": key.key_spec, "shared_secret": b64encode(shared_secret)}
 
 
 FULL_SETTINGS = [

@@ -21,9 +21,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from devtools import PROJECT_ROOT
 from kmsecdh import log
 from kmsecdh.keys import public_key_pem
-from tests.conftest import PROJECT_ROOT, leaked_secrets
+from tests.conftest import leaked_secrets
 
 from .support import configure
 

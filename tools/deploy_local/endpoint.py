@@ -31,7 +31,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from devtools import PROJECT_ROOT
+
 DEFAULT_VENV = PROJECT_ROOT / ".localstack-full-venv"
 START_SCRIPT = Path(__file__).resolve().parent / "start_endpoint.py"
 SERVICES = (

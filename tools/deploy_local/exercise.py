@@ -2,27 +2,30 @@
 
 The endpoint cannot invoke a function without Docker, so the handler (`kmsecdh.service
 .handle_invocation`, what the function's entry point calls) runs in this process with exactly the
-environment variables GetFunctionConfiguration returns, against the deployed keys, as the demo does.
-Every derived key is compared with OpenSSL's (`kmsecdh.openssl`, the reference peer) for a fresh
+environment variables GetFunctionConfiguration returns, against the deployed keys, as the demo does: reached
+through `kmsecdh.client.DeriveFunctionClient` with the in-process Lambda stand-in
+(`devtools.in_process_lambda`), so the client's checks of every answer apply too.
+Every derived key is compared with OpenSSL's (`devtools.openssl`, the reference peer) for a fresh
 OpenSSL key on the key's curve. Then the command line (`python -m kmsecdh`, a child process) runs
 both parties' commands against the deployed stack. Secrets are never printed.
 """
 
 from __future__ import annotations
 
-import base64
 import hmac
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from devtools.in_process_lambda import InProcessLambda
+from devtools.openssl import OpenSsl
 from kmsecdh import service
-from kmsecdh.cli.remote import derive_event
-from kmsecdh.contract import KdfParameters
-from kmsecdh.errors import DeriveError
+from kmsecdh.client import DeriveFunctionClient
+from kmsecdh.contract import ACTION_PUBLIC_KEY, KdfParameters
+from kmsecdh.encoding import b64decode
+from kmsecdh.errors import DeriveError, FunctionError
 from kmsecdh.kdf import fixed_info
-from kmsecdh.openssl import OpenSsl
 from tools.deploy_local.checks import Findings
 from tools.deploy_local.resolve import DeployedStack
 
@@ -62,6 +65,23 @@ def derive_functions(stack: DeployedStack) -> list[tuple[str, dict[str, str]]]:
     return functions
 
 
+def _in_process(function_name: str) -> DeriveFunctionClient:
+    """The client of ``function_name`` with its handler served in this process (configured by the
+    process environment: ``service.environment``)."""
+    return DeriveFunctionClient(function_name, client=InProcessLambda())
+
+
+def _derive(function: DeriveFunctionClient, key_id: str, peer_der: bytes, kdf: KdfParameters) -> bytes:
+    return function.derive(
+        peer_der,
+        key_id=key_id,
+        kdf=kdf.algorithm,
+        length=kdf.length,
+        fixed_info=kdf.fixed_info,
+        salt=kdf.salt,
+    )
+
+
 def _equal(findings: Findings, what: str, expected: bytes, found: bytes) -> None:
     if not hmac.compare_digest(expected, found):
         findings.mismatches.append(f"{what}: differs ({len(expected)} vs {len(found)} bytes)")
@@ -77,18 +97,17 @@ def derive_in_process(
             configuration = service.load_configuration()
             for key in configuration.keys:
                 try:
-                    _derive_with_key(stack, f"{function_name} {key.alias}", key, work, openssl, findings)
-                except DeriveError as error:
+                    _derive_with_key(stack, function_name, key, work, openssl, findings)
+                except (DeriveError, FunctionError) as error:
                     findings.mismatches.append(
                         f"{function_name} {key.alias}: {type(error).__name__}: {error}"
                     )
             try:
                 default = configuration.resolve(configuration.default_alias)
-                peer = (work / f"alice-{default.key_spec}.der").read_bytes()
-                answered = service.handle_invocation(derive_event(None, peer, KDFS[0]))["key_id"]
+                answered = _in_process(function_name).invoke({"action": ACTION_PUBLIC_KEY})["key_id"]
                 if answered != default.arn:
                     findings.mismatches.append(f"{function_name}: the default key answered {answered}")
-            except DeriveError as error:
+            except (DeriveError, FunctionError) as error:
                 findings.mismatches.append(f"{function_name} default key: {type(error).__name__}: {error}")
         findings.checked.append(
             f"handler in-process with {function_name}'s environment: {len(configuration.keys)} key(s) x "
@@ -99,14 +118,16 @@ def derive_in_process(
 
 def _derive_with_key(
     stack: DeployedStack,
-    where: str,
+    function_name: str,
     key: service.ConfiguredKey,
     work: Path,
     openssl: OpenSsl,
     findings: Findings,
 ) -> None:
-    public = service.handle_invocation({"action": "public_key", "key_id": key.alias})
-    bob_der = base64.b64decode(public["public_key_der"])
+    where = f"{function_name} {key.alias}"
+    function = _in_process(function_name)
+    public = function.invoke({"action": ACTION_PUBLIC_KEY, "key_id": key.alias})
+    bob_der = b64decode(public["public_key_der"])
     kms_der = stack.client("kms").get_public_key(KeyId=key.arn)["PublicKey"]
     _equal(findings, f"{where} public_key vs KMS GetPublicKey", kms_der, bob_der)
     if (public["key_id"], public["key_spec"]) != (key.arn, key.key_spec):
@@ -120,11 +141,10 @@ def _derive_with_key(
     openssl.public_key(alice, alice_der, der=True)
     z = openssl.derive(alice, bob)
     for kdf in KDFS:
-        response = service.handle_invocation(derive_event(key.alias, alice_der.read_bytes(), kdf))
+        derived = _derive(function, key.alias, alice_der.read_bytes(), kdf)
         expected = openssl.kdf(
             z, algorithm=kdf.algorithm, length=kdf.length, fixed_info=kdf.fixed_info, salt=kdf.salt
         )
-        derived = base64.b64decode(response["derived_key"])
         _equal(findings, f"{where} {kdf.algorithm} derive vs OpenSSL", expected, derived)
 
 
@@ -182,15 +202,10 @@ def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, o
                 .strip()
             )
             with service.environment({**variables, **client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
-                response = service.handle_invocation(
-                    derive_event(alias, (work / "alice.pub.der").read_bytes(), KDFS[0])
+                derived = _derive(
+                    _in_process(function_name), alias, (work / "alice.pub.der").read_bytes(), KDFS[0]
                 )
-            _equal(
-                findings,
-                f"{where} derive-local vs the handler's derive",
-                base64.b64decode(response["derived_key"]),
-                local,
-            )
+            _equal(findings, f"{where} derive-local vs the handler's derive", derived, local)
             exchanges = (
                 (
                     ["--key-id", alias, "--peer-public-key", "alice.pub.der"],
@@ -221,7 +236,7 @@ def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, o
                     plaintext,
                     (work / "note.out").read_bytes(),
                 )
-        except (CliError, DeriveError) as error:
+        except (CliError, DeriveError, FunctionError) as error:
             findings.mismatches.append(f"{where}: {error}")
             continue
         findings.checked.append(

@@ -20,14 +20,14 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from kmsecdh.openssl import OpenSsl, OpenSslError
+from devtools import CDK_CLI, PROJECT_ROOT
+from devtools.openssl import OpenSsl, OpenSslError
 from tools.deploy_local.assembly import StackPlan, StagePlan, read_stages
 from tools.deploy_local.checks import Findings, check_deployed
-from tools.deploy_local.endpoint import PROJECT_ROOT, DeployEndpoint, EndpointError
+from tools.deploy_local.endpoint import DeployEndpoint, EndpointError
 from tools.deploy_local.exercise import exercise
 from tools.deploy_local.resolve import DeployedStack, Unresolvable
 
-CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 # Not enforced or not modelled by the endpoint whatever the template says (shared/localstack/README.md).
 ENDPOINT_LIMITS = (
     "key policies and IAM policies: stored and compared above, not enforced by the endpoint",
@@ -114,6 +114,11 @@ def _selectors(stage: StagePlan) -> list[str]:
     return [stack.display_name for stack in stage.deployable]
 
 
+def _quoted(selectors: list[str]) -> str:
+    """The selectors as an operator would type them in a shell."""
+    return " ".join(f"'{selector}'" for selector in selectors)
+
+
 def deploy_stage(
     run: Run, endpoint: DeployEndpoint, app: Path, stage: StagePlan, work: Path, log: Path
 ) -> None:
@@ -126,7 +131,7 @@ def deploy_stage(
     account, region = stage.targets[0]
     env = _cdk_env(endpoint, account, region)
     names = ", ".join(f"{stack.stack_name} ({stack.region})" for stack in stage.deployable)
-    with run.step(f"deploy {' '.join(_selectors(stage))} to aws://{stage.account}: {names}"):
+    with run.step(f"deploy {_quoted(_selectors(stage))} to aws://{stage.account}: {names}"):
         deployed = _cdk(
             run, ["deploy", *_selectors(stage), "--app", str(app), "--require-approval", "never"], env, log
         )
@@ -183,7 +188,7 @@ def _keys_before_destroy(stage: StagePlan) -> list[tuple[StackPlan, str, str, in
 
 def destroy_stage(run: Run, endpoint: DeployEndpoint, app: Path, stage: StagePlan, log: Path) -> None:
     keys = _keys_before_destroy(stage)
-    with run.step(f"destroy {' '.join(_selectors(stage))}"):
+    with run.step(f"destroy {_quoted(_selectors(stage))}"):
         for plan in stage.deployable:
             if plan.termination_protection:
                 # What an operator does first; the endpoint does not enforce the protection anyway.

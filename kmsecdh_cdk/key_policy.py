@@ -15,7 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
-from constructs_lib import iam_actions
+from kmsecdh_cdk import iam_actions
 
 KEY_ADMINISTRATION_SID = "KeyAdministration"
 DENY_POLICY_LOCKOUT_BYPASS_SID = "DenyPolicyLockoutBypass"

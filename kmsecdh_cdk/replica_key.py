@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_lib.key_agreement_key import DEFAULT_PENDING_WINDOW, KeyAgreementKey
+from kmsecdh_cdk.key_agreement_key import DEFAULT_PENDING_WINDOW, KeyAgreementKey
 
 
 class ReplicaKeyAgreementKey(KeyAgreementKey):

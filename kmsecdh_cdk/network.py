@@ -12,8 +12,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk import key_policy
+from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 
 HTTPS = ec2.Port.tcp(443)
 DEFAULT_CIDR = "10.80.0.0/24"

@@ -1,4 +1,4 @@
-"""A KMS key for ECDH key agreement (`KeyUsage=KEY_AGREEMENT`) with the key policy model of DESIGN.md.
+"""A KMS key for ECDH key agreement (`KeyUsage=KEY_AGREEMENT`) with the key policy of docs/key-policy.md.
 
 The key policy is built explicitly and is the only policy the key gets: CDK's default statement that hands
 `kms:*` to the account root is never added, so IAM policies alone grant nothing on this key and every
@@ -31,20 +31,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
-from constructs_lib import iam_actions, key_policy
-from constructs_lib.acknowledgments import skip_checkov
-from constructs_lib.principals import exact_principal_arn
 from kmsecdh.keys import KEY_SPECS
+from kmsecdh_cdk import iam_actions, key_policy
+from kmsecdh_cdk.acknowledgments import skip_checkov
+from kmsecdh_cdk.principals import exact_principal_arn
 
 ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
 ALLOW_PUBLIC_KEY_READ_SID = "AllowPublicKeyRead"
 DENY_DERIVE_TO_OTHERS_SID = "DenyDeriveToOthers"
 DEFAULT_PENDING_WINDOW = Duration.days(30)
 
-# The specs the derive function serves (kmsecdh.keys, the runtime's own list): configuration, constructs
-# and runtime read this one list. KMS also offers SM2 for key agreement (China Regions only), but the
-# runtime has no SM2 curve, so a deployed function would refuse its own configuration.
-KEY_AGREEMENT_KEY_SPECS: tuple[str, ...] = tuple(KEY_SPECS)
+# The specs the derive function serves are kmsecdh.keys.KEY_SPECS, the runtime's own list: configuration,
+# constructs and runtime read this one list. KMS also offers SM2 for key agreement (China Regions only), but
+# the runtime has no SM2 curve, so a deployed function would refuse its own configuration.
 SM2_KEY_SPEC = "SM2"
 
 
@@ -53,12 +52,10 @@ def check_key_spec(key_spec: str) -> None:
     if key_spec == SM2_KEY_SPEC:
         raise ValueError(
             "key spec SM2 is not supported: KMS offers it for key agreement in the China Regions, but the "
-            f"derive function serves only {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
+            f"derive function serves only {', '.join(KEY_SPECS)}"
         )
-    if key_spec not in KEY_AGREEMENT_KEY_SPECS:
-        raise ValueError(
-            f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_AGREEMENT_KEY_SPECS)}"
-        )
+    if key_spec not in KEY_SPECS:
+        raise ValueError(f"key spec {key_spec!r} cannot do key agreement; use one of {', '.join(KEY_SPECS)}")
 
 
 @jsii.implements(IValidation)
@@ -139,7 +136,7 @@ class _DeriverArns:
 class KeyAgreementKey(Construct):
     """A KEY_AGREEMENT KMS key, its alias and its explicit key policy.
 
-    :param key_spec: one of ``KEY_AGREEMENT_KEY_SPECS``.
+    :param key_spec: one of ``kmsecdh.keys.KEY_SPECS``.
     :param alias_name: ``alias/...`` name of the key.
     :param administrators: principals in ``KeyAdministration`` besides the CloudFormation execution role.
     :param cloudformation_execution_role_arn: default: the stack synthesizer's execution role

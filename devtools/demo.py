@@ -1,10 +1,10 @@
-"""The two-party walkthrough with no AWS account: ``python -m kmsecdh demo`` (``make demo``).
+"""The two-party walkthrough with no AWS account: ``make demo`` (``python -m devtools.demo``).
 
 Bob's key lives in KMS (here the local KMS endpoint, created with the key spec, usage and alias the
 synthesized dev environment declares); Alice holds an ordinary EC key made with OpenSSL. Both derive
 the same key, Bob through the derive function's handler and Alice with ``openssl pkeyutl -derive`` and
 ``openssl kdf``, then each encrypts a message with the AWS Encryption SDK that the other decrypts, and
-sends one HPKE (RFC 9180) and one JWE (RFC 7518 ECDH-ES) message (``kmsecdh.demo_standards``).
+sends one HPKE (RFC 9180) and one JWE (RFC 7518 ECDH-ES) message each way (``devtools.demo_standards``).
 Each step prints the ``aws`` / ``openssl`` / ``kmsecdh`` command that does the same.
 
 Secrets are never printed: the shared secret Z and the derived keys appear only as fingerprints,
@@ -13,6 +13,7 @@ the first 4 bytes of their SHA-256, enough to see that both sides agree.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import hmac
@@ -21,20 +22,25 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools import PROJECT_ROOT
+from devtools.demo_standards import run_exchanges
+from devtools.in_process_lambda import InProcessLambda
+from devtools.local_endpoint import LocalKmsEndpoint, client_environment
+from devtools.openssl import OpenSsl
 from kmsecdh import messages, service
-from kmsecdh.cli.remote import aws_client, decode_b64_field, derive_event
+from kmsecdh.cli.aws import aws_client
+from kmsecdh.client import DeriveFunctionClient
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import fixed_info
-from kmsecdh.local_endpoint import PROJECT_ROOT, LocalKmsEndpoint
-from kmsecdh.openssl import OpenSsl
+from kmsecdh.keys import KEY_AGREEMENT, KEY_SPECS
 
-KEY_AGREEMENT = "KEY_AGREEMENT"
 DEMO_KDF = KdfParameters(
     algorithm="onestep-sha256",
     length=32,
@@ -117,8 +123,17 @@ def _result(text: str) -> None:
     print(f"   {text}")
 
 
-def run_demo(environment: str = "dev", cdk_out: Path = Path("cdk.out"), key_spec: str | None = None) -> int:
-    """Run the walkthrough; 0 when both parties agree on the key and both messages decrypt."""
+def run_demo(
+    environment: str = "dev",
+    cdk_out: Path = Path("cdk.out"),
+    key_spec: str | None = None,
+    endpoint_url: str | None = None,
+) -> int:
+    """Run the walkthrough; 0 when both parties agree on the key and both messages decrypt.
+
+    ``endpoint_url`` names a local KMS endpoint that is already running (the test session's, say);
+    without it the demo starts its own and stops it at the end.
+    """
     if not (cdk_out / f"assembly-{environment}").is_dir():
         synthesize(cdk_out)
     keys = planned_keys(cdk_out, environment)
@@ -128,10 +143,19 @@ def run_demo(environment: str = "dev", cdk_out: Path = Path("cdk.out"), key_spec
     plan = chosen[0]
     _say(f"cdk.out: environment {environment!r} declares a {plan.key_spec} {KEY_AGREEMENT} key, {plan.alias}")
     _result(f"from {plan.template}")
-    with LocalKmsEndpoint() as endpoint, tempfile.TemporaryDirectory(prefix="kmsecdh-demo-") as work:
-        _say("local KMS endpoint (localstack, KMS only) started", f"export AWS_ENDPOINT_URL={endpoint.url}")
+    with contextlib.ExitStack() as stack:
+        if endpoint_url is None:
+            endpoint_url = stack.enter_context(LocalKmsEndpoint()).url
+            _say(
+                "local KMS endpoint (localstack, KMS only) started", f"export AWS_ENDPOINT_URL={endpoint_url}"
+            )
+        else:
+            _say(
+                "local KMS endpoint (localstack, KMS only) running", f"export AWS_ENDPOINT_URL={endpoint_url}"
+            )
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="kmsecdh-demo-"))
         # Every command shown names its files relative to the working directory.
-        with service.environment(endpoint.client_environment()), contextlib.chdir(work):
+        with service.environment(client_environment(endpoint_url)), contextlib.chdir(work):
             print(f"   (working directory {work})")
             return _walkthrough(plan)
 
@@ -200,9 +224,15 @@ def _walkthrough(plan: PlannedKey) -> int:
         f"kmsecdh derive --function <derive function> --key-id {plan.alias} --peer-public-key {alice_public} "
         f"{DEMO_KDF_OPTIONS}",
     )
-    event = derive_event(plan.alias, alice_public.read_bytes(), DEMO_KDF)
+    # The client API of application code, with the function's handler served in this process.
+    function = DeriveFunctionClient("kmsecdh-demo-derive", key_id=plan.alias, client=InProcessLambda())
     with service.environment(function_configuration.as_environment()):
-        bob_key = decode_b64_field(service.handle_invocation(event), "derived_key")
+        bob_key = function.derive(
+            alice_public.read_bytes(),
+            kdf=DEMO_KDF.algorithm,
+            length=DEMO_KDF.length,
+            fixed_info=DEMO_KDF.fixed_info,
+        )
     _result(f"derived key: {len(bob_key)} bytes, fingerprint {fingerprint(bob_key)}")
 
     if not hmac.compare_digest(alice_key, bob_key):
@@ -255,12 +285,11 @@ def _walkthrough(plan: PlannedKey) -> int:
             return 1
         _result(f"{len(ciphertext.getvalue())}-byte message; {recipient} read {decrypted.getvalue()!r}")
         _result(f"encryption context {json.dumps(context)}")
-    from kmsecdh.demo_standards import run_exchanges
-
     if not run_exchanges(
         key_spec=plan.key_spec,
         alias=plan.alias,
         kms=kms,
+        function=function,
         function_environment=function_configuration.as_environment(),
         alice_private=alice_private,
         alice_public=alice_public,
@@ -271,3 +300,38 @@ def _walkthrough(plan: PlannedKey) -> int:
         return 1
     _say("demo complete: both parties derived the same key and read each other's messages")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devtools.demo [--environment ENV] [--cdk-out DIR] [--key-spec S] [--endpoint-url URL]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.demo",
+        description="The two-party walkthrough against a local KMS endpoint, no AWS account: start the "
+        "endpoint, create the environment's key from cdk.out, derive on both sides, compare, and exchange "
+        "Encryption SDK, HPKE and JWE messages both ways. Secrets are shown as fingerprints only.",
+    )
+    parser.add_argument("--environment", default="dev", help="cdk.json environment (default: %(default)s)")
+    parser.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), metavar="DIR", help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--key-spec", choices=sorted(KEY_SPECS), help="which of the environment's keys to use"
+    )
+    parser.add_argument(
+        "--endpoint-url", metavar="URL", help="a local KMS endpoint already running (default: start one)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        return run_demo(
+            environment=args.environment,
+            cdk_out=args.cdk_out,
+            key_spec=args.key_spec,
+            endpoint_url=args.endpoint_url,
+        )
+    except DemoError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

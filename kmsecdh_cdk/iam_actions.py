@@ -87,7 +87,7 @@ VPC_CONDITION_KEY = "ec2:Vpc"
 LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:CreateGrant")
 LAMBDA_ENVIRONMENT_DECRYPTION_ACTION = "kms:Decrypt"
 
-# The audit construct's keys (constructs_lib/audit.py). CloudTrail (through S3) asks for a data key per log
+# The audit construct's keys (kmsecdh_cdk/audit.py). CloudTrail (through S3) asks for a data key per log
 # file and checks the key when the trail is created or updated.
 CLOUDTRAIL_ENCRYPTION_ACTION = "kms:GenerateDataKey"
 CLOUDTRAIL_DESCRIBE_KEY_ACTION = "kms:DescribeKey"

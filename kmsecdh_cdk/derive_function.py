@@ -1,7 +1,8 @@
 """The derive Lambda: calls kms:DeriveSharedSecret on its configured keys and applies the KDF.
 
-The function runs ``lambda/derive/handler.py`` with the ``kmsecdh`` package (bundled locally, see
-``bundling``), configured through the environment of DESIGN.md's Lambda contract. Its role may only
+The function runs ``kmsecdh.lambda_handler`` with the ``kmsecdh`` package (bundled locally, see
+``bundling``), configured through the environment variables of the contract (``kmsecdh.contract``,
+docs/contract.md). Its role may only
 derive with, and read the public keys of, the keys it is given, and write to its own log group.
 """
 
@@ -18,28 +19,29 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
-from constructs_lib.bundling import lambda_code
-from constructs_lib.iam_actions import (
+from kmsecdh.contract import (
+    ALLOW_RAW_SECRET_VARIABLE,
+    DEFAULT_KEY_VARIABLE,
+    FUNCTION_TIMEOUT_SECONDS,
+    KEYS_VARIABLE,
+)
+from kmsecdh_cdk import key_policy
+from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.bundling import HANDLER, lambda_code
+from kmsecdh_cdk.iam_actions import (
     LAMBDA_ENVIRONMENT_DECRYPTION_ACTION,
     LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS,
     LAMBDA_VPC_DESCRIBE_ACTIONS,
     LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
     VPC_CONDITION_KEY,
 )
-from constructs_lib.principals import exact_principal_arn
+from kmsecdh_cdk.principals import exact_principal_arn
 
 if TYPE_CHECKING:
-    from constructs_lib.key_agreement_key import KeyAgreementKey
+    from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
-HANDLER = "handler.handler"
-
-KEYS_VARIABLE = "KMSECDH_KEYS"
-DEFAULT_KEY_VARIABLE = "KMSECDH_DEFAULT_KEY"
-ALLOW_RAW_SECRET_VARIABLE = "KMSECDH_ALLOW_RAW_SECRET"  # noqa: S105 (a variable name)
 
 MIN_TIMEOUT_SECONDS = 20
 """A batch starts a peer's KMS call only while 16 s remain (the KMS client's worst case and a reply):
@@ -79,7 +81,7 @@ class DeriveFunction(Construct):
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         memory_size: int = 256,
-        timeout: cdk.Duration = cdk.Duration.seconds(30),  # noqa: B008 (immutable)
+        timeout: cdk.Duration = cdk.Duration.seconds(FUNCTION_TIMEOUT_SECONDS),  # noqa: B008 (immutable)
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,

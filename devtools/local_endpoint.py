@@ -19,13 +19,24 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from devtools import PROJECT_ROOT
+
 DEFAULT_VENV = PROJECT_ROOT / ".localstack-venv"
 READY_STATES = frozenset({"available", "running"})
 
 
 class LocalEndpointError(RuntimeError):
     """The local KMS endpoint could not be started."""
+
+
+def client_environment(url: str) -> dict[str, str]:
+    """Environment variables that point boto3 at the local endpoint at ``url`` with dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 def _free_loopback_port() -> int:
@@ -56,12 +67,7 @@ class LocalKmsEndpoint:
 
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point boto3 at this endpoint with dummy credentials."""
-        return {
-            "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+        return client_environment(self.url)
 
     def start(self) -> LocalKmsEndpoint:
         python = self.venv / "bin" / "python"

@@ -13,7 +13,7 @@ Two trail modes:
   what the filters below read, the derive functions' ``Invoke`` data events included: nothing here can
   check it.
 
-On that log group, metric filters (patterns in ``constructs_lib.audit_patterns``) feed one alarm per kind of
+On that log group, metric filters (patterns in ``kmsecdh_cdk.audit_patterns``) feed one alarm per kind of
 event, each firing on one or more matching events in five minutes and publishing to a KMS-encrypted SNS
 topic:
 
@@ -53,9 +53,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from constructs_lib import key_policy
-from constructs_lib.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
-from constructs_lib.audit_patterns import (
+from kmsecdh_cdk import key_policy
+from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.audit_patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     alias_changed_pattern,
     derive_by_unallowed_principal_pattern,
@@ -68,7 +68,7 @@ from constructs_lib.audit_patterns import (
     key_policy_or_grant_changed_pattern,
     role_changed_pattern,
 )
-from constructs_lib.iam_actions import (
+from kmsecdh_cdk.iam_actions import (
     ALARM_TOPIC_ENCRYPTION_ACTIONS,
     CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION,
     CLOUDTRAIL_DESCRIBE_KEY_ACTION,

@@ -1,9 +1,14 @@
 """Docker-free bundling of the derive Lambda's asset.
 
-The asset holds the handler (``lambda/derive/*.py``), the modules of ``kmsecdh`` that the handler
-imports (followed transitively, so command-line-only modules stay out and no import can break),
-and ``cryptography`` with its dependencies installed by pip for the Lambda's platform. boto3 is
-not installed: the Lambda runtime provides it.
+The asset holds the handler module (``kmsecdh/lambda_handler.py``) and the modules of ``kmsecdh`` it
+imports (followed transitively, so command-line-only modules stay out and no import can break), and
+``cryptography`` with its dependencies, at the pins of ``lambda-requirements.txt`` (shipped beside this
+module), installed by pip for the Lambda's platform. boto3 is not installed: the Lambda runtime provides it.
+
+Everything is found from the installed packages, never from a repository: the ``kmsecdh`` package
+wherever Python imports it from (a wheel's site-packages, or this repository's editable install), and the
+pins as package data of ``kmsecdh_cdk``. A user's own CDK app bundles the function with nothing but
+``pip install kmsecdh[cdk]``.
 
 The asset hash is computed here over the copied files, the pins and the target platform, so a
 change of code or pins makes a new asset and anything else reuses the bundle already in cdk.out.
@@ -20,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +33,17 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-HANDLER_DIR = PROJECT_ROOT / "lambda" / "derive"
-PACKAGE_DIR = PROJECT_ROOT / "kmsecdh"
-REQUIREMENTS_FILE = PROJECT_ROOT / "requirements.txt"
-BUNDLE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kmsecdh" / "bundles"
+import kmsecdh
 
-# What the asset installs besides its own code, each at its requirements.txt pin: cryptography and
-# its whole dependency tree, so the same pins always give the same asset. boto3 comes with the runtime.
-ASSET_DISTRIBUTIONS: tuple[str, ...] = ("cryptography", "cffi", "pycparser")
+PACKAGE_DIR = Path(kmsecdh.__file__).resolve().parent
+"""The runtime package the asset copies its modules from, wherever it is installed."""
+HANDLER = "kmsecdh.lambda_handler.handler"
+"""The function's handler setting: the entry module inside the runtime package, and its function."""
+HANDLER_MODULE = PACKAGE_DIR / "lambda_handler.py"
+REQUIREMENTS_FILE = Path(__file__).resolve().parent / "lambda-requirements.txt"
+"""The asset's pins (package data of kmsecdh_cdk; the project's requirements.txt includes it)."""
+REQUIRED_DISTRIBUTION = "cryptography"
+BUNDLE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kmsecdh" / "bundles"
 
 PIP_PLATFORMS: Mapping[str, str] = {
     "arm64": "manylinux2014_aarch64",
@@ -47,7 +54,7 @@ PIP_PLATFORMS: Mapping[str, str] = {
 # requires an image, and this name makes any accidental Docker run fail loudly.
 _NO_DOCKER_IMAGE = cdk.DockerImage.from_registry("kmsecdh-local-bundling-only")
 
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
+_PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
 class BundlingError(RuntimeError):
@@ -71,34 +78,43 @@ class LambdaPlatform:
         return cls(python_version=runtime.name[len(prefix) :], pip_platform=PIP_PLATFORMS[architecture.name])
 
 
-def read_pins(requirements_file: Path, names: Iterable[str]) -> tuple[str, ...]:
-    """``name==version`` for each name, as pinned in the requirements file (the single source of pins)."""
-    pins: dict[str, str] = {}
-    for line in requirements_file.read_text(encoding="utf-8").splitlines():
-        match = _PIN.match(line)
-        if match:
-            pins[_normalize(match.group(1))] = match.group(2)
-    missing = [name for name in names if _normalize(name) not in pins]
-    if missing:
-        raise BundlingError(f"{requirements_file} pins no version (name==version) for {', '.join(missing)}")
-    return tuple(f"{name}=={pins[_normalize(name)]}" for name in names)
+def read_pins(requirements_file: Path) -> tuple[str, ...]:
+    """Every ``name==version`` of the asset's requirements file, in its order; each line that is not a
+    comment must be such a pin, and cryptography must be among them."""
+    pins: list[str] = []
+    for number, line in enumerate(requirements_file.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        match = _PIN.fullmatch(text)
+        if not match:
+            raise BundlingError(f"{requirements_file}:{number}: not a pin (name==version): {text}")
+        pins.append(f"{match.group(1)}=={match.group(2)}")
+    if not any(_normalize(pin.split("==")[0]) == REQUIRED_DISTRIBUTION for pin in pins):
+        raise BundlingError(
+            f"{requirements_file} pins no version (name==version) for {REQUIRED_DISTRIBUTION}"
+        )
+    return tuple(pins)
 
 
 def _normalize(distribution: str) -> str:
     return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
-def runtime_sources(handler_dir: Path, package_dir: Path) -> dict[str, Path]:
+def runtime_sources(handler_module: Path, package_dir: Path) -> dict[str, Path]:
     """The files the asset copies, by their path inside the asset.
 
-    Every ``*.py`` of the handler directory, and the modules of the package they import, followed
-    through the package's own imports.
+    The handler module (a module of the package), the package's ``__init__.py`` files on its way, and
+    the modules of the package it imports, followed through the package's own imports.
     """
-    handler_files = sorted(handler_dir.glob("*.py"))
-    if not handler_files:
-        raise BundlingError(f"no handler module (*.py) in {handler_dir}")
-    sources = {path.name: path for path in handler_files}
-    pending = list(handler_files)
+    if not handler_module.is_file() or not handler_module.is_relative_to(package_dir):
+        raise BundlingError(f"no handler module {handler_module} in {package_dir}")
+    handler_name = ".".join(handler_module.relative_to(package_dir.parent).with_suffix("").parts)
+    sources = {
+        path.relative_to(package_dir.parent).as_posix(): path
+        for path in _module_files(handler_name, package_dir)
+    }
+    pending = list(sources.values())
     while pending:
         source = pending.pop()
         required, possible = _imported_modules(source, package_dir)
@@ -214,13 +230,13 @@ class LocalAssetBundler:
         self,
         platform: LambdaPlatform,
         *,
-        handler_dir: Path = HANDLER_DIR,
+        handler_module: Path = HANDLER_MODULE,
         package_dir: Path = PACKAGE_DIR,
         requirements_file: Path = REQUIREMENTS_FILE,
     ) -> None:
         self.platform = platform
-        self.sources = runtime_sources(handler_dir, package_dir)
-        self.pins = read_pins(requirements_file, ASSET_DISTRIBUTIONS)
+        self.sources = runtime_sources(handler_module, package_dir)
+        self.pins = read_pins(requirements_file)
         self.fingerprint = asset_fingerprint(self.sources, self.pins, platform)
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
@@ -259,7 +275,8 @@ def lambda_code(runtime: lambda_.Runtime, architecture: lambda_.Architecture) ->
     """The derive Lambda's code, bundled locally for ``runtime`` on ``architecture``."""
     bundler = LocalAssetBundler(LambdaPlatform.of(runtime, architecture))
     return lambda_.Code.from_asset(
-        str(HANDLER_DIR),
+        # Only a placeholder source: local bundling copies what it needs and the hash is the bundler's.
+        str(PACKAGE_DIR),
         asset_hash_type=cdk.AssetHashType.CUSTOM,
         asset_hash=bundler.fingerprint,
         bundling=cdk.BundlingOptions(image=_NO_DOCKER_IMAGE, local=bundler),

@@ -1,9 +1,10 @@
 """The demo's HPKE (RFC 9180) and JWE ECDH-ES (RFC 7518) exchanges, each way, between Alice's ordinary
-EC key and Bob's KMS key (``kmsecdh.demo`` calls ``run_exchanges`` after the Encryption SDK messages).
+EC key and Bob's KMS key (``devtools.demo`` calls ``run_exchanges`` after the Encryption SDK messages).
 
 Alice seals or encrypts to Bob's KMS public key, and Bob opens through KMS (HPKE: DeriveSharedSecret via
-``KmsPrivateKey``; JWE: the derive function, so Z never leaves it); Bob seals or encrypts to Alice's
-public key without any KMS call, and Alice opens with her private key.
+``KmsPrivateKey``; JWE: the derive function, through ``kmsecdh.client.DeriveFunctionClient`` with the
+handler served in-process, so Z never leaves it); Bob seals or encrypts to Alice's public key without any
+KMS call, and Alice opens with her private key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from kmsecdh import hpke, jose, service
+from kmsecdh.client import DeriveFunctionClient
 from kmsecdh.jwk import public_jwk
 from kmsecdh.keys import load_peer_public_key
 from kmsecdh.kms_key import KmsPrivateKey
@@ -28,6 +30,7 @@ def run_exchanges(
     key_spec: str,
     alias: str,
     kms: Any,
+    function: DeriveFunctionClient,
     function_environment: Mapping[str, str],
     alice_private: Path,
     alice_public: Path,
@@ -35,7 +38,8 @@ def run_exchanges(
     say: Callable[..., None],
     result: Callable[[str], None],
 ) -> bool:
-    """True when each of the four messages reads back as sent."""
+    """True when each of the four messages reads back as sent. ``function`` reaches the derive function
+    (here its handler in-process), configured by ``function_environment``."""
     alice_key = serialization.load_pem_private_key(alice_private.read_bytes(), password=None)
     alice_pub = load_peer_public_key(alice_public.read_bytes(), key_spec)
     bob_pub = load_peer_public_key(bob_public.read_bytes(), key_spec)
@@ -82,7 +86,7 @@ def run_exchanges(
     plaintext = b"hello Bob, from Alice (JWE)\n"
     token = jose.encrypt(plaintext, bob_pub, alg=JWE_ALG, enc=JWE_ENC, apu=b"alice", apv=b"bob", kid=kid)
     with service.environment(function_environment):
-        decrypted = jose.decrypt(token, jose.FunctionRecipient(service.handle_invocation, alias))
+        decrypted = jose.decrypt(token, jose.FunctionRecipient(function.invoke, alias))
     ok &= _check(result, "Bob", decrypted.plaintext, plaintext)
     result(f"{len(token)}-character compact JWE, kid {kid}")
 

@@ -1,0 +1,20 @@
+"""kmsecdh_cdk: the AWS CDK constructs of kmsecdh (``pip install kmsecdh[cdk]``).
+
+A second top-level package of the ``kmsecdh`` distribution, so that the runtime package ``kmsecdh`` (the
+derive function, the client, the command line) never imports CDK code. The constructs know nothing about
+environments; an app's stacks compose them (this repository's are in ``stacks/``):
+
+* ``KeyAgreementKey``: a KEY_AGREEMENT KMS key (multi-Region if asked), its alias and its explicit key policy;
+* ``ReplicaKeyAgreementKey``: a replica of a multi-Region one in another Region, with the same policy model;
+* ``DeriveFunction``: the derive Lambda, bundled without Docker from the installed ``kmsecdh`` package;
+* ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters and alarms;
+* ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs.
+"""
+
+from kmsecdh_cdk.audit import KeyUsageAudit
+from kmsecdh_cdk.derive_function import DeriveFunction
+from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.network import IsolatedNetwork
+from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
+
+__all__ = ["DeriveFunction", "IsolatedNetwork", "KeyAgreementKey", "KeyUsageAudit", "ReplicaKeyAgreementKey"]
