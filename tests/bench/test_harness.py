@@ -302,15 +302,17 @@ class TestReadmeBlock:
         assert text.index(report.README_START) < text.index(report.README_END)
 
 
+@pytest.fixture(scope="module")
+def examples() -> dict:
+    return organisation.example_environments(json.loads((PROJECT_ROOT / "cdk.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def generated(examples: dict) -> dict:
+    return organisation.generate(examples, synth_scale.ENVIRONMENTS)
+
+
 class TestOrganisation:
-    @pytest.fixture(scope="class")
-    def examples(self) -> dict:
-        return organisation.example_environments(json.loads((PROJECT_ROOT / "cdk.json").read_text()))
-
-    @pytest.fixture(scope="class")
-    def generated(self, examples: dict) -> dict:
-        return organisation.generate(examples, synth_scale.ENVIRONMENTS)
-
     def test_valid_environments_beginning_with_the_examples(self, examples: dict, generated: dict) -> None:
         assert len(generated) == synth_scale.ENVIRONMENTS
         assert list(generated)[: len(examples)] == list(examples)
