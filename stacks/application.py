@@ -15,7 +15,7 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
-from stacks.config import CONTEXT_KEY, parse_environments
+from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
 from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
@@ -28,7 +28,8 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
     app = App(outdir=outdir, context=dict(context) if context is not None else None)
     for pack in NAG_PACKS:
         Validations.of(app).add_plugins(pack(app))
-    environments = parse_environments(app.node.try_get_context(CONTEXT_KEY))
+    today = parse_today(app.node.try_get_context(TODAY_CONTEXT_KEY))
+    environments = parse_environments(app.node.try_get_context(CONTEXT_KEY), today)
     pipeline_context = app.node.try_get_context(PIPELINE_CONTEXT_KEY)
     pipeline = parse_pipeline(pipeline_context, environments) if pipeline_context is not None else None
     stages = {name: KmsEcdhStage(app, config) for name, config in environments.items()}

@@ -47,15 +47,18 @@ class KmsEcdhStage(Stage):
             )
         ]
         key_arns = [key.key_arn for key in self.key_agreement.keys]
+        retired_key_arns = [key.key_arn for key in self.key_agreement.keys if not key.enabled]
         allowed_deriver_arns = list(self.key_agreement.allowed_deriver_arns)
         # The home trail is multi-Region: the replica Regions' events reach its one log group, so the audit
         # watches the replicas there. Their ARNs are known in this Region without a reference: a replica
         # keeps its primary's key id, and the replica functions and roles have fixed names.
         for region in config.replica_regions:
             name = replica_function_name(config, region)
-            key_arns.extend(
-                replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
-            )
+            replica_key_arns = {
+                key: replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
+            }
+            key_arns.extend(replica_key_arns.values())
+            retired_key_arns.extend(arn for key, arn in replica_key_arns.items() if not key.enabled)
             role_arn = self.key_agreement.format_arn(
                 service="iam", region="", resource="role", resource_name=name
             )
@@ -81,7 +84,8 @@ class KmsEcdhStage(Stage):
             config=config,
             key_arns=key_arns,
             allowed_deriver_arns=allowed_deriver_arns,
-            alias_names=[key.alias_name for key in self.key_agreement.keys],
+            alias_names=self.key_agreement.alias_names,
+            retired_key_arns=retired_key_arns,
             derive_functions=audited_functions,
             stack_name=f"{config.resource_name_prefix}-audit",
             description=f"kmsecdh {config.name}: CloudTrail auditing and alarms for the key agreement keys",

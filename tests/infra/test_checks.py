@@ -341,6 +341,8 @@ EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Derive/Function", "CKV_AWS_117"): ("dev", "staging"),
     # the organisation-wide public-key readers: Principal * under aws:PrincipalOrgID
     ("KeyAgreement/P256/Key", "CKV_AWS_33"): ("staging",),
+    # the generation of the P-256 key the staging example rotates to
+    ("KeyAgreement/P256-2026-11/Key", "CKV_AWS_33"): ("staging",),
     ("KeyAgreement/P384/Key", "CKV_AWS_33"): ("staging",),
     # prod's replica Region (eu-west-1): the same skips as its home Region
     ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_115"): (
