@@ -71,7 +71,11 @@ def key_settings(config: EnvironmentConfig, key_spec: str) -> dict[str, Any]:
         "pending_window": Duration.days(config.pending_window_days),
         "minimum_deletion_window_days": config.minimum_deletion_window_days,
         "removal_policy": config.cdk_removal_policy,
-        "public_key_readers": [iam.ArnPrincipal(arn) for arn in config.public_key_reader_arns],
+        # The directory's publishers fetch every generation's public key to sign it.
+        "public_key_readers": [
+            iam.ArnPrincipal(arn)
+            for arn in dict.fromkeys([*config.public_key_reader_arns, *config.directory_publisher_arns])
+        ],
         "public_key_reader_organization_id": config.public_key_reader_organization_id,
         "public_key_reader_org_paths": config.public_key_reader_org_paths,
     }

@@ -11,6 +11,7 @@ from kmsecdh_cdk.audit import AuditedFunction
 from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
+from stacks.directory_stack import DirectoryStack
 from stacks.key_agreement_stack import KeyAgreementStack
 from stacks.replica_stack import ReplicaKeyAgreementStack, replica_function_name, replica_key_arn
 
@@ -90,6 +91,20 @@ class KmsEcdhStage(Stage):
             stack_name=f"{config.resource_name_prefix}-audit",
             description=f"kmsecdh {config.name}: CloudTrail auditing and alarms for the key agreement keys",
             **common,
+        )
+
+        self.directory = (
+            DirectoryStack(
+                self,
+                "Directory",
+                config=config,
+                stack_name=f"{config.resource_name_prefix}-directory",
+                description=f"kmsecdh {config.name}: the signed public-key directory's signing key, bucket "
+                "and parameter",
+                **common,
+            )
+            if config.directory_publisher_arns
+            else None
         )
 
     def _replica_stacks(

@@ -84,6 +84,17 @@ EXPECTED_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
         "prod",
     ),
+    # the public-key directory's bucket (environments with directory_publisher_arns)
+    ("Directory/Directory/Bucket", "AwsSolutions-S1"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "HIPAA.Security-S3BucketLoggingEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "HIPAA.Security-S3BucketReplicationEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "HIPAA.Security-S3DefaultEncryptionKMS"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "NIST.800.53.R5-S3BucketLoggingEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "NIST.800.53.R5-S3BucketReplicationEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "NIST.800.53.R5-S3DefaultEncryptionKMS"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "PCI.DSS.321-S3BucketLoggingEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "PCI.DSS.321-S3BucketReplicationEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "PCI.DSS.321-S3DefaultEncryptionKMS"): ("dev", "prod"),
 }
 
 # The pipeline's acknowledgments: (construct path below its stack, rule) -> the stack outside the stages
@@ -341,6 +352,8 @@ EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Derive/Function", "CKV_AWS_117"): ("dev", "staging"),
     # the organisation-wide public-key readers: Principal * under aws:PrincipalOrgID
     ("KeyAgreement/P256/Key", "CKV_AWS_33"): ("staging",),
+    # the public-key directory's bucket: a signed public document, no access-log bucket of its own
+    ("Directory/Directory/Bucket", "CKV_AWS_18"): ("dev", "prod"),
     # the generation of the P-256 key the staging example rotates to
     ("KeyAgreement/P256-2026-11/Key", "CKV_AWS_33"): ("staging",),
     ("KeyAgreement/P384/Key", "CKV_AWS_33"): ("staging",),

@@ -220,6 +220,8 @@ def test_defaults_apply_to_absent_fields() -> None:
         ),
         ({"replica_regions": "eu-west-1"}, "replica_regions", "must be a list of AWS Region names"),
         ({"key_generations": ["2026-11"]}, "key_generations", "must be an object of key spec"),
+        ({"directory_publisher_arns": ["arn:aws:iam::111111111111:root"]}, "directory_publisher_arns", "root"),
+        ({"directory_publisher_arns": ["arn:aws:iam::111111111111:role/*"]}, "directory_publisher_arns", "*"),
         (
             {"key_generations": {"ECC_NIST_P384": [{"name": "2026-11"}]}},
             "key_generations.ECC_NIST_P384",

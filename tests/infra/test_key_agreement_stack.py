@@ -302,9 +302,9 @@ def test_key_policy_statements_exactly(
 
         read = statements["AllowPublicKeyRead"]
         assert read["Effect"] == "Allow"
-        assert canonical(read["Principal"]["AWS"]) == canonical(
-            [*config.public_key_reader_arns, *deriver_principals]
-        )
+        # the directory's publishers read every generation's public key to sign the directory
+        readers = dict.fromkeys([*config.public_key_reader_arns, *config.directory_publisher_arns])
+        assert canonical(read["Principal"]["AWS"]) == canonical([*readers, *deriver_principals])
         assert sorted(read["Action"]) == ["kms:DescribeKey", "kms:GetPublicKey"]
         assert "Condition" not in read
 
