@@ -24,6 +24,10 @@ VALID: dict[str, Any] = {
 }
 
 
+ROOT = "arn:aws:iam::111111111111:root"
+ROLE = "arn:aws:iam::111111111111:role"
+
+
 def entry(**changes: Any) -> dict[str, Any]:
     value = copy.deepcopy(VALID)
     value.update(changes)
@@ -220,8 +224,8 @@ def test_defaults_apply_to_absent_fields() -> None:
         ),
         ({"replica_regions": "eu-west-1"}, "replica_regions", "must be a list of AWS Region names"),
         ({"key_generations": ["2026-11"]}, "key_generations", "must be an object of key spec"),
-        ({"directory_publisher_arns": ["arn:aws:iam::111111111111:root"]}, "directory_publisher_arns", "root"),
-        ({"directory_publisher_arns": ["arn:aws:iam::111111111111:role/*"]}, "directory_publisher_arns", "*"),
+        ({"directory_publisher_arns": [ROOT]}, "directory_publisher_arns", "is an account root"),
+        ({"directory_publisher_arns": [f"{ROLE}/*"]}, "directory_publisher_arns", "'*'"),
         (
             {"key_generations": {"ECC_NIST_P384": [{"name": "2026-11"}]}},
             "key_generations.ECC_NIST_P384",
