@@ -225,7 +225,7 @@ def test_defaults_apply_to_absent_fields() -> None:
         ({"replica_regions": "eu-west-1"}, "replica_regions", "must be a list of AWS Region names"),
         ({"key_generations": ["2026-11"]}, "key_generations", "must be an object of key spec"),
         ({"directory_publisher_arns": [ROOT]}, "directory_publisher_arns", "is an account root"),
-        ({"directory_publisher_arns": [f"{ROLE}/*"]}, "directory_publisher_arns", "'*'"),
+        ({"directory_publisher_arns": [f"{ROLE}/app-*"]}, "directory_publisher_arns", "is not an IAM role"),
         (
             {"key_generations": {"ECC_NIST_P384": [{"name": "2026-11"}]}},
             "key_generations.ECC_NIST_P384",
