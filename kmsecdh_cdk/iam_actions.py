@@ -107,3 +107,6 @@ DIRECTORY_SIGNING_ALGORITHM = "ECDSA_SHA_384"
 SIGNATURE_VERIFICATION_ACTIONS: tuple[str, ...] = ("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")
 DIRECTORY_PUBLISH_ACTION = "s3:PutObject"
 DIRECTORY_READ_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:GetObjectVersion")
+
+# The pipeline's publish step assumes the environment's publisher role.
+ASSUME_ROLE_ACTION = "sts:AssumeRole"

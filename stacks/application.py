@@ -39,6 +39,7 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
             "Pipeline",
             config=pipeline,
             stages={name: stages[name] for name in pipeline.environments},
+            environments=environments,
             env=Environment(account=pipeline.account, region=pipeline.region),
             stack_name="kmsecdh-pipeline",
             description="kmsecdh: the pipeline deploying the environments of cdk.json in waves",

@@ -339,6 +339,59 @@ EXPECTED_PIPELINE_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
         "Pipeline",
     ),
+    # the publish step after prod's deployment: a CodeBuild project of CDK Pipelines, like the synth step
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Resource",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelineprodPublishDirectoryprod941FEA36>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelineprodPublishDirectoryprod941FEA36>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
 }
 
 # Every checkov skip in the templates: (resource's construct path below the stage, check id) -> environments.
