@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
+from kmsecdh_cdk import PublicKeyDirectory
 from tests.infra.conftest import SynthesizedApp, SynthesizedStack, load_context
 from tests.infra.test_key_agreement_stack import KEY_ADMINISTRATION_ACTIONS, canonical, execution_role
 
@@ -130,3 +132,18 @@ def test_the_parameter_and_the_outputs_the_command_reads(
         "DirectoryParameterName": {"Ref": parameter_id},
     }
     assert stack.raw["Description"].startswith(f"kmsecdh {environment}: the signed public-key directory")
+
+
+@pytest.mark.parametrize(
+    ("publishers", "message"),
+    [
+        ([], "needs at least one publisher"),
+        (["arn:aws:iam::111111111111:root"], "is an account root"),
+    ],
+)
+def test_the_construct_refuses_no_publisher_or_an_account_root(publishers: list[str], message: str) -> None:
+    stack = cdk.Stack(cdk.App(), "Stack")
+    with pytest.raises(ValueError, match=message):
+        PublicKeyDirectory(
+            stack, "Directory", publishers=publishers, parameter_name="/kmsecdh/test/directory"
+        )
