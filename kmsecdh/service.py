@@ -83,6 +83,9 @@ BATCH_TIME_RESERVE_SECONDS = (
 KEY_AGREEMENT_ALGORITHM = "ECDH"
 
 _ALIAS_NAME = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
+# An RFC 7638 thumbprint as kmsecdh.jwk writes a kid: SHA-256, base64url without padding. No alias name
+# (alias/...), key id (36 characters) or ARN (arn:...) has this form, so a key_id of it is a kid.
+_KID = re.compile(r"[A-Za-z0-9_-]{43}")
 _TRUE, _FALSE = "true", "false"
 
 
@@ -116,14 +119,23 @@ class Configuration:
     default_alias: str
     allow_raw_secret: bool
 
-    def resolve(self, key_id: str | None) -> ConfiguredKey:
-        """The configured key named by ``key_id`` (the default key when None), else KeyNotAllowed."""
+    def resolve(
+        self, key_id: str | None, kid_of: Callable[[ConfiguredKey], str] | None = None
+    ) -> ConfiguredKey:
+        """The configured key named by ``key_id`` (the default key when None), else KeyNotAllowed.
+
+        With ``kid_of`` (a key's RFC 7638 thumbprint, from its public key), a ``key_id`` that has the form
+        of a kid is looked up among the configured keys' kids, in configuration order.
+        """
         try:
             return self._keys_by_identifier[self.default_alias if key_id is None else key_id]
         except (KeyError, TypeError):
-            raise KeyNotAllowed(
-                "key_id is not an alias name, key id or ARN of a key this function may use"
-            ) from None
+            pass
+        if kid_of is not None and isinstance(key_id, str) and _KID.fullmatch(key_id):
+            for key in self.keys:
+                if kid_of(key) == key_id:
+                    return key
+        raise KeyNotAllowed("key_id is not an alias name, key id, ARN or kid of a key this function may use")
 
     @functools.cached_property
     def _keys_by_identifier(self) -> dict[str, ConfiguredKey]:
@@ -251,6 +263,9 @@ def reset_kms_client() -> None:
     global _client
     with _client_lock:
         _client = None
+    # Another endpoint or account may hold other keys under the same ARNs (local endpoints, stubs).
+    with _kids_lock:
+        _kids.clear()
 
 
 # KMS error codes by the DeriveError they become. KeyUnavailableException is KMS's own 5xx "key
@@ -327,6 +342,22 @@ def _get_public_key(key: ConfiguredKey) -> bytes:
     if not isinstance(public_key, bytes):
         raise KmsUnavailable("KMS returned no public key")
     return public_key
+
+
+_kids: dict[str, str] = {}
+_kids_lock = threading.Lock()
+
+
+def key_kid(key: ConfiguredKey) -> str:
+    """The kid (RFC 7638 thumbprint of the public JWK) of ``key``: one GetPublicKey per key and container,
+    then remembered (a key's public key never changes)."""
+    with _kids_lock:
+        kid = _kids.get(key.arn)
+    if kid is None:
+        kid = _public_key_response(key)["jwk"]["kid"]
+        with _kids_lock:
+            _kids[key.arn] = kid
+    return kid
 
 
 # --- serving an invocation -----------------------------------------------------------------------
@@ -412,7 +443,7 @@ def _serve(event: object, context: object, record: InvocationRecord) -> dict[str
     request = parse_request(event)
     record.action = "public_key" if isinstance(request, PublicKeyRequest) else "derive"
     configuration = load_configuration()
-    key = configuration.resolve(request.key_id)
+    key = configuration.resolve(request.key_id, key_kid)
     record.key_arn = key.arn
     if isinstance(request, PublicKeyRequest):
         return _public_key_response(key)

@@ -8,13 +8,22 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``ReplicaKeyAgreementKey``: a replica of a multi-Region one in another Region, with the same policy model;
 * ``DeriveFunction``: the derive Lambda, bundled without Docker from the installed ``kmsecdh`` package;
 * ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters and alarms;
-* ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs.
+* ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs;
+* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory.
 """
 
 from kmsecdh_cdk.audit import KeyUsageAudit
 from kmsecdh_cdk.derive_function import DeriveFunction
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.network import IsolatedNetwork
+from kmsecdh_cdk.public_key_directory import PublicKeyDirectory
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 
-__all__ = ["DeriveFunction", "IsolatedNetwork", "KeyAgreementKey", "KeyUsageAudit", "ReplicaKeyAgreementKey"]
+__all__ = [
+    "DeriveFunction",
+    "IsolatedNetwork",
+    "KeyAgreementKey",
+    "KeyUsageAudit",
+    "PublicKeyDirectory",
+    "ReplicaKeyAgreementKey",
+]

@@ -23,6 +23,8 @@ topic:
   ``allowed_deriver_arns``
 * ``KeyAccessDenied``: an AccessDenied* error of a KMS call on one of ``key_arns``
 * ``KeyAliasChanged``: CreateAlias / UpdateAlias / DeleteAlias of one of ``alias_names``
+* ``RetiredOrDisabledKeyUsed``: DeriveSharedSecret refused on one of ``key_arns`` because it is disabled or
+  pending deletion, or any DeriveSharedSecret on one of ``retired_key_arns``
 
 and for each of ``derive_functions``:
 
@@ -59,6 +61,7 @@ from kmsecdh_cdk.audit_patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     alias_changed_pattern,
     derive_by_unallowed_principal_pattern,
+    derive_on_unusable_key_pattern,
     derive_outside_function_pattern,
     estimated_pattern_length,
     function_changed_pattern,
@@ -66,6 +69,7 @@ from kmsecdh_cdk.audit_patterns import (
     key_access_denied_pattern,
     key_disabled_or_deletion_scheduled_pattern,
     key_policy_or_grant_changed_pattern,
+    retired_key_used_pattern,
     role_changed_pattern,
 )
 from kmsecdh_cdk.iam_actions import (
@@ -117,6 +121,12 @@ KEY_ALIAS_CHANGED = AuditedEvent(
     "An alias of a kmsecdh key was created, updated or deleted (CreateAlias/UpdateAlias/DeleteAlias).",
     per_resource=True,
 )
+RETIRED_OR_DISABLED_KEY_USED = AuditedEvent(
+    "RetiredOrDisabledKeyUsed",
+    "DeriveSharedSecret was called on a retired generation of a kmsecdh key, or refused because the key is "
+    "disabled or pending deletion: a peer or application still uses a key taken out of service.",
+    per_resource=True,
+)
 FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL = AuditedEvent(
     "DeriveFunctionInvokedByUnallowedPrincipal",
     "The kmsecdh derive function was invoked by a principal that is not a configured caller.",
@@ -145,6 +155,7 @@ AUDITED_EVENTS: tuple[AuditedEvent, ...] = (
     DERIVE_BY_UNALLOWED_PRINCIPAL,
     KEY_ACCESS_DENIED,
     KEY_ALIAS_CHANGED,
+    RETIRED_OR_DISABLED_KEY_USED,
     FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL,
     FUNCTION_CHANGED,
     ROLE_CHANGED,
@@ -173,7 +184,9 @@ class AuditedFunction:
 class KeyUsageAudit(Construct):
     """A trail (or an organisation trail's log group), metric filters and alarms on the project's keys.
 
-    :param key_arns: the key-agreement keys to watch (tokens allowed).
+    :param key_arns: the key-agreement keys to watch (tokens allowed), retired generations included.
+    :param retired_key_arns: those of ``key_arns`` that are retired generations (disabled by their stack):
+        every derive on them alarms; default none.
     :param allowed_deriver_arns: every principal the key policies allow to derive (roles or users).
     :param alias_names: the keys' aliases (``alias/...``) whose creation, update or deletion alarms; default
         none.
@@ -201,6 +214,7 @@ class KeyUsageAudit(Construct):
         key_arns: Sequence[str],
         allowed_deriver_arns: Sequence[str],
         alias_names: Sequence[str] = (),
+        retired_key_arns: Sequence[str] = (),
         derive_functions: Sequence[AuditedFunction] = (),
         existing_log_group_name: str | None = None,
         alarm_email: str | None = None,
@@ -220,7 +234,12 @@ class KeyUsageAudit(Construct):
             raise ValueError("KeyUsageAudit needs allowed_deriver_arns: every DeriveSharedSecret would alarm")
         if existing_log_group_name is not None and not existing_log_group_name.strip():
             raise ValueError("existing_log_group_name is empty; pass None to create a trail")
-        patterns = self._patterns(key_arns, allowed_deriver_arns, list(alias_names), derive_functions)
+        retired_key_arns = list(retired_key_arns)
+        if any(arn not in key_arns for arn in retired_key_arns):
+            raise ValueError("retired_key_arns must be among key_arns")
+        patterns = self._patterns(
+            key_arns, allowed_deriver_arns, list(alias_names), retired_key_arns, derive_functions
+        )
 
         self._removal_policy = removal_policy
         self.trail: cloudtrail.Trail | None = None
@@ -253,6 +272,7 @@ class KeyUsageAudit(Construct):
         key_arns: list[str],
         allowed_deriver_arns: list[str],
         alias_names: list[str],
+        retired_key_arns: list[str],
         derive_functions: list[AuditedFunction],
     ) -> dict[AuditedEvent, list[str]]:
         """Every event's patterns; events without a resource to watch (no alias, no function) are left out."""
@@ -269,6 +289,10 @@ class KeyUsageAudit(Construct):
             ],
             KEY_ACCESS_DENIED: [key_access_denied_pattern(arn) for arn in key_arns],
             KEY_ALIAS_CHANGED: [alias_changed_pattern(name) for name in alias_names],
+            RETIRED_OR_DISABLED_KEY_USED: [
+                *(derive_on_unusable_key_pattern(arn) for arn in key_arns if arn not in retired_key_arns),
+                *(retired_key_used_pattern(arn) for arn in retired_key_arns),
+            ],
             FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL: [
                 _checked(
                     FUNCTION_INVOKED_BY_UNALLOWED_PRINCIPAL,

@@ -65,6 +65,9 @@ ROLE_CHANGE_EVENT_NAMES: tuple[str, ...] = (
     "DeleteRole",
 )
 ALIAS_CHANGE_EVENT_NAMES: tuple[str, ...] = ("CreateAlias", "UpdateAlias", "DeleteAlias")
+# KMS's error codes for a call on a key that cannot be used in its state: disabled (DisabledException), or
+# pending deletion, pending import or unavailable (KMSInvalidStateException).
+UNUSABLE_KEY_ERROR_CODES: tuple[str, ...] = ("DisabledException", "KMSInvalidStateException")
 
 
 def key_disabled_or_deletion_scheduled_pattern() -> str:
@@ -93,12 +96,30 @@ def derive_by_unallowed_principal_pattern(key_arn: str, allowed_deriver_arns: Se
     )
 
 
+def derive_on_unusable_key_pattern(key_arn: str) -> str:
+    """DeriveSharedSecret on ``key_arn`` refused because the key is disabled or pending deletion: someone
+    still uses a generation that was taken out of service (or a key disabled by hand)."""
+    return _pattern(
+        _KMS_EVENT_SOURCE,
+        '($.eventName = "DeriveSharedSecret")',
+        _any_equal("$.errorCode", UNUSABLE_KEY_ERROR_CODES),
+        _names_key(key_arn),
+    )
+
+
+def retired_key_used_pattern(key_arn: str) -> str:
+    """Any DeriveSharedSecret on a retired generation's key, refused or not: the stack disabled it, so one
+    that succeeds means the key was enabled again outside the stack, and one that fails means a peer or an
+    application still uses the retired key."""
+    return _pattern(_KMS_EVENT_SOURCE, '($.eventName = "DeriveSharedSecret")', _names_key(key_arn))
+
+
 def key_access_denied_pattern(key_arn: str) -> str:
     """A denied KMS call naming the key: in the event's resources, or by key ARN in the request."""
     return _pattern(
         _KMS_EVENT_SOURCE,
         '($.errorCode = "AccessDenied*")',
-        f'(($.resources[0].ARN = "{key_arn}") || ($.requestParameters.keyId = "{key_arn}"))',
+        _names_key(key_arn),
     )
 
 
@@ -166,6 +187,12 @@ def estimated_pattern_length(pattern: str) -> int:
     """The pattern's length once deployed, counting each unresolved token at ``TOKEN_LENGTH_BOUND``."""
     tokens = _TOKEN.findall(pattern)
     return len(_TOKEN.sub("", pattern)) + TOKEN_LENGTH_BOUND * len(tokens)
+
+
+def _names_key(key_arn: str) -> str:
+    """The event is about ``key_arn``: in its resources, or by key ARN in the request (a refused call may
+    lack the resource)."""
+    return f'(($.resources[0].ARN = "{key_arn}") || ($.requestParameters.keyId = "{key_arn}"))'
 
 
 def _pattern(*conditions: str) -> str:

@@ -8,7 +8,7 @@ derive with, and read the public keys of, the keys it is given, and write to its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
@@ -65,6 +65,11 @@ class DeriveFunction(Construct):
     ``function_name`` and ``role_name`` fix the physical names (default: generated), for a function that
     another Region's audit names before it exists.
 
+    ``aliases`` (default: each key's ``alias_name``) are the alias names the function is configured with,
+    each naming one of ``keys``; the default key's first alias is the default. A key no alias names (a
+    retired generation, disabled) keeps the role among its derivers, so its key policy stays whole, but the
+    function never uses it.
+
     Rejected at construct time: no keys, two keys with one alias, a default key not among ``keys``,
     reserved concurrency below 1, a timeout under MIN_TIMEOUT_SECONDS, ``vpc`` without
     ``kms_endpoint`` (the key policy could not pin the endpoint) and network settings without ``vpc``.
@@ -77,6 +82,7 @@ class DeriveFunction(Construct):
         *,
         keys: Sequence[KeyAgreementKey],
         default_key: KeyAgreementKey | None = None,
+        aliases: Mapping[str, KeyAgreementKey] | None = None,
         allow_raw_secret: bool = False,
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -95,7 +101,9 @@ class DeriveFunction(Construct):
     ) -> None:
         super().__init__(scope, id)
         keys = tuple(keys)
-        default_key = _validated_default_key(keys, default_key)
+        aliases = _validated_aliases(keys, aliases)
+        default_key = _validated_default_key(tuple(aliases.values()), default_key)
+        default_alias = next(alias for alias, key in aliases.items() if key is default_key)
         _validate_network(vpc, vpc_subnets, security_groups, kms_endpoint)
         if reserved_concurrent_executions is not None and reserved_concurrent_executions < 1:
             raise ValueError(
@@ -137,9 +145,9 @@ class DeriveFunction(Construct):
             role=self.role,
             environment={
                 KEYS_VARIABLE: cdk.Stack.of(self).to_json_string(
-                    {key.alias_name: {"arn": key.key_arn, "key_spec": key.key_spec} for key in keys}
+                    {alias: {"arn": key.key_arn, "key_spec": key.key_spec} for alias, key in aliases.items()}
                 ),
-                DEFAULT_KEY_VARIABLE: default_key.alias_name,
+                DEFAULT_KEY_VARIABLE: default_alias,
                 ALLOW_RAW_SECRET_VARIABLE: "true" if allow_raw_secret else "false",
             },
             environment_encryption=self.environment_key,
@@ -253,15 +261,29 @@ class DeriveFunction(Construct):
 _DEAD_LETTER_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "Serverless")
 
 
+def _validated_aliases(
+    keys: tuple[KeyAgreementKey, ...], aliases: Mapping[str, KeyAgreementKey] | None
+) -> dict[str, KeyAgreementKey]:
+    if not keys:
+        raise ValueError("DeriveFunction needs at least one key in keys")
+    if aliases is None:
+        names = [key.alias_name for key in keys]
+        duplicates = sorted({alias for alias in names if names.count(alias) > 1})
+        if duplicates:
+            raise ValueError(f"DeriveFunction keys share alias names: {', '.join(duplicates)}")
+        return {key.alias_name: key for key in keys}
+    if not aliases:
+        raise ValueError("DeriveFunction aliases must name at least one key")
+    for alias, key in aliases.items():
+        if not any(key is given for given in keys):
+            raise ValueError(f"DeriveFunction alias {alias} names a key that is not one of keys")
+    return dict(aliases)
+
+
 def _validated_default_key(
     keys: tuple[KeyAgreementKey, ...], default_key: KeyAgreementKey | None
 ) -> KeyAgreementKey:
-    if not keys:
-        raise ValueError("DeriveFunction needs at least one key in keys")
     aliases = [key.alias_name for key in keys]
-    duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
-    if duplicates:
-        raise ValueError(f"DeriveFunction keys share alias names: {', '.join(duplicates)}")
     if default_key is None:
         return keys[0]
     if not any(key is default_key for key in keys):

@@ -98,3 +98,15 @@ CLOUDTRAIL_LOG_DELIVERY_ACTION = "s3:PutObject"
 CLOUDTRAIL_LOG_DECRYPTION_ACTION = "kms:Decrypt"
 # CloudWatch alarms publishing to the KMS-encrypted alarm topic.
 ALARM_TOPIC_ENCRYPTION_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
+
+# The public-key directory (kmsecdh_cdk.public_key_directory): its signing key signs ES384 only, its bucket
+# takes and serves the one directory object.
+SIGN_ACTION = "kms:Sign"
+SIGNING_ALGORITHM_CONDITION_KEY = "kms:SigningAlgorithm"
+DIRECTORY_SIGNING_ALGORITHM = "ECDSA_SHA_384"
+SIGNATURE_VERIFICATION_ACTIONS: tuple[str, ...] = ("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")
+DIRECTORY_PUBLISH_ACTION = "s3:PutObject"
+DIRECTORY_READ_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:GetObjectVersion")
+
+# The pipeline's publish step assumes the environment's publisher role.
+ASSUME_ROLE_ACTION = "sts:AssumeRole"

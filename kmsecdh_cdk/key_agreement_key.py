@@ -155,6 +155,10 @@ class KeyAgreementKey(Construct):
         (``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``); with an organisation id, both must hold.
     :param multi_region: a multi-Region primary key (id ``mrk-...``), to be replicated with
         ``ReplicaKeyAgreementKey`` (the replicating roles need ``allow_replication``).
+    :param generation_alias_name: a second alias naming this key for good, as one generation of a rotated
+        key spec (``alias/...-p256-2026-11``), while ``alias_name`` may move on (``point_alias_at``).
+    :param enabled: False disables the key (a retired generation): its policy stays whole, every
+        cryptographic operation fails until it is enabled again; never deleted for that.
     """
 
     def __init__(
@@ -175,6 +179,8 @@ class KeyAgreementKey(Construct):
         public_key_reader_organization_id: str | None = None,
         public_key_reader_org_paths: Sequence[str] = (),
         multi_region: bool = False,
+        generation_alias_name: str | None = None,
+        enabled: bool = True,
     ) -> None:
         super().__init__(scope, id)
         check_key_spec(key_spec)
@@ -215,8 +221,14 @@ class KeyAgreementKey(Construct):
             alias_name=alias_name,
             pending_window=pending_window,
             removal_policy=removal_policy,
+            enabled=enabled,
         )
         self.alias_name: str = alias_name
+        self.enabled: bool = enabled
+        self.generation_alias_name: str | None = generation_alias_name
+        self.generation_alias = (
+            self._add_alias("GenerationAlias", generation_alias_name) if generation_alias_name else None
+        )
         self.key_spec: str = key_spec
         if organization_readers and isinstance(self.key_resource, kms.CfnKey):
             skip_checkov(
@@ -241,6 +253,7 @@ class KeyAgreementKey(Construct):
         alias_name: str,
         pending_window: Duration,
         removal_policy: RemovalPolicy,
+        enabled: bool,
     ) -> kms.CfnKey | kms.CfnReplicaKey:
         """The key and its alias, with ``self._policy``; sets ``key``, ``alias``, ``key_arn``, ``key_id``."""
         self.key = kms.Key(
@@ -254,13 +267,33 @@ class KeyAgreementKey(Construct):
             removal_policy=removal_policy,
             enable_key_rotation=False,
             multi_region=self.multi_region or None,
+            # None leaves the template as it was before generations (Enabled absent means enabled).
+            enabled=None if enabled else False,
         )
-        self.alias = kms.Alias(self, "Alias", alias_name=alias_name, target_key=self.key)
         self.key_arn: str = self.key.key_arn
         self.key_id: str = self.key.key_id
+        self.alias = self._add_alias("Alias", alias_name)
         resource = self.key.node.default_child
         assert isinstance(resource, kms.CfnKey)
         return resource
+
+    def _add_alias(self, id: str, alias_name: str) -> kms.CfnAlias:
+        """An alias naming this key."""
+        alias = kms.Alias(self, id, alias_name=alias_name, target_key=self.key)
+        resource = alias.node.default_child
+        assert isinstance(resource, kms.CfnAlias)
+        return resource
+
+    def point_alias_at(self, key: KeyAgreementKey) -> None:
+        """Make ``alias_name`` name ``key`` (the current generation of the same spec) instead of this key.
+
+        The alias resource stays where it is and only its target changes: an update in place. Moving the alias
+        to another construct would make CloudFormation create the new alias before deleting the old one, and
+        KMS refuses a second alias of the same name.
+        """
+        if key.key_spec != self.key_spec:
+            raise ValueError(f"{self.alias_name} names {self.key_spec} keys, not {key.key_spec}")
+        self.alias.target_key_id = key.key_arn
 
     def allow_replication(self, role_arn: str) -> None:
         """Let ``role_arn`` (a replica Region's CloudFormation execution role) create replicas of this

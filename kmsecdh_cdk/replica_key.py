@@ -50,6 +50,8 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
         public_key_readers: Sequence[iam.IPrincipal] = (),
         public_key_reader_organization_id: str | None = None,
         public_key_reader_org_paths: Sequence[str] = (),
+        generation_alias_name: str | None = None,
+        enabled: bool = True,
     ) -> None:
         self._primary_key_arn = primary_key_arn
         super().__init__(
@@ -66,6 +68,8 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
             public_key_readers=public_key_readers,
             public_key_reader_organization_id=public_key_reader_organization_id,
             public_key_reader_org_paths=public_key_reader_org_paths,
+            generation_alias_name=generation_alias_name,
+            enabled=enabled,
         )
 
     def _create_key(
@@ -76,6 +80,7 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
         alias_name: str,
         pending_window: Duration,
         removal_policy: RemovalPolicy,
+        enabled: bool,
     ) -> kms.CfnReplicaKey:
         replica = kms.CfnReplicaKey(
             self,
@@ -83,15 +88,18 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
             primary_key_arn=self._primary_key_arn,
             key_policy=self._policy,
             description=description,
-            enabled=True,
+            enabled=enabled,
             pending_window_in_days=int(pending_window.to_days()),
         )
         replica.apply_removal_policy(removal_policy)
         self.key = None
-        self.alias = kms.CfnAlias(self, "Alias", alias_name=alias_name, target_key_id=replica.attr_key_id)
         self.key_arn: str = replica.attr_arn
         self.key_id: str = replica.attr_key_id
+        self.alias = self._add_alias("Alias", alias_name)
         return replica
+
+    def _add_alias(self, id: str, alias_name: str) -> kms.CfnAlias:
+        return kms.CfnAlias(self, id, alias_name=alias_name, target_key_id=self.key_id)
 
     def allow_replication(self, role_arn: str) -> None:
         raise ValueError(f"{self.alias_name} is a replica: only its primary key can be replicated")

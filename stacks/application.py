@@ -15,7 +15,7 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
-from stacks.config import CONTEXT_KEY, parse_environments
+from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
 from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
@@ -28,7 +28,8 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
     app = App(outdir=outdir, context=dict(context) if context is not None else None)
     for pack in NAG_PACKS:
         Validations.of(app).add_plugins(pack(app))
-    environments = parse_environments(app.node.try_get_context(CONTEXT_KEY))
+    today = parse_today(app.node.try_get_context(TODAY_CONTEXT_KEY))
+    environments = parse_environments(app.node.try_get_context(CONTEXT_KEY), today)
     pipeline_context = app.node.try_get_context(PIPELINE_CONTEXT_KEY)
     pipeline = parse_pipeline(pipeline_context, environments) if pipeline_context is not None else None
     stages = {name: KmsEcdhStage(app, config) for name, config in environments.items()}
@@ -38,6 +39,7 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
             "Pipeline",
             config=pipeline,
             stages={name: stages[name] for name in pipeline.environments},
+            environments=environments,
             env=Environment(account=pipeline.account, region=pipeline.region),
             stack_name="kmsecdh-pipeline",
             description="kmsecdh: the pipeline deploying the environments of cdk.json in waves",

@@ -26,6 +26,7 @@ class AuditStack(Stack):
         key_arns: Sequence[str],
         allowed_deriver_arns: Sequence[str],
         alias_names: Sequence[str],
+        retired_key_arns: Sequence[str],
         derive_functions: Sequence[AuditedFunction],
         **kwargs: object,
     ) -> None:
@@ -36,6 +37,7 @@ class AuditStack(Stack):
             key_arns=key_arns,
             allowed_deriver_arns=allowed_deriver_arns,
             alias_names=alias_names,
+            retired_key_arns=retired_key_arns,
             derive_functions=derive_functions,
             existing_log_group_name=config.trail_log_group_name if config.trail_mode == "existing" else None,
             alarm_email=config.alarm_email,

@@ -6,6 +6,8 @@ Every problem is reported as one ``EnvironmentConfigError`` naming the environme
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import re
 from collections.abc import Mapping
@@ -21,6 +23,9 @@ from kmsecdh_cdk.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_D
 from kmsecdh_cdk.principals import ARN_WILDCARDS, check_exact_principal_arn
 
 CONTEXT_KEY = "environments"
+TODAY_CONTEXT_KEY = "kmsecdh:today"
+"""Context value ``YYYY-MM-DD`` standing in for today's date (UTC) when generations' ``retire_after`` are
+compared: tests synthesize each step of the rotation runbook with it, an operator can preview a date."""
 
 ACCOUNT_PATTERN = re.compile(r"\d{12}")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
@@ -30,6 +35,9 @@ PRINCIPAL_ARN_PATTERN = re.compile(
     r"(root|(role|user)/([\x21-\x7e]+/)?[\w+=,.@-]{1,64})"
 )
 ENVIRONMENT_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
+# A generation's name ends its alias (alias/kmsecdh-<environment>-p256-<generation>), e.g. 2026-11.
+GENERATION_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
+GENERATION_FIELDS = ("name", "retire_after")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 LOG_GROUP_NAME_PATTERN = re.compile(r"[\w#./-]{1,512}")
 # AWS Organizations: an organisation id, and an organisation entity path as aws:PrincipalOrgPaths carries it
@@ -82,6 +90,27 @@ TrailMode = Literal["create", "existing"]
 RemovalPolicyName = Literal["retain", "destroy"]
 
 
+@dataclass(frozen=True)
+class KeyGeneration:
+    """One generation of a key spec: its own KMS key, usable until ``retire_after`` (inclusive).
+
+    ``name`` is None for the one implicit generation of a spec without ``key_generations`` (no generation
+    alias). ``retired`` is whether ``retire_after`` had passed on the day of synthesis: the stack then
+    disables the key (never deletes it) and the derive function is no longer configured with it.
+    """
+
+    name: str | None
+    retire_after: datetime.date | None = None
+    retired: bool = False
+
+    @property
+    def status(self) -> Literal["active", "retired"]:
+        return "retired" if self.retired else "active"
+
+
+IMPLICIT_GENERATION = KeyGeneration(name=None)
+
+
 class EnvironmentConfigError(ValueError):
     """A bad `environments` entry in cdk.json; str() names the environment and the field."""
 
@@ -120,6 +149,16 @@ class EnvironmentConfig:
     public_key_reader_organization_id: str | None = None
     public_key_reader_org_paths: tuple[str, ...] = ()
     replica_regions: tuple[str, ...] = ()
+    key_generations: Mapping[str, tuple[KeyGeneration, ...]] = dataclasses.field(default_factory=dict)
+    directory_publisher_arns: tuple[str, ...] = ()
+
+    def generations(self, key_spec: str) -> tuple[KeyGeneration, ...]:
+        """``key_spec``'s generations, oldest first: those of ``key_generations``, or the implicit one."""
+        return self.key_generations.get(key_spec, (IMPLICIT_GENERATION,))
+
+    def current_generation(self, key_spec: str) -> KeyGeneration:
+        """The newest active generation: the one the spec's alias names and the function uses by default."""
+        return [generation for generation in self.generations(key_spec) if not generation.retired][-1]
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -137,10 +176,33 @@ class EnvironmentConfig:
 FIELDS: tuple[str, ...] = tuple(field for field in EnvironmentConfig.__dataclass_fields__ if field != "name")
 
 
-def parse_environments(context: object) -> dict[str, EnvironmentConfig]:
+def parse_today(context: object) -> datetime.date:
+    """The date generations are retired against: the ``kmsecdh:today`` context value, else today (UTC)."""
+    if context is None:
+        return datetime.datetime.now(datetime.UTC).date()
+    date = _iso_date(context)
+    if date is None:
+        raise EnvironmentConfigError(
+            None, None, f"context {TODAY_CONTEXT_KEY} must be a date YYYY-MM-DD, got {context!r}"
+        )
+    return date
+
+
+def _iso_date(value: object) -> datetime.date | None:
+    """``value`` as a date if it is exactly ``YYYY-MM-DD`` naming a real day, else None."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_environments(context: object, today: datetime.date | None = None) -> dict[str, EnvironmentConfig]:
     """Parse the whole `environments` context value (a mapping of name to entry).
 
-    A JSON string is accepted too: ``cdk deploy -c environments='{"dev": {...}}'`` passes one.
+    A JSON string is accepted too: ``cdk deploy -c environments='{"dev": {...}}'`` passes one. ``today``
+    (default: today, UTC) decides which generations are retired.
     """
     if isinstance(context, str):
         try:
@@ -149,10 +211,11 @@ def parse_environments(context: object) -> dict[str, EnvironmentConfig]:
             raise EnvironmentConfigError(None, None, f"not valid JSON: {error}") from None
     if not isinstance(context, Mapping) or not context:
         raise EnvironmentConfigError(None, None, "the cdk.json context value must be a non-empty object")
-    return {name: parse_environment(name, entry) for name, entry in context.items()}
+    today = today or parse_today(None)
+    return {name: parse_environment(name, entry, today) for name, entry in context.items()}
 
 
-def parse_environment(name: str, entry: object) -> EnvironmentConfig:
+def parse_environment(name: str, entry: object, today: datetime.date | None = None) -> EnvironmentConfig:
     if not isinstance(name, str) or not ENVIRONMENT_NAME_PATTERN.fullmatch(name):
         raise EnvironmentConfigError(
             str(name), None, "environment names are lower-case letters, digits and '-', at most 20"
@@ -167,6 +230,7 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
     account = reader.optional_str("account", ACCOUNT_PATTERN, "a 12-digit AWS account id")
     region = reader.optional_str("region", REGION_PATTERN, "an AWS Region name such as eu-west-1")
     key_specs = reader.key_specs()
+    key_generations = reader.key_generations(key_specs, today or parse_today(None))
     minimum_window = reader.int_in_range(
         "minimum_deletion_window_days", MIN_PENDING_WINDOW_DAYS, MAX_PENDING_WINDOW_DAYS
     )
@@ -246,6 +310,8 @@ def parse_environment(name: str, entry: object) -> EnvironmentConfig:
         public_key_reader_organization_id=organization_id,
         public_key_reader_org_paths=org_paths,
         replica_regions=replica_regions,
+        key_generations=key_generations,
+        directory_publisher_arns=reader.principal_arns("directory_publisher_arns", exact=True),
     )
 
 
@@ -375,3 +441,66 @@ class _Reader:
         if len(set(values)) != len(values):
             raise self._error(field, "lists a key spec twice")
         return tuple(values)
+
+    def key_generations(
+        self, key_specs: tuple[str, ...], today: datetime.date
+    ) -> dict[str, tuple[KeyGeneration, ...]]:
+        """Each listed spec's generations, oldest first, with at least one still active on ``today``."""
+        field = "key_generations"
+        values = self._entry.get(field, {})
+        if not isinstance(values, Mapping):
+            raise self._error(
+                field,
+                'must be an object of key spec to a list of generations, e.g. {"ECC_NIST_P256": '
+                f'[{{"name": "2026-11"}}]}}, got {values!r}',
+            )
+        generations = {}
+        for key_spec, entries in values.items():
+            if key_spec not in key_specs:
+                raise self._error(
+                    f"{field}.{key_spec}", f"{key_spec!r} is not in key_specs ({', '.join(key_specs)})"
+                )
+            generations[key_spec] = self._generations(f"{field}.{key_spec}", entries, today)
+        return generations
+
+    def _generations(self, field: str, entries: object, today: datetime.date) -> tuple[KeyGeneration, ...]:
+        if not isinstance(entries, list) or not entries:
+            raise self._error(
+                field, f"must be a non-empty list of generations, oldest first, got {entries!r}"
+            )
+        generations = tuple(
+            self._generation(f"{field}[{index}]", entry, today) for index, entry in enumerate(entries)
+        )
+        names = [generation.name for generation in generations]
+        if len(set(names)) != len(names):
+            repeated = next(name for name in names if names.count(name) > 1)
+            raise self._error(field, f"names the generation {repeated!r} twice")
+        if all(generation.retired for generation in generations):
+            raise self._error(
+                field,
+                f"every generation is retired on {today.isoformat()}: the spec would have no usable key; "
+                "add a generation (or move a retire_after later)",
+            )
+        return generations
+
+    def _generation(self, field: str, entry: object, today: datetime.date) -> KeyGeneration:
+        if not isinstance(entry, Mapping):
+            raise self._error(field, f'must be an object such as {{"name": "2026-11"}}, got {entry!r}')
+        unknown = sorted(set(entry) - set(GENERATION_FIELDS))
+        if unknown:
+            raise self._error(
+                f"{field}.{unknown[0]}", f"unknown field (known: {', '.join(GENERATION_FIELDS)})"
+            )
+        name = entry.get("name")
+        if not isinstance(name, str) or not GENERATION_NAME_PATTERN.fullmatch(name):
+            raise self._error(
+                f"{field}.name",
+                f"required: lower-case letters, digits and '-', at most 20, such as 2026-11; got {name!r}",
+            )
+        retire_after = entry.get("retire_after")
+        if retire_after is None:
+            return KeyGeneration(name=name)
+        date = _iso_date(retire_after)
+        if date is None:
+            raise self._error(f"{field}.retire_after", f"must be a date YYYY-MM-DD, got {retire_after!r}")
+        return KeyGeneration(name=name, retire_after=date, retired=today > date)

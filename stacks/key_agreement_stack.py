@@ -6,6 +6,7 @@ across stacks, each would import from the other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Fn, Stack
@@ -16,18 +17,49 @@ from constructs import Construct
 from kmsecdh_cdk.derive_function import DeriveFunction
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.network import IsolatedNetwork
-from stacks.config import EnvironmentConfig
+from stacks.config import EnvironmentConfig, KeyGeneration
 
 
 def alias_name(config: EnvironmentConfig, key_spec: str) -> str:
-    """``alias/kmsecdh-<environment>-<curve>``, e.g. alias/kmsecdh-dev-p256."""
+    """``alias/kmsecdh-<environment>-<curve>``, e.g. alias/kmsecdh-dev-p256: the spec's current generation."""
     curve = key_spec.removeprefix("ECC_NIST_").lower()
     return f"alias/{config.resource_name_prefix}-{curve}"
 
 
-def key_construct_id(key_spec: str) -> str:
-    """``P256`` for ECC_NIST_P256."""
-    return key_spec.removeprefix("ECC_NIST_").title()
+def generation_alias_name(config: EnvironmentConfig, key_spec: str, generation: KeyGeneration) -> str | None:
+    """``alias/kmsecdh-<environment>-<curve>-<generation>``, e.g. alias/kmsecdh-prod-p256-2026-11 (None for
+    the implicit generation of a spec without ``key_generations``)."""
+    if generation.name is None:
+        return None
+    return f"{alias_name(config, key_spec)}-{generation.name}"
+
+
+def key_construct_id(
+    key_spec: str, generation_index: int = 0, generation: KeyGeneration | None = None
+) -> str:
+    """``P256`` for ECC_NIST_P256's first generation, ``P256-2027-05`` for a later one named 2027-05.
+
+    The first generation keeps the id a spec without generations has, so listing an existing key as the
+    first generation leaves its logical id, and the key, as they are.
+    """
+    spec_id = key_spec.removeprefix("ECC_NIST_").title()
+    if generation_index == 0 or generation is None or generation.name is None:
+        return spec_id
+    return f"{spec_id}-{generation.name}"
+
+
+@dataclass(frozen=True)
+class GenerationKey:
+    """One generation's key in this stack."""
+
+    key_spec: str
+    generation: KeyGeneration
+    key: KeyAgreementKey
+    current: bool
+    spec_alias_name: str
+    """The spec's alias, naming the current generation."""
+    own_alias_name: str | None
+    """The generation's own alias (None for the implicit generation, which has only the spec's alias)."""
 
 
 def key_settings(config: EnvironmentConfig, key_spec: str) -> dict[str, Any]:
@@ -39,7 +71,11 @@ def key_settings(config: EnvironmentConfig, key_spec: str) -> dict[str, Any]:
         "pending_window": Duration.days(config.pending_window_days),
         "minimum_deletion_window_days": config.minimum_deletion_window_days,
         "removal_policy": config.cdk_removal_policy,
-        "public_key_readers": [iam.ArnPrincipal(arn) for arn in config.public_key_reader_arns],
+        # The directory's publishers fetch every generation's public key to sign it.
+        "public_key_readers": [
+            iam.ArnPrincipal(arn)
+            for arn in dict.fromkeys([*config.public_key_reader_arns, *config.directory_publisher_arns])
+        ],
         "public_key_reader_organization_id": config.public_key_reader_organization_id,
         "public_key_reader_org_paths": config.public_key_reader_org_paths,
     }
@@ -48,13 +84,15 @@ def key_settings(config: EnvironmentConfig, key_spec: str) -> dict[str, Any]:
 class KeyAgreementStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
-        self.keys = self._create_keys(config)
+        self.generation_keys = self._create_generations(config)
+        self.keys = [generation.key for generation in self.generation_keys]
 
         self.network = IsolatedNetwork(self, "Network") if config.network_isolation else None
         self.derive_function = DeriveFunction(
             self,
             "Derive",
             keys=self.keys,
+            aliases=self.function_aliases,
             allow_raw_secret=config.allow_raw_secret,
             application_log_level=getattr(lambda_.ApplicationLogLevel, config.log_level),
             reserved_concurrent_executions=config.reserved_concurrency,
@@ -88,20 +126,103 @@ class KeyAgreementStack(Stack):
             value=self.derive_function.function.function_arn,
             description="What an organisation trail's Lambda data event selector names (resources.ARN)",
         )
-        for key in self.keys:
-            CfnOutput(self, f"{key.node.id}KeyArn", value=key.key_arn, description=f"{key.alias_name} ARN")
+        for generation in self.generation_keys:
+            if generation.current:
+                CfnOutput(
+                    self,
+                    f"{key_construct_id(generation.key_spec)}KeyArn",
+                    value=generation.key.key_arn,
+                    description=f"{alias_name(config, generation.key_spec)} ARN (the current generation)",
+                )
+        CfnOutput(
+            self,
+            "KeyGenerations",
+            value=self.to_json_string(
+                [
+                    {
+                        "key_spec": generation.key_spec,
+                        "generation": generation.generation.name,
+                        "alias": generation.own_alias_name or generation.key.alias_name,
+                        "arn": generation.key.key_arn,
+                        "status": generation.generation.status,
+                        "current": generation.current,
+                        "retire_after": generation.generation.retire_after.isoformat()
+                        if generation.generation.retire_after
+                        else None,
+                    }
+                    for generation in self.generation_keys
+                ]
+            ),
+            description="Every generation of every key spec (kmsecdh directory publish reads it)",
+        )
 
-    def _create_keys(self, config: EnvironmentConfig) -> list[KeyAgreementKey]:
-        """One key per configured spec (multi-Region primaries when the environment has replica Regions)."""
-        return [
-            KeyAgreementKey(
-                self,
-                key_construct_id(key_spec),
-                multi_region=bool(config.replica_regions),
-                **key_settings(config, key_spec),
-            )
-            for key_spec in config.key_specs
+    @property
+    def function_aliases(self) -> dict[str, KeyAgreementKey]:
+        """The aliases the derive function is configured with: each spec's alias for its current generation
+        (the first spec's is the default), then every active generation's own alias."""
+        aliases = {
+            generation.spec_alias_name: generation.key
+            for generation in self.generation_keys
+            if generation.current
+        }
+        for generation in self.generation_keys:
+            if not generation.generation.retired and generation.own_alias_name is not None:
+                aliases[generation.own_alias_name] = generation.key
+        return aliases
+
+    @property
+    def alias_names(self) -> list[str]:
+        """Every alias of the stack's keys (spec aliases and generation aliases), for the audit."""
+        spec_aliases = [
+            generation.spec_alias_name for generation in self.generation_keys if generation.current
         ]
+        own_aliases = [
+            generation.own_alias_name
+            for generation in self.generation_keys
+            if generation.own_alias_name is not None
+        ]
+        return spec_aliases + own_aliases
+
+    def _create_generations(self, config: EnvironmentConfig) -> list[GenerationKey]:
+        """One key per generation of each configured spec (multi-Region primaries when the environment has
+        replica Regions); retired generations disabled. The spec's alias lives on its first generation's key
+        and names the current one."""
+        generation_keys = []
+        for key_spec in config.key_specs:
+            current = config.current_generation(key_spec)
+            spec_keys = []
+            for index, generation in enumerate(config.generations(key_spec)):
+                settings = key_settings(config, key_spec)
+                own_alias = generation_alias_name(config, key_spec, generation)
+                if index == 0:
+                    settings["generation_alias_name"] = own_alias
+                else:
+                    settings["alias_name"] = own_alias
+                key = self._create_key(
+                    config,
+                    key_construct_id(key_spec, index, generation),
+                    enabled=not generation.retired,
+                    **settings,
+                )
+                spec_keys.append(
+                    GenerationKey(
+                        key_spec,
+                        generation,
+                        key,
+                        generation is current,
+                        alias_name(config, key_spec),
+                        own_alias,
+                    )
+                )
+            first, current_key = spec_keys[0].key, next(item.key for item in spec_keys if item.current)
+            if current_key is not first:
+                first.point_alias_at(current_key)
+            generation_keys.extend(spec_keys)
+        return generation_keys
+
+    def _create_key(self, config: EnvironmentConfig, id: str, **settings: Any) -> KeyAgreementKey:
+        """One generation's key (a multi-Region primary when the environment has replica Regions)."""
+        return KeyAgreementKey(self, id, multi_region=bool(config.replica_regions), **settings)
 
     def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
         """Physical names of the derive function and its role: generated here."""

@@ -1,5 +1,9 @@
 """The deployment pipeline (CDK Pipelines): source, synth and checks, then the environments in waves.
 
+After an environment with a public-key directory (``directory_publisher_arns``) deploys, a CodeBuild step
+publishes its directory (``kmsecdh directory publish``) as the environment's first publisher role, which it
+assumes: that role must trust the step's role (output ``PublishRoleArn<Environment>`` names it).
+
 The pipeline runs in its own (tooling) account and Region. Its synth step runs ``make synth`` (every
 environment, cdk-nag and checkov) and the template checks (``tests/infra``); it then updates itself and
 deploys each environment's stages, wave after wave, into the environment's own account and Region, through
@@ -12,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Stack, Stage, pipelines
+from aws_cdk import CfnOutput, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.iam_actions import ASSUME_ROLE_ACTION
+from stacks.config import EnvironmentConfig
 from stacks.pipeline_config import PipelineConfig
 
 SYNTH_COMMANDS: tuple[str, ...] = (
@@ -28,6 +34,24 @@ SYNTH_COMMANDS: tuple[str, ...] = (
     ".venv/bin/python -m pytest tests/infra",
 )
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# The AWS CLI profile the publish step signs in with: the environment's publisher role, assumed with the
+# step's own (container) credentials.
+PUBLISHER_PROFILE = "kmsecdh-publisher"
+
+
+def publish_step_id(environment: str) -> str:
+    return f"PublishDirectory-{environment}"
+
+
+def publish_commands(config: EnvironmentConfig) -> list[str]:
+    """Install kmsecdh from the source and publish the environment's directory as its first publisher."""
+    return [
+        "python3 -m pip install --quiet .",
+        f"aws configure set profile.{PUBLISHER_PROFILE}.role_arn {config.directory_publisher_arns[0]}",
+        f"aws configure set profile.{PUBLISHER_PROFILE}.credential_source EcsContainer",
+        f"AWS_PROFILE={PUBLISHER_PROFILE} AWS_REGION={config.region} "
+        f"kmsecdh directory publish --environment {config.name}",
+    ]
 
 
 def approval_step_id(environment: str) -> str:
@@ -44,6 +68,7 @@ class PipelineStack(Stack):
         *,
         config: PipelineConfig,
         stages: Mapping[str, Stage],
+        environments: Mapping[str, EnvironmentConfig],
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -67,6 +92,7 @@ class PipelineStack(Stack):
             ),
         )
         self.waves: list[pipelines.Wave] = []
+        self.publish_steps: dict[str, pipelines.CodeBuildStep] = {}
         for index, names in enumerate(config.waves, start=1):
             wave = self.pipeline.add_wave(f"Wave{index}")
             for name in names:
@@ -75,11 +101,38 @@ class PipelineStack(Stack):
                     if name in config.manual_approval
                     else None
                 )
-                wave.add_stage(stages[name], pre=pre)
+                environment = environments[name]
+                if environment.directory_publisher_arns:
+                    self.publish_steps[name] = self._publish_step(source, environment)
+                post = [self.publish_steps[name]] if name in self.publish_steps else None
+                wave.add_stage(stages[name], pre=pre, post=post)
             self.waves.append(wave)
         # Built now rather than at synthesis, so that the findings below can be acknowledged on its parts.
         self.pipeline.build_pipeline()
+        for name, step in self.publish_steps.items():
+            CfnOutput(
+                self,
+                "PublishRoleArn" + "".join(part.title() for part in name.split("-")),
+                value=step.project.role.role_arn,
+                description=f"The role of {name}'s publish step: {name}'s publisher role must trust it",
+            )
         self._acknowledge_findings()
+
+    @staticmethod
+    def _publish_step(
+        source: pipelines.IFileSetProducer, environment: EnvironmentConfig
+    ) -> pipelines.CodeBuildStep:
+        """After the environment's stacks deployed: its directory, signed and published by its publisher."""
+        return pipelines.CodeBuildStep(
+            publish_step_id(environment.name),
+            input=source,
+            commands=publish_commands(environment),
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    actions=[ASSUME_ROLE_ACTION], resources=[environment.directory_publisher_arns[0]]
+                )
+            ],
+        )
 
     def _acknowledge_findings(self) -> None:
         """Acknowledge, on the narrowest construct, the findings CDK Pipelines' own resources cause."""

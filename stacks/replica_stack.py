@@ -14,6 +14,7 @@ can name them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Stack
 from constructs import Construct
@@ -21,7 +22,7 @@ from constructs import Construct
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 from stacks.config import EnvironmentConfig
-from stacks.key_agreement_stack import KeyAgreementStack, key_construct_id, key_settings
+from stacks.key_agreement_stack import KeyAgreementStack
 
 
 def replica_function_name(config: EnvironmentConfig, region: str) -> str:
@@ -51,16 +52,10 @@ class ReplicaKeyAgreementStack(KeyAgreementStack):
         self._primary_keys = tuple(primary_keys)
         super().__init__(scope, id, config=config, **kwargs)
 
-    def _create_keys(self, config: EnvironmentConfig) -> list[KeyAgreementKey]:
-        return [
-            ReplicaKeyAgreementKey(
-                self,
-                key_construct_id(primary.key_spec),
-                primary_key_arn=primary.key_arn,
-                **key_settings(config, primary.key_spec),
-            )
-            for primary in self._primary_keys
-        ]
+    def _create_key(self, config: EnvironmentConfig, id: str, **settings: Any) -> KeyAgreementKey:
+        """The replica of the home Region's key of the same construct id (the same generation)."""
+        primary = next(key for key in self._primary_keys if key.node.id == id)
+        return ReplicaKeyAgreementKey(self, id, primary_key_arn=primary.key_arn, **settings)
 
     def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
         name = replica_function_name(config, self.region)

@@ -11,6 +11,7 @@ from kmsecdh_cdk.audit import AuditedFunction
 from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
+from stacks.directory_stack import DirectoryStack
 from stacks.key_agreement_stack import KeyAgreementStack
 from stacks.replica_stack import ReplicaKeyAgreementStack, replica_function_name, replica_key_arn
 
@@ -47,15 +48,18 @@ class KmsEcdhStage(Stage):
             )
         ]
         key_arns = [key.key_arn for key in self.key_agreement.keys]
+        retired_key_arns = [key.key_arn for key in self.key_agreement.keys if not key.enabled]
         allowed_deriver_arns = list(self.key_agreement.allowed_deriver_arns)
         # The home trail is multi-Region: the replica Regions' events reach its one log group, so the audit
         # watches the replicas there. Their ARNs are known in this Region without a reference: a replica
         # keeps its primary's key id, and the replica functions and roles have fixed names.
         for region in config.replica_regions:
             name = replica_function_name(config, region)
-            key_arns.extend(
-                replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
-            )
+            replica_key_arns = {
+                key: replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
+            }
+            key_arns.extend(replica_key_arns.values())
+            retired_key_arns.extend(arn for key, arn in replica_key_arns.items() if not key.enabled)
             role_arn = self.key_agreement.format_arn(
                 service="iam", region="", resource="role", resource_name=name
             )
@@ -81,11 +85,26 @@ class KmsEcdhStage(Stage):
             config=config,
             key_arns=key_arns,
             allowed_deriver_arns=allowed_deriver_arns,
-            alias_names=[key.alias_name for key in self.key_agreement.keys],
+            alias_names=self.key_agreement.alias_names,
+            retired_key_arns=retired_key_arns,
             derive_functions=audited_functions,
             stack_name=f"{config.resource_name_prefix}-audit",
             description=f"kmsecdh {config.name}: CloudTrail auditing and alarms for the key agreement keys",
             **common,
+        )
+
+        self.directory = (
+            DirectoryStack(
+                self,
+                "Directory",
+                config=config,
+                stack_name=f"{config.resource_name_prefix}-directory",
+                description=f"kmsecdh {config.name}: the signed public-key directory's signing key, bucket "
+                "and parameter",
+                **common,
+            )
+            if config.directory_publisher_arns
+            else None
         )
 
     def _replica_stacks(

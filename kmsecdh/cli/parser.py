@@ -381,6 +381,53 @@ def build_parser() -> Parser:
         "--function", metavar="NAME", help="ask the derive function (public_key) instead of KMS"
     )
     _add_output(jwks, "write here instead of stdout")
+
+    directory = subcommands.add_parser(
+        "directory",
+        help="the environment's signed public-key directory (a JWK Set in an ES384 JWS)",
+        description="Publish every active generation's public key, signed by the environment's signing key, "
+        "or fetch and verify it with the pinned signing public key.",
+    )
+    directory_commands = directory.add_subparsers(dest="directory_command", required=True, metavar="COMMAND")
+    publish = _add_command(
+        directory_commands,
+        "publish",
+        "directory:publish",
+        help="sign the directory with KMS and write it to the environment's bucket and SSM parameter",
+        description="Read the stack outputs of the environment, fetch every active generation's public key "
+        "(GetPublicKey), sign the JWK Set (KMS Sign, ES384) and publish it.",
+    )
+    publish.add_argument("--environment", required=True, metavar="NAME", help="an environment of cdk.json")
+    _add_output(publish, "also write the JWS here")
+    fetch = _add_command(
+        directory_commands,
+        "fetch",
+        "directory:fetch",
+        help="verify the directory with the pinned signing key and print the current keys",
+        description="Read the directory (the environment's bucket, or a file), verify its signature, signer, "
+        "kids and key ARNs, and print the current generation of each key spec as a JWK Set.",
+    )
+    source = fetch.add_mutually_exclusive_group(required=True)
+    source.add_argument("--environment", metavar="NAME", help="read it from this environment's bucket")
+    source.add_argument("--file", type=Path, metavar="FILE", help="read it from a file")
+    fetch.add_argument(
+        "--verify",
+        action="store_true",
+        required=True,
+        help="verify before printing (required: an unverified directory is never printed)",
+    )
+    fetch.add_argument(
+        "--signing-public-key",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the pinned public key of the environment's signing key (PEM or DER, P-384)",
+    )
+    fetch.add_argument(
+        "--check-kms",
+        action="store_true",
+        help="also compare each key with KMS GetPublicKey of its key ARN",
+    )
     return parser
 
 

@@ -20,6 +20,7 @@ COMMANDS = [
     "hpke",
     "jwe",
     "jwks",
+    "directory",
 ]
 
 

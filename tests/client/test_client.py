@@ -103,7 +103,7 @@ def test_contract_errors_are_the_function_s_classes(make_kms_key, make_peer_key,
     bob, alice = make_kms_key(), make_peer_key("alice")
     derive_function(bob)
     client = DeriveFunctionClient(FUNCTION)
-    with pytest.raises(KeyNotAllowed, match="not an alias name, key id or ARN"):
+    with pytest.raises(KeyNotAllowed, match="not an alias name, key id, ARN or kid"):
         client.derive(alice.public_der.read_bytes(), key_id="alias/not-configured")
     with pytest.raises(InvalidPublicKey, match="secp384r1"):
         client.derive(make_peer_key("p384", "ECC_NIST_P384").public_der.read_bytes())

@@ -47,4 +47,6 @@ def test_every_environment_deploys_matches_its_templates_and_derives_like_openss
             assert f"skipped   kmsecdh-{name}-key-agreement-{region}" in transcript, transcript
     assert transcript.count("handler in-process with") == len(environments), transcript
     assert transcript.count("CLI on alias/") == len(environments), transcript
+    publishing = [name for name, settings in environments.items() if settings.get("directory_publisher_arns")]
+    assert transcript.count("directory publish: ") == len(publishing), transcript
     assert "x AWS::CloudTrail::Trail: reported CREATE_COMPLETE, not created" in transcript

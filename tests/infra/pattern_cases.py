@@ -83,6 +83,31 @@ CASES: tuple[PatternCase, ...] = (
         ("kms_derive_shared_secret_by_user", "kms_derive_key_disabled", "lambda_get_function_denied"),
     ),
     PatternCase(
+        "derive_on_unusable_key",
+        "derive_on_unusable_key_pattern",
+        patterns.derive_on_unusable_key_pattern(KEY),
+        ("kms_derive_key_disabled", "kms_derive_key_pending_deletion"),
+        (
+            "kms_derive_shared_secret_by_function",
+            "kms_derive_access_denied",
+            "kms_derive_key_disabled_other_key",
+            "kms_disable_key",
+        ),
+    ),
+    PatternCase(
+        "retired_key_used",
+        "retired_key_used_pattern",
+        patterns.retired_key_used_pattern(KEY),
+        (
+            "kms_derive_shared_secret_by_function",
+            "kms_derive_shared_secret_by_user",
+            "kms_derive_key_disabled",
+            "kms_derive_key_pending_deletion",
+            "kms_derive_access_denied_key_arn_in_request",
+        ),
+        ("kms_derive_key_disabled_other_key", "kms_put_key_policy", "kms_disable_key"),
+    ),
+    PatternCase(
         "alias_changed",
         "alias_changed_pattern",
         patterns.alias_changed_pattern(ALIAS),

@@ -53,6 +53,7 @@ KEY_METRICS = (
     "KeyPolicyOrGrantChanged",
     "DeriveByUnallowedPrincipal",
     "KeyAccessDenied",
+    "RetiredOrDisabledKeyUsed",
 )
 ALL_METRICS = (
     *KEY_METRICS,
@@ -136,6 +137,21 @@ def derive_outside_pattern(role_arn: str, role_name: str, function_name: str) ->
     )
 
 
+def unusable_key_pattern(key: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
+        '(($.errorCode = "DisabledException") || ($.errorCode = "KMSInvalidStateException")) && '
+        f'(($.resources[0].ARN = "{key}") || ($.requestParameters.keyId = "{key}")) }}'
+    )
+
+
+def retired_key_pattern(key: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
+        f'(($.resources[0].ARN = "{key}") || ($.requestParameters.keyId = "{key}")) }}'
+    )
+
+
 def access_denied_pattern(key: str) -> str:
     return (
         '{ ($.eventSource = "kms.amazonaws.com") && ($.errorCode = "AccessDenied*") && '
@@ -186,6 +202,7 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory) -> AuditApp:
         key_arns=[KEY_1, KEY_2],
         allowed_deriver_arns=[deriver_role.role_arn, BATCH_ROLE, ALICE],
         alias_names=ALIASES,
+        retired_key_arns=[KEY_2],
         derive_functions=[
             AuditedFunction(
                 function_arn=FUNCTION_ARN,
@@ -555,6 +572,8 @@ def test_metric_filter_patterns_create_mode(audit_app: AuditApp) -> None:
         "DeriveByUnallowedPrincipal": sorted([derive(KEY_1), derive(KEY_2)]),
         "KeyAccessDenied": sorted([access_denied_pattern(KEY_1), access_denied_pattern(KEY_2)]),
         "KeyAliasChanged": sorted(alias_pattern(alias) for alias in ALIASES),
+        # KEY_2 is a retired generation: every derive on it alarms
+        "RetiredOrDisabledKeyUsed": sorted([unusable_key_pattern(KEY_1), retired_key_pattern(KEY_2)]),
         "DeriveFunctionInvokedByUnallowedPrincipal": [invoked],
         "DeriveFunctionChanged": [function_changed_pattern(FUNCTION_NAME, FUNCTION_ARN)],
         "DeriveRoleChanged": [role_changed_pattern(role_name)],
@@ -577,6 +596,7 @@ def test_metric_filter_patterns_existing_mode(audit_app: AuditApp) -> None:
         ],
         "KeyAccessDenied": [access_denied_pattern(KEY_1)],
         "KeyAliasChanged": [alias_pattern(ALIASES[0])],
+        "RetiredOrDisabledKeyUsed": [unusable_key_pattern(KEY_1)],
         # no callers: every invocation alarms
         "DeriveFunctionInvokedByUnallowedPrincipal": [
             '{ ($.eventSource = "lambda.amazonaws.com") && ($.eventName = "Invoke") && '
@@ -946,8 +966,15 @@ def test_environment_filters_watch_the_function_its_role_and_aliases(
     account = config.account or "${AWS::AccountId}"
     assert f'($.userIdentity.arn != "arn:{partition}:sts::{account}:assumed-role/' in outside
     prefix = f"alias/kmsecdh-{environment}-"
+    spec_aliases = {spec: prefix + spec.removeprefix("ECC_NIST_").lower() for spec in config.key_specs}
+    generation_aliases = [
+        f"{spec_aliases[spec]}-{generation.name}"
+        for spec in config.key_specs
+        for generation in config.generations(spec)
+        if generation.name is not None
+    ]
     assert sorted(patterns["KeyAliasChanged"]) == sorted(
-        alias_pattern(prefix + spec.removeprefix("ECC_NIST_").lower()) for spec in config.key_specs
+        alias_pattern(alias) for alias in [*spec_aliases.values(), *generation_aliases]
     )
     for found in patterns.values():
         for pattern in found:
@@ -963,12 +990,21 @@ def test_environment_filters_watch_every_key_and_spare_every_deriver(
     config = synthesized_app.environments[environment]
     patterns = home_region_patterns(rendered_patterns(synthesized_app, environment))
     assert patterns["KeyDisabledOrDeletionScheduled"] == [CIS_PATTERN]
-    key_count = len(config.key_specs)
-    for metric in ("KeyPolicyOrGrantChanged", "DeriveByUnallowedPrincipal", "KeyAccessDenied"):
+    generations = [generation for spec in config.key_specs for generation in config.generations(spec)]
+    key_count = len(generations)
+    for metric in (
+        "KeyPolicyOrGrantChanged",
+        "DeriveByUnallowedPrincipal",
+        "KeyAccessDenied",
+        "RetiredOrDisabledKeyUsed",
+    ):
         assert len(patterns[metric]) == key_count, metric
         watched = {referenced_resources(synthesized_app, environment, p)[0] for p in patterns[metric]}
         assert len(watched) == key_count
         assert all(reference.startswith("AWS::KMS::Key:") for reference in watched)
+    # a retired generation alarms on every derive, the others on a derive refused for the key's state
+    retired = [p for p in patterns["RetiredOrDisabledKeyUsed"] if "$.errorCode" not in p]
+    assert len(retired) == sum(generation.retired for generation in generations)
     for pattern in patterns["DeriveByUnallowedPrincipal"]:
         # the key, then the derive function's role; extra derivers are literal ARNs
         key, *roles = referenced_resources(synthesized_app, environment, pattern)

@@ -84,6 +84,17 @@ EXPECTED_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement-eu-west-1/Network/Vpc/FlowLog/IAMRole/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
         "prod",
     ),
+    # the public-key directory's bucket (environments with directory_publisher_arns)
+    ("Directory/Directory/Bucket", "AwsSolutions-S1"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "HIPAA.Security-S3BucketLoggingEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "HIPAA.Security-S3BucketReplicationEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "HIPAA.Security-S3DefaultEncryptionKMS"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "NIST.800.53.R5-S3BucketLoggingEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "NIST.800.53.R5-S3BucketReplicationEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "NIST.800.53.R5-S3DefaultEncryptionKMS"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "PCI.DSS.321-S3BucketLoggingEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "PCI.DSS.321-S3BucketReplicationEnabled"): ("dev", "prod"),
+    ("Directory/Directory/Bucket", "PCI.DSS.321-S3DefaultEncryptionKMS"): ("dev", "prod"),
 }
 
 # The pipeline's acknowledgments: (construct path below its stack, rule) -> the stack outside the stages
@@ -328,6 +339,59 @@ EXPECTED_PIPELINE_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy", "PCI.DSS.321-IAMNoInlinePolicy"): (
         "Pipeline",
     ),
+    # the publish step after prod's deployment: a CodeBuild project of CDK Pipelines, like the synth step
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Resource",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelineprodPublishDirectoryprod941FEA36>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelineprodPublishDirectoryprod941FEA36>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/PublishDirectory-prod/PublishDirectory-prod/Role/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
 }
 
 # Every checkov skip in the templates: (resource's construct path below the stage, check id) -> environments.
@@ -341,6 +405,10 @@ EXPECTED_CHECKOV_SKIPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("KeyAgreement/Derive/Function", "CKV_AWS_117"): ("dev", "staging"),
     # the organisation-wide public-key readers: Principal * under aws:PrincipalOrgID
     ("KeyAgreement/P256/Key", "CKV_AWS_33"): ("staging",),
+    # the public-key directory's bucket: a signed public document, no access-log bucket of its own
+    ("Directory/Directory/Bucket", "CKV_AWS_18"): ("dev", "prod"),
+    # the generation of the P-256 key the staging example rotates to
+    ("KeyAgreement/P256-2026-11/Key", "CKV_AWS_33"): ("staging",),
     ("KeyAgreement/P384/Key", "CKV_AWS_33"): ("staging",),
     # prod's replica Region (eu-west-1): the same skips as its home Region
     ("KeyAgreement-eu-west-1/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler", "CKV_AWS_115"): (

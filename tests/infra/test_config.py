@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from typing import Any
 
 import pytest
 
 from stacks.application import create_app
-from stacks.config import EnvironmentConfigError, parse_environment, parse_environments
+from stacks.config import (
+    IMPLICIT_GENERATION,
+    EnvironmentConfigError,
+    parse_environment,
+    parse_environments,
+    parse_today,
+)
 from tests.infra.conftest import load_context
 
 VALID: dict[str, Any] = {
     "key_specs": ["ECC_NIST_P256"],
     "admin_arns": ["arn:aws:iam::111111111111:role/KeyAdmin"],
 }
+
+
+ROOT = "arn:aws:iam::111111111111:root"
+ROLE = "arn:aws:iam::111111111111:role"
 
 
 def entry(**changes: Any) -> dict[str, Any]:
@@ -212,6 +223,63 @@ def test_defaults_apply_to_absent_fields() -> None:
             "lists a Region twice",
         ),
         ({"replica_regions": "eu-west-1"}, "replica_regions", "must be a list of AWS Region names"),
+        ({"key_generations": ["2026-11"]}, "key_generations", "must be an object of key spec"),
+        ({"directory_publisher_arns": [ROOT]}, "directory_publisher_arns", "is an account root"),
+        ({"directory_publisher_arns": [f"{ROLE}/app-*"]}, "directory_publisher_arns", "is not an IAM role"),
+        (
+            {"key_generations": {"ECC_NIST_P384": [{"name": "2026-11"}]}},
+            "key_generations.ECC_NIST_P384",
+            "'ECC_NIST_P384' is not in key_specs (ECC_NIST_P256)",
+        ),
+        ({"key_generations": {"ECC_NIST_P256": []}}, "key_generations.ECC_NIST_P256", "non-empty list"),
+        (
+            {"key_generations": {"ECC_NIST_P256": ["2026-11"]}},
+            "key_generations.ECC_NIST_P256[0]",
+            "must be an object",
+        ),
+        (
+            {"key_generations": {"ECC_NIST_P256": [{"name": "2026-11", "retire": "2027-01-01"}]}},
+            "key_generations.ECC_NIST_P256[0].retire",
+            "unknown field (known: name, retire_after)",
+        ),
+        (
+            {"key_generations": {"ECC_NIST_P256": [{"name": "2026-11"}, {"retire_after": "2027-01-01"}]}},
+            "key_generations.ECC_NIST_P256[1].name",
+            "required: lower-case letters, digits and '-'",
+        ),
+        (
+            {"key_generations": {"ECC_NIST_P256": [{"name": "Nov/2026"}]}},
+            "key_generations.ECC_NIST_P256[0].name",
+            "got 'Nov/2026'",
+        ),
+        (
+            {
+                "key_generations": {
+                    "ECC_NIST_P256": [{"name": "a", "retire_after": "2027-02-30"}, {"name": "b"}]
+                }
+            },
+            "key_generations.ECC_NIST_P256[0].retire_after",
+            "must be a date YYYY-MM-DD, got '2027-02-30'",
+        ),
+        (
+            {
+                "key_generations": {
+                    "ECC_NIST_P256": [{"name": "a", "retire_after": "20270228"}, {"name": "b"}]
+                }
+            },
+            "key_generations.ECC_NIST_P256[0].retire_after",
+            "must be a date YYYY-MM-DD",
+        ),
+        (
+            {"key_generations": {"ECC_NIST_P256": [{"name": "a"}, {"name": "a"}]}},
+            "key_generations.ECC_NIST_P256",
+            "names the generation 'a' twice",
+        ),
+        (
+            {"key_generations": {"ECC_NIST_P256": [{"name": "a", "retire_after": "2020-01-01"}]}},
+            "key_generations.ECC_NIST_P256",
+            "every generation is retired on ",
+        ),
     ],
 )
 def test_bad_entry_names_environment_and_field(changes: dict[str, Any], field: str, message: str) -> None:
@@ -300,3 +368,41 @@ def test_the_prod_example_replicates_to_one_region() -> None:
     prod = parse_environments(load_context()["environments"])["prod"]
     assert prod.replica_regions == ("eu-west-1",)
     assert prod.region == "eu-central-1"
+
+
+def test_generations_are_retired_the_day_after_retire_after() -> None:
+    entry_with_generations = entry(
+        key_generations={
+            "ECC_NIST_P256": [{"name": "2026-05", "retire_after": "2027-02-28"}, {"name": "2026-11"}]
+        }
+    )
+    on_the_day = parse_environment("dev", entry_with_generations, datetime.date(2027, 2, 28))
+    old, new = on_the_day.generations("ECC_NIST_P256")
+    assert (old.status, new.status) == ("active", "active")
+    assert on_the_day.current_generation("ECC_NIST_P256") is new
+    day_after = parse_environment("dev", entry_with_generations, datetime.date(2027, 3, 1))
+    old, new = day_after.generations("ECC_NIST_P256")
+    assert (old.status, new.status) == ("retired", "active")
+
+
+def test_the_newest_active_generation_is_current() -> None:
+    config = parse_environment(
+        "dev",
+        entry(
+            key_generations={"ECC_NIST_P256": [{"name": "a"}, {"name": "b", "retire_after": "2027-01-01"}]}
+        ),
+        datetime.date(2027, 1, 2),
+    )
+    assert config.current_generation("ECC_NIST_P256").name == "a"
+
+
+def test_key_specs_alone_is_one_implicit_generation() -> None:
+    config = parse_environment("dev", VALID)
+    assert config.generations("ECC_NIST_P256") == (IMPLICIT_GENERATION,)
+    assert config.current_generation("ECC_NIST_P256").name is None
+
+
+@pytest.mark.parametrize("today", ["2027-1-1", "tomorrow", 20270101])
+def test_a_bad_today_context_is_named(today: object) -> None:
+    with pytest.raises(EnvironmentConfigError, match=r"context kmsecdh:today must be a date YYYY-MM-DD"):
+        parse_today(today)

@@ -115,6 +115,38 @@ def keys(stack: SynthesizedStack) -> dict[str, dict[str, Any]]:
     }
 
 
+def rendered(value: Any) -> str:
+    """A ``Fn::Join`` of strings and ``Fn::GetAtt``s as text, each attribute written as the logical id."""
+    parts = value["Fn::Join"][1] if isinstance(value, dict) else [value]
+    return "".join(part if isinstance(part, str) else part["Fn::GetAtt"][0] for part in parts)
+
+
+def generations_output(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``KeyGenerations`` output of a key stack's template, with each key's logical id for its ARN."""
+    return json.loads(rendered(template["Outputs"]["KeyGenerations"]["Value"]))
+
+
+def expected_generations(config: EnvironmentConfig) -> list[dict[str, Any]]:
+    """The ``KeyGenerations`` output for ``config``, without the ARNs (logical ids)."""
+    expected = []
+    for spec in config.key_specs:
+        current = config.current_generation(spec)
+        spec_alias = f"alias/kmsecdh-{config.name}-{spec.removeprefix('ECC_NIST_').lower()}"
+        for generation in config.generations(spec):
+            entry = {
+                "key_spec": spec,
+                "alias": spec_alias if generation.name is None else f"{spec_alias}-{generation.name}",
+                "status": generation.status,
+                "current": generation is current,
+            }
+            if generation.name is not None:
+                entry["generation"] = generation.name
+            if generation.retire_after is not None:
+                entry["retire_after"] = generation.retire_after.isoformat()
+            expected.append(entry)
+    return expected
+
+
 def statements_by_sid(key: dict[str, Any]) -> dict[str, dict[str, Any]]:
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     by_sid = {statement["Sid"]: statement for statement in statements}
@@ -171,31 +203,44 @@ def all_statements(node: Any) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_one_key_agreement_key_per_configured_spec(synthesized_app: SynthesizedApp, environment: str) -> None:
+def test_one_key_agreement_key_per_generation_of_each_spec(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
     config = synthesized_app.environments[environment]
-    found = sorted(
-        key["Properties"]["KeySpec"] for key in keys(key_stack(synthesized_app, environment)).values()
+    stack = key_stack(synthesized_app, environment)
+    found = keys(stack)
+    generations = generations_output(stack.raw)
+    assert [{k: v for k, v in entry.items() if k != "arn"} for entry in generations] == expected_generations(
+        config
     )
-    assert found == sorted(config.key_specs)
-    for key in keys(key_stack(synthesized_app, environment)).values():
-        assert key["Properties"]["KeyUsage"] == "KEY_AGREEMENT"
-        assert key["Properties"]["EnableKeyRotation"] is False
+    assert sorted(entry["arn"] for entry in generations) == sorted(found)
+    for entry in generations:
+        key = found[entry["arn"]]["Properties"]
+        assert key["KeySpec"] == entry["key_spec"]
+        assert key["KeyUsage"] == "KEY_AGREEMENT"
+        assert key["EnableKeyRotation"] is False
+        # a retired generation is disabled, never deleted by the stack; an active one has no Enabled at all
+        assert key.get("Enabled", True) is (entry["status"] == "active")
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_aliases_name_environment_and_curve(synthesized_app: SynthesizedApp, environment: str) -> None:
+def test_aliases_name_environment_curve_and_generation(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    """The spec's alias names the current generation; each generation has an alias of its own."""
     stack = key_stack(synthesized_app, environment)
-    curve_by_key = {
-        logical_id: key["Properties"]["KeySpec"].removeprefix("ECC_NIST_").lower()
-        for logical_id, key in keys(stack).items()
-    }
-    aliases = {
-        alias["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]: alias["Properties"]["AliasName"]
+    aliases = sorted(
+        (alias["Properties"]["AliasName"], alias["Properties"]["TargetKeyId"]["Fn::GetAtt"][0])
         for alias in stack.resources("AWS::KMS::Alias").values()
-    }
-    assert aliases == {
-        logical_id: f"alias/kmsecdh-{environment}-{curve}" for logical_id, curve in curve_by_key.items()
-    }
+    )
+    expected = []
+    for entry in generations_output(stack.raw):
+        spec_alias = f"alias/kmsecdh-{environment}-{entry['key_spec'].removeprefix('ECC_NIST_').lower()}"
+        if entry["current"]:
+            expected.append((spec_alias, entry["arn"]))
+        if "generation" in entry:
+            expected.append((f"{spec_alias}-{entry['generation']}", entry["arn"]))
+    assert aliases == sorted(expected)
 
 
 # Every stack holding key-agreement keys: (environment, None) for the home Region's, (environment, Region)
@@ -226,7 +271,7 @@ def test_key_policy_statements_exactly(
         derive_condition["aws:SourceVpce"] = kms_endpoint(stack)
     anyone = {"AWS": "*"}
     found = keys(stack) if replica_region is None else replica_keys(stack)
-    assert len(found) == len(config.key_specs)
+    assert len(found) == sum(len(config.generations(spec)) for spec in config.key_specs)
 
     for key in found.values():
         statements = statements_by_sid(key)
@@ -257,9 +302,9 @@ def test_key_policy_statements_exactly(
 
         read = statements["AllowPublicKeyRead"]
         assert read["Effect"] == "Allow"
-        assert canonical(read["Principal"]["AWS"]) == canonical(
-            [*config.public_key_reader_arns, *deriver_principals]
-        )
+        # the directory's publishers read every generation's public key to sign the directory
+        readers = dict.fromkeys([*config.public_key_reader_arns, *config.directory_publisher_arns])
+        assert canonical(read["Principal"]["AWS"]) == canonical([*readers, *deriver_principals])
         assert sorted(read["Action"]) == ["kms:DescribeKey", "kms:GetPublicKey"]
         assert "Condition" not in read
 
@@ -436,7 +481,9 @@ def test_outputs_name_the_function_and_every_key(synthesized_app: SynthesizedApp
         for name, output in outputs.items()
         if name.endswith("KeyArn") and "Fn::GetAtt" in output["Value"]
     }
-    assert key_arn_outputs == set(keys(stack))
+    generations = generations_output(stack.raw)
+    assert key_arn_outputs == {entry["arn"] for entry in generations if entry["current"]}
+    assert {entry["arn"] for entry in generations} == set(keys(stack))
 
 
 # The resource policies that let an AWS service act, and their guards against a confused deputy.

@@ -221,3 +221,41 @@ def test_a_bad_pipeline_section_fails_the_app_before_synthesis(tmp_path: Any) ->
     context["pipeline"]["waves"] = [["staging"], ["qa"]]
     with pytest.raises(PipelineConfigError, match=r"^pipeline\.waves: "):
         create_app(outdir=str(tmp_path), context=context)
+
+
+@pytest.mark.parametrize("environment", [name for wave in PIPELINE_CONTEXT["waves"] for name in wave])
+def test_an_environment_with_a_directory_publishes_it_after_its_deployment(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    config = synthesized_app.environments[environment]
+    actions = stages(synthesized_app)[environment]
+    publishes = [action for action in actions if action["Name"].startswith("PublishDirectory")]
+    outputs = pipeline_template(synthesized_app).get("Outputs", {})
+    output_name = "PublishRoleArn" + "".join(part.title() for part in environment.split("-"))
+    if not config.directory_publisher_arns:
+        assert publishes == []
+        assert output_name not in outputs
+        return
+    [publish] = publishes
+    assert publish["Name"] == f"PublishDirectory-{environment}"
+    deploys = [action for action in actions if action["ActionTypeId"]["Category"] == "Deploy"]
+    assert all(publish["RunOrder"] > action["RunOrder"] for action in deploys)
+    resources = pipeline_template(synthesized_app)["Resources"]
+    project = resources[publish["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+    publisher = config.directory_publisher_arns[0]
+    assert json.loads(project["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
+        "python3 -m pip install --quiet .",
+        f"aws configure set profile.kmsecdh-publisher.role_arn {publisher}",
+        "aws configure set profile.kmsecdh-publisher.credential_source EcsContainer",
+        f"AWS_PROFILE=kmsecdh-publisher AWS_REGION={config.region} "
+        f"kmsecdh directory publish --environment {environment}",
+    ]
+    role_id = project["ServiceRole"]["Fn::GetAtt"][0]
+    [policy] = [
+        resource["Properties"]["PolicyDocument"]["Statement"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]
+    ]
+    assume = [statement for statement in policy if "sts:AssumeRole" in json.dumps(statement["Action"])]
+    assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": publisher}]
+    assert outputs[output_name]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}

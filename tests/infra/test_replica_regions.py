@@ -65,8 +65,9 @@ def test_each_replica_region_is_a_stack_of_its_own_in_that_region(
         for artifact_id, artifact in artifacts.items()
         if artifact["type"] == "aws:cloudformation:stack"
     }
+    directory = ["Directory"] if config.directory_publisher_arns else []
     assert sorted(stacks) == sorted(
-        ["KeyAgreement", "Audit", *(f"KeyAgreement-{r}" for r in config.replica_regions)]
+        ["KeyAgreement", "Audit", *directory, *(f"KeyAgreement-{r}" for r in config.replica_regions)]
     )
     home_id, home = stacks["KeyAgreement"]
     _, replica = stacks[f"KeyAgreement-{region}"]
@@ -197,7 +198,9 @@ def test_replica_stack_tags_and_protection_follow_the_environment(
 def test_without_replica_regions_keys_are_single_region(
     synthesized_app: SynthesizedApp, environment: str
 ) -> None:
-    assert sorted(synthesized_app.stacks[environment]) == ["Audit", "KeyAgreement"]
+    config = synthesized_app.environments[environment]
+    directory = ["Directory"] if config.directory_publisher_arns else []
+    assert sorted(synthesized_app.stacks[environment]) == sorted(["Audit", "KeyAgreement", *directory])
     for key in keys(home_stack(synthesized_app, environment)).values():
         assert "MultiRegion" not in key["Properties"]
 

@@ -13,10 +13,16 @@ both parties' commands against the deployed stack. Secrets are never printed.
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from jwcrypto import jwk as jwcrypto_jwk
+from jwcrypto import jws as jwcrypto_jws
+from jwcrypto.common import JWException
 
 from devtools.in_process_lambda import InProcessLambda
 from devtools.openssl import OpenSsl
@@ -165,8 +171,7 @@ class CliError(RuntimeError):
 def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, openssl: OpenSsl) -> Findings:
     """Both parties' commands against the default key of each derive function of the stack."""
     findings = Findings()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(client_env)
+    env = _cli_env(client_env)
     for function_name, variables in derive_functions(stack):
         configuration = service.load_configuration(variables)
         key = configuration.resolve(configuration.default_alias)
@@ -243,6 +248,79 @@ def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, o
             f"CLI on {alias}: public-key = GetPublicKey, derive-local = handler derive, "
             "encrypt --key-id -> decrypt --private-key, encrypt --private-key -> decrypt --key-id"
         )
+    return findings
+
+
+def _cli_env(client_env: dict[str, str]) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(client_env)
+    return env
+
+
+def publish_directory(
+    stack: DeployedStack, environment: str, client_env: dict[str, str], work: Path
+) -> Findings:
+    """``kmsecdh directory publish`` for the environment, ``fetch --verify --check-kms`` with the signing
+    key's public key pinned from KMS, and jwcrypto's own verification of the published JWS; then the bucket is
+    emptied, as an operator does before destroying a stage whose bucket is deleted with it."""
+    findings = Findings()
+    env = _cli_env(client_env)
+    where = f"{stack.stack_name} directory"
+    signing_key_arn = stack.outputs["DirectorySigningKeyArn"]["OutputValue"]
+    bucket = stack.outputs["DirectoryBucketName"]["OutputValue"]
+    parameter = stack.outputs["DirectoryParameterName"]["OutputValue"]
+    s3 = stack.client("s3")
+    try:
+        _cli(
+            ["directory", "publish", "--environment", environment, "--out", "directory.jws", "--force"],
+            env,
+            work,
+        )
+        token = (work / "directory.jws").read_text().strip()
+        der = stack.client("kms").get_public_key(KeyId=signing_key_arn)["PublicKey"]
+        pinned = serialization.load_der_public_key(der)
+        (work / "signing.pub.pem").write_bytes(
+            pinned.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+        fetched = json.loads(
+            _cli(
+                [
+                    "directory", "fetch", "--environment", environment, "--verify",
+                    "--signing-public-key", "signing.pub.pem", "--check-kms",
+                ],
+                env,
+                work,
+            )
+        )["keys"]  # fmt: skip
+    except CliError as error:
+        findings.mismatches.append(f"{where}: {error}")
+        return findings
+    published = s3.get_object(Bucket=bucket, Key="directory.jws")["Body"].read().decode()
+    _equal(findings, f"{where} S3 object vs --out", token.encode(), published.encode())
+    stored = stack.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+    _equal(findings, f"{where} SSM parameter vs --out", token.encode(), stored.encode())
+    verified = jwcrypto_jws.JWS()
+    try:
+        verified.deserialize(token)
+        verified.verify(jwcrypto_jwk.JWK.from_pyca(pinned), alg="ES384")
+    except JWException as error:
+        findings.mismatches.append(f"{where}: jwcrypto does not verify the published JWS: {error}")
+        return findings
+    keys = json.loads(verified.payload)["keys"]
+    current = [key for key in keys if key["current"]]
+    findings.expect(f"{where} fetch's current keys vs jwcrypto's payload", current, fetched)
+    for key in keys:
+        findings.expect(
+            f"{where} kid of {key['key_arn']}",
+            jwcrypto_jwk.JWK(**{k: key[k] for k in ("kty", "crv", "x", "y")}).thumbprint(),
+            key["kid"],
+        )
+    findings.checked.append(
+        f"directory publish: {len(keys)} key(s) signed ES384 by {signing_key_arn.rsplit('/', 1)[1]}, "
+        "in S3 and SSM; fetch --verify --check-kms and jwcrypto verify it"
+    )
+    for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     return findings
 
 

@@ -25,7 +25,7 @@ from devtools.openssl import OpenSsl, OpenSslError
 from tools.deploy_local.assembly import StackPlan, StagePlan, read_stages
 from tools.deploy_local.checks import Findings, check_deployed
 from tools.deploy_local.endpoint import DeployEndpoint, EndpointError
-from tools.deploy_local.exercise import exercise
+from tools.deploy_local.exercise import exercise, publish_directory
 from tools.deploy_local.resolve import DeployedStack, Unresolvable
 
 # Not enforced or not modelled by the endpoint whatever the template says (shared/localstack/README.md).
@@ -156,6 +156,16 @@ def deploy_stage(
                     try:
                         run.report(exercise(stack, client_env, stage_work, OpenSsl()))
                     except (ClientError, OpenSslError) as error:
+                        run.fail(f"{plan.stack_name}: {error}")
+            for plan, stack in stacks:
+                if "DirectorySigningKeyArn" not in stack.outputs:
+                    continue
+                with run.step(f"publish {stage.name}'s directory, then fetch and verify it"):
+                    stage_work = Path(tempfile.mkdtemp(prefix=f"{stage.name}-directory-", dir=work))
+                    client_env = endpoint.client_environment(plan.account, plan.region)
+                    try:
+                        run.report(publish_directory(stack, stage.name, client_env, stage_work))
+                    except ClientError as error:
                         run.fail(f"{plan.stack_name}: {error}")
     finally:
         destroy_stage(run, endpoint, app, stage, log)
