@@ -404,12 +404,18 @@ def build_parser() -> Parser:
         "fetch",
         "directory:fetch",
         help="verify the directory with the pinned signing key and print the current keys",
-        description="Read the directory (the environment's bucket, or a file), verify its signature, signer, "
-        "kids and key ARNs, and print the current generation of each key spec as a JWK Set.",
+        description="Read the directory (the environment's bucket, a file or a URL), verify its signature, "
+        "signer, kids and key ARNs, and print the current generation of each key spec as a JWK Set.",
     )
     source = fetch.add_mutually_exclusive_group(required=True)
     source.add_argument("--environment", metavar="NAME", help="read it from this environment's bucket")
     source.add_argument("--file", type=Path, metavar="FILE", help="read it from a file")
+    source.add_argument(
+        "--url",
+        metavar="URL",
+        help="read it over HTTPS (plain HTTP only from this machine's loopback), e.g. where you publish "
+        "the bucket's object",
+    )
     fetch.add_argument(
         "--verify",
         action="store_true",

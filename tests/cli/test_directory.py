@@ -4,7 +4,10 @@ neither); jwcrypto verifies what was published."""
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +200,53 @@ def test_fetch_without_verify_is_a_usage_error(run_cli, environment, tmp_path: P
         "directory", "fetch", "--file", tmp_path / "x", "--signing-public-key", environment["pinned"]
     )
     assert result.code == 2
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """Serve files of a folder over HTTP on a loopback port; yields (folder, base URL)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """The test reads the command's output, not the server's."""
+
+
+def test_fetch_reads_a_url_and_verifies_it(run_cli, environment, tmp_path: Path, served) -> None:
+    folder, base = served
+    publish_to_file(run_cli, tmp_path).rename(folder / "directory.jws")
+    result = run_cli(
+        "directory", "fetch", "--url", f"{base}/directory.jws", "--verify",
+        "--signing-public-key", environment["pinned"],
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    [key] = json.loads(result.out)["keys"]
+    assert key["generation"] == "2026-11"
+
+
+def test_fetch_from_a_url_refuses_what_a_file_would(run_cli, environment, tmp_path: Path, served) -> None:
+    folder, base = served
+    header, payload, signature = publish_to_file(run_cli, tmp_path).read_text().strip().split(".")
+    (folder / "swapped.jws").write_text(f"{header}.{payload}.{signature[::-1]}")
+    (folder / "huge.jws").write_bytes(b"A" * (directory_command.MAX_DIRECTORY_BYTES + 1))
+    pinned = ["--verify", "--signing-public-key", environment["pinned"]]
+    cases = {
+        f"{base}/swapped.jws": "directory refused: ",
+        f"{base}/huge.jws": "not a directory",
+        f"{base}/missing.jws": "could not read the directory from",
+        "http://example.com/directory.jws": "--url must be https://",
+        "file:///etc/passwd": "--url must be https://",
+    }
+    for url, message in cases.items():
+        result = run_cli("directory", "fetch", "--url", url, *pinned)
+        assert result.code == 1, url
+        assert message in result.err, (url, result.err)

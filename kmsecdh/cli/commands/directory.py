@@ -5,15 +5,19 @@
 ``kmsecdh-<environment>-directory`` (the signing key, the bucket, the parameter), fetches every active
 generation's public key from KMS, signs the JWK Set with the signing key (KMS ``Sign``, ES384) and writes the
 JWS to the bucket (``DIRECTORY_OBJECT_KEY``) and the parameter, and to ``--out`` when given. ``fetch`` reads
-it back (the bucket, or a file), verifies it with the pinned signing public key and prints the current keys
-as a JWK Set.
+it back (the bucket, a file or a URL), verifies it with the pinned signing public key and prints the current
+keys as a JWK Set. Where it came from does not matter to its trust: only the pinned key's signature does.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,9 @@ KEY_GENERATIONS_OUTPUT = "KeyGenerations"
 SIGNING_KEY_OUTPUT = "DirectorySigningKeyArn"
 BUCKET_OUTPUT = "DirectoryBucketName"
 PARAMETER_OUTPUT = "DirectoryParameterName"
+# A JWS of a few dozen keys is a few tens of KiB; a server sending more is not serving a directory.
+MAX_DIRECTORY_BYTES = 1024 * 1024
+URL_TIMEOUT_SECONDS = 10
 
 
 def key_agreement_stack(environment: str) -> str:
@@ -88,6 +95,8 @@ def fetch(args: argparse.Namespace) -> int:
     pinned = _pinned_public_key(args.signing_public_key)
     if args.file is not None:
         token = args.file.read_text(encoding="ascii", errors="replace")
+    elif args.url is not None:
+        token = _read_url(args.url)
     else:
         outputs = _outputs(aws.aws_client("cloudformation"), directory_stack(args.environment))
         bucket = _required(outputs, directory_stack(args.environment), BUCKET_OUTPUT)
@@ -107,6 +116,30 @@ def fetch(args: argparse.Namespace) -> int:
     current = directory.current_keys(keys)
     sys.stdout.write(json.dumps({"keys": current}, indent=2) + "\n")
     return EXIT_OK
+
+
+def _read_url(url: str) -> str:
+    """The directory at ``url``: HTTPS, or HTTP to a loopback address; at most MAX_DIRECTORY_BYTES."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        raise CommandError(f"--url must be https:// (http:// only to this machine's loopback), got {url!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=URL_TIMEOUT_SECONDS) as response:  # noqa: S310 (scheme checked)
+            body = response.read(MAX_DIRECTORY_BYTES + 1)
+    except (urllib.error.URLError, TimeoutError, ValueError) as error:
+        raise CommandError(f"could not read the directory from {url}: {error}") from None
+    if len(body) > MAX_DIRECTORY_BYTES:
+        raise CommandError(f"{url} sent more than {MAX_DIRECTORY_BYTES} bytes: not a directory")
+    return body.decode("ascii", errors="replace")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _pinned_public_key(path: Path) -> ec.EllipticCurvePublicKey:
