@@ -21,17 +21,14 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 from devtools import PROJECT_ROOT
+from devtools.local_endpoint import LocalstackProcess
 
 DEFAULT_VENV = PROJECT_ROOT / ".localstack-full-venv"
 START_SCRIPT = Path(__file__).resolve().parent / "start_endpoint.py"
@@ -49,39 +46,29 @@ SERVICES = (
     "ec2",
     "events",
 )
-READY_STATES = frozenset({"available", "running"})
 LOCK_PATH = Path(tempfile.gettempdir()) / "kmsecdh-deploy-local-endpoint.lock"
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class EndpointError(RuntimeError):
     """The deploy endpoint could not be started."""
 
 
-class DeployEndpoint:
+class DeployEndpoint(LocalstackProcess):
     """localstack-core with CloudFormation on a free loopback port; one per machine at a time."""
 
+    name = "deploy endpoint"
+    services = SERVICES
+    error = EndpointError
+    setup_hint = "run `make deploy-local-setup`"
+    stop_timeout_seconds = 20.0
+    poll_seconds = 0.3
+
     def __init__(self, venv: Path | None = None, startup_timeout: float = 120.0) -> None:
-        self.venv = Path(venv or os.environ.get("KMSECDH_LOCALSTACK_FULL_VENV", DEFAULT_VENV))
-        self.startup_timeout = startup_timeout
-        self.port = 0
+        super().__init__(
+            Path(venv or os.environ.get("KMSECDH_LOCALSTACK_FULL_VENV", DEFAULT_VENV)), startup_timeout
+        )
         self.waited_for_lock = 0.0
-        self._process: subprocess.Popen[bytes] | None = None
-        self._root: str | None = None
         self._lock: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path | None:
-        return None if self._root is None else Path(self._root) / "localstack.log"
 
     def version(self) -> str:
         with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=2) as response:  # noqa: S310
@@ -97,19 +84,24 @@ class DeployEndpoint:
             "AWS_DEFAULT_REGION": region,
         }
 
-    def start(self) -> DeployEndpoint:
-        python = self.venv / "bin" / "python"
-        if not python.exists():
-            raise EndpointError(
-                f"{python} not found: run `make deploy-local-setup` to build the deploy endpoint"
-            )
+    def start(self) -> Self:
+        python = self._python()
         self._acquire_lock()
         try:
-            self._start(python)
+            self._launch(python)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _command(self, python: Path) -> list[str]:
+        return [str(python), str(START_SCRIPT)]
+
+    def _extra_environment(self, root: Path) -> dict[str, str]:
+        # Its own temporary folder: see the module's docstring.
+        tmp = root / "tmp"
+        tmp.mkdir()
+        return {"TMPDIR": str(tmp)}
 
     def _acquire_lock(self) -> None:
         self._lock = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o666)
@@ -121,79 +113,8 @@ class DeployEndpoint:
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         self.waited_for_lock = time.monotonic() - started
 
-    def _start(self, python: Path) -> None:
-        self.port = _free_loopback_port()
-        self._root = tempfile.mkdtemp(prefix="kmsecdh-deploy-endpoint-")
-        tmp = Path(self._root) / "tmp"
-        tmp.mkdir()
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("AWS_", "LOCALSTACK_")) and key not in {"PYTHONPATH", "VIRTUAL_ENV"}
-        }
-        env.update(
-            SERVICES=",".join(SERVICES),
-            GATEWAY_LISTEN=f"127.0.0.1:{self.port}",
-            DISABLE_EVENTS="1",
-            SKIP_SSL_CERT_DOWNLOAD="1",
-            DNS_ADDRESS="0",
-            EAGER_SERVICE_LOADING="1",
-            FILESYSTEM_ROOT=self._root,
-            TMPDIR=str(tmp),
-        )
-        assert self.log_path is not None
-        with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen(
-                [str(python), str(START_SCRIPT)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self._root,
-                start_new_session=True,
-            )
-        self._wait_until_ready()
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise EndpointError(f"deploy endpoint exited early; log: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=1) as response:  # noqa: S310
-                    services = json.load(response).get("services", {})
-                if all(services.get(name) in READY_STATES for name in SERVICES):
-                    return
-            except (OSError, ValueError, urllib.error.URLError):
-                pass
-            time.sleep(0.3)
-        raise EndpointError(
-            f"deploy endpoint not ready after {self.startup_timeout:.0f} s; log: {self.log_tail()}"
-        )
-
-    def log_tail(self, size: int = 3000) -> str:
-        path = self.log_path
-        if path is None or not path.exists():
-            return ""
-        return path.read_text(errors="replace")[-size:]
-
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        super().stop()
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None
-
-    def __enter__(self) -> DeployEndpoint:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
