@@ -116,8 +116,9 @@ class InvocationRecord:
         self._started = 0.0
 
     def served_peers(self, peer_public_keys_der: list[bytes | None]) -> None:
-        """Record a derive's peers in request order: each one's DER SPKI, None where it did not parse."""
-        self.peers = len(peer_public_keys_der)
+        """Fingerprint a derive's peers in request order: each one's DER SPKI, None where it did not parse.
+
+        ``peers`` is set apart, from the request, so a single peer whose key fails to load still counts."""
         self.peer_key_sha256 = [None if der is None else sha256_hex(der) for der in peer_public_keys_der]
 
     def used_fixed_info(self, fixed_info: bytes) -> None:

@@ -25,7 +25,7 @@ def test_a_successful_invocation_logs_one_info_line_with_every_field(
     log_to_stdout: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with InvocationRecord("req-1") as record:
-        record.action, record.key_arn = "derive", KEY_ARN
+        record.action, record.key_arn, record.peers = "derive", KEY_ARN, 1
         record.served_peers([PEER_DER])
         record.used_fixed_info(FIXED_INFO)
     [line] = stdout_lines(capsys)
