@@ -280,31 +280,13 @@ def test_existing_output_is_kept(run_cli, make_kms_key, tmp_path: Path) -> None:
     bob = make_kms_key()
     (tmp_path / "note.txt").write_text("x")
     (tmp_path / "exists").write_text("keep me")
-    result = run_cli(
-        "hpke",
-        "seal",
-        "--peer-public-key",
-        bob.public_der,
-        "--in",
-        tmp_path / "note.txt",
-        "--out",
-        tmp_path / "exists",
-    )
+    seal = ["hpke", "seal", "--peer-public-key", bob.public_der, "--in", tmp_path / "note.txt"]
+    result = run_cli(*seal, "--out", tmp_path / "exists")
     assert result.code == 1
     assert "use --force" in result.err
     assert (tmp_path / "exists").read_text() == "keep me"
-    forced = run_cli(
-        "hpke",
-        "seal",
-        "--peer-public-key",
-        bob.public_der,
-        "--in",
-        tmp_path / "note.txt",
-        "--out",
-        tmp_path / "exists",
-        "--force",
-    )
-    assert forced.code == 0  # fmt: skip
+    forced = run_cli(*seal, "--out", tmp_path / "exists", "--force")
+    assert forced.code == 0
 
 
 def test_peer_key_that_is_private_or_broken(run_cli, make_peer_key, tmp_path: Path) -> None:
