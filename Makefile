@@ -28,7 +28,7 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt kmsecdh_cdk/lambda-requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambda/derive/requirements.txt pyproject.toml
 	@echo "setup: Python virtualenv $(VENV)"
 	@$(PYTHON) -m venv $(VENV) || { echo "setup failed: could not create $(VENV) with $(PYTHON)" >&2; exit 1; }
 	@$(PY) -m pip install $(PIP_QUIET) --upgrade pip || { echo "setup failed: upgrading pip in $(VENV)" >&2; exit 1; }

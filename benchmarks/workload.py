@@ -18,7 +18,7 @@ from benchmarks import PROJECT_ROOT
 from kmsecdh import keys, service
 from kmsecdh.keys import KEY_SPECS
 
-HANDLER_FILE = PROJECT_ROOT / "kmsecdh" / "lambda_handler.py"
+HANDLER_FILE = PROJECT_ROOT / "lambda" / "derive" / "handler.py"
 KEY_SPEC = "ECC_NIST_P256"
 KEY_ALIAS = "alias/kmsecdh-bench-p256"
 KDF_ALGORITHM = "onestep-sha256"
@@ -91,7 +91,7 @@ def derive_event(peers: list[bytes]) -> dict[str, object]:
 
 
 def load_handler() -> ModuleType:
-    """The Lambda entry module ``kmsecdh/lambda_handler.py``, loaded by path as a fresh module."""
+    """The Lambda entry module ``lambda/derive/handler.py``, loaded by path as a fresh module."""
     spec = importlib.util.spec_from_file_location("derive_handler", HANDLER_FILE)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {HANDLER_FILE}")

@@ -3,7 +3,7 @@
 ``LambdaEmulator`` serves two HTTP APIs on one loopback port:
 
 * the Lambda Runtime API (``/2018-06-01/runtime/...``) to a child process running
-  ``python -m awslambdaric kmsecdh.lambda_handler.handler``: the managed Python runtime's own client,
+  ``python -m awslambdaric handler.handler``: the managed Python runtime's own client,
   which sets up logging from ``AWS_LAMBDA_LOG_FORMAT`` and ``AWS_LAMBDA_LOG_LEVEL`` exactly as Lambda does;
 * the Lambda Invoke API (``POST /2015-03-31/functions/{name}/invocations``), so a boto3 Lambda client
   (the command line's) reaches that function through botocore's real request and response handling.
@@ -29,7 +29,7 @@ from typing import Any
 
 from devtools import PROJECT_ROOT
 
-HANDLER = "kmsecdh.lambda_handler.handler"
+HANDLER = "handler.handler"
 FUNCTION_NAME = "kmsecdh-derive"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:000000000000:function:{FUNCTION_NAME}"
 INVOCATION_TIMEOUT_SECONDS = 60
@@ -77,8 +77,8 @@ class LambdaEmulator:
             **self._environment,
             "AWS_LAMBDA_RUNTIME_API": f"{host}:{port}",
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
-            # The kmsecdh package with its handler module, as the bundled asset lays it out.
-            "PYTHONPATH": str(PROJECT_ROOT),
+            # handler.py beside the kmsecdh package, as the bundled asset lays them out.
+            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "lambda" / "derive"), str(PROJECT_ROOT)]),
         }
         with self._output_path.open("wb") as output:
             self._process = subprocess.Popen(

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.aws
 
 ENVIRONMENT = "dev"
 KEY_AGREEMENT_STACK = "kmsecdh-dev-key-agreement"
-DERIVE_HANDLER = "kmsecdh.lambda_handler.handler"
+DERIVE_HANDLER = "handler.handler"
 CLOUDTRAIL_LAG = timedelta(minutes=20)  # LookupEvents typically lags 5-15 minutes
 
 

@@ -929,7 +929,7 @@ def derive_function_reference(synthesized_app: SynthesizedApp, environment: str)
     [function_id] = [
         logical_id
         for logical_id, function in key_stack.resources("AWS::Lambda::Function").items()
-        if function["Properties"].get("Handler") == "kmsecdh.lambda_handler.handler"
+        if function["Properties"].get("Handler") == "handler.handler"
     ]
     return f"AWS::Lambda::Function:{function_id}"
 

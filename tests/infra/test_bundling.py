@@ -48,7 +48,7 @@ def asset_dir() -> Path:
 
 def pinned_cryptography_version() -> str:
     match = re.search(r"^cryptography==(\S+)$", REQUIREMENTS_FILE.read_text(), re.MULTILINE)
-    assert match, "lambda-requirements.txt pins cryptography"
+    assert match, "lambda/derive/requirements.txt pins cryptography"
     return match.group(1)
 
 
@@ -61,10 +61,11 @@ def elf_machine(path: Path) -> int:
 
 
 def test_asset_has_the_handler_and_the_runtime_modules(asset_dir: Path) -> None:
-    assert not list(asset_dir.glob("*.py")), "every module of the asset is in the kmsecdh package"
+    assert [path.name for path in asset_dir.glob("*.py")] == ["handler.py"], "one module beside kmsecdh"
+    assert (asset_dir / "handler.py").read_bytes() == HANDLER_MODULE.read_bytes()
+    assert not (asset_dir / "__init__.py").exists(), "the entry folder is no package in the asset"
     for module in (
         "__init__.py",
-        "lambda_handler.py",
         "errors.py",
         "kdf.py",
         "keys.py",
@@ -87,9 +88,10 @@ def test_asset_handler_imports_with_only_the_asset_code(asset_dir: Path, tmp_pat
     code = tmp_path / "code"
     code.mkdir()
     shutil.copytree(asset_dir / "kmsecdh", code / "kmsecdh")
+    shutil.copyfile(asset_dir / "handler.py", code / "handler.py")
     probe = (
-        "import sys, kmsecdh.lambda_handler\n"
-        "assert callable(kmsecdh.lambda_handler.handler)\n"
+        "import sys, handler\n"
+        "assert callable(handler.handler)\n"
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'kmsecdh'))\n"
     )
     # -S: no site, so the editable install of kmsecdh in .venv is not on the path.
@@ -129,7 +131,7 @@ def test_every_distribution_in_the_asset_is_pinned(asset_dir: Path) -> None:
         name, version = dist_info.name.removesuffix(".dist-info").rsplit("-", 1)
         installed[name.lower().replace("_", "-")] = version
     assert installed == pins, (
-        "a bump of cryptography's dependencies must be pinned in lambda-requirements.txt"
+        "a bump of cryptography's dependencies must be pinned in lambda/derive/requirements.txt"
     )
 
 
@@ -153,12 +155,12 @@ def test_asset_has_no_boto3_and_no_host_leftovers(asset_dir: Path) -> None:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A copy of the package (with its handler module) and the requirements file to change freely."""
+    """A copy of the entry folder (handler and requirements) and of the package, to change freely."""
     package_dir = tmp_path / "kmsecdh"
     shutil.copytree(PACKAGE_DIR, package_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    requirements = tmp_path / "lambda-requirements.txt"
-    shutil.copy2(REQUIREMENTS_FILE, requirements)
-    return package_dir / HANDLER_MODULE.name, package_dir, requirements
+    entry_dir = tmp_path / "derive"
+    shutil.copytree(HANDLER_MODULE.parent, entry_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    return entry_dir / HANDLER_MODULE.name, package_dir, entry_dir / REQUIREMENTS_FILE.name
 
 
 def fingerprint(project: tuple[Path, Path, Path], platform: LambdaPlatform = ARM64) -> str:
@@ -216,18 +218,18 @@ def test_hash_changes_with_the_platform(project_copy: tuple[Path, Path, Path]) -
 def test_follows_relative_and_module_imports(tmp_path: Path) -> None:
     package_dir = tmp_path / "pkg"
     (package_dir / "sub").mkdir(parents=True)
-    (package_dir / "handler.py").write_text("from pkg import a\n")
+    (tmp_path / "handler.py").write_text("from pkg import a\n")
     (package_dir / "__init__.py").write_text("")
     (package_dir / "a.py").write_text("def f():\n    from .sub import b\n")
     (package_dir / "sub" / "__init__.py").write_text("from ..c import VALUE\n")
     (package_dir / "sub" / "b.py").write_text("")
     (package_dir / "c.py").write_text("VALUE = 1\n")
     (package_dir / "unused.py").write_text("")
-    assert sorted(runtime_sources(package_dir / "handler.py", package_dir)) == [
+    assert sorted(runtime_sources(tmp_path / "handler.py", package_dir)) == [
+        "handler.py",
         "pkg/__init__.py",
         "pkg/a.py",
         "pkg/c.py",
-        "pkg/handler.py",
         "pkg/sub/__init__.py",
         "pkg/sub/b.py",
     ]
@@ -237,14 +239,13 @@ def test_rejects_an_import_of_a_missing_module(tmp_path: Path) -> None:
     package_dir = tmp_path / "pkg"
     package_dir.mkdir()
     (package_dir / "__init__.py").write_text("")
-    (package_dir / "handler.py").write_text("import pkg.gone\n")
+    (tmp_path / "handler.py").write_text("import pkg.gone\n")
     with pytest.raises(BundlingError, match=r"imports pkg\.gone, which is not a module"):
-        runtime_sources(package_dir / "handler.py", package_dir)
+        runtime_sources(tmp_path / "handler.py", package_dir)
 
 
-def test_rejects_a_handler_outside_the_package(tmp_path: Path) -> None:
+def test_rejects_a_missing_handler(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
-    (tmp_path / "handler.py").write_text("")
     with pytest.raises(BundlingError, match="no handler module"):
         runtime_sources(tmp_path / "handler.py", tmp_path / "pkg")
 
@@ -255,7 +256,7 @@ def test_rejects_requirements_without_the_pin(project_copy: tuple[Path, Path, Pa
     with pytest.raises(BundlingError, match=r"pins no version .* for cryptography"):
         fingerprint(project_copy)
     requirements.write_text("cryptography>=1.0\n")
-    with pytest.raises(BundlingError, match=r"lambda-requirements.txt:1: not a pin \(name==version\)"):
+    with pytest.raises(BundlingError, match=r"requirements.txt:1: not a pin \(name==version\)"):
         fingerprint(project_copy)
 
 

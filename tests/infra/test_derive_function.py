@@ -70,7 +70,7 @@ def test_function_runtime_and_observability(synth: SynthesizedApp, stack_name: s
     log_group_id, _ = only(template, "AWS::Logs::LogGroup")
     assert props["Runtime"] == "python3.14"
     assert props["Architectures"] == ["arm64"]
-    assert props["Handler"] == "kmsecdh.lambda_handler.handler"
+    assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
     # Props lower the levels (Plain); whatever they are, no secret reaches the log (tests/lambda).
     levels = ("TRACE", "DEBUG") if stack_name == "plain" else ("INFO", "INFO")

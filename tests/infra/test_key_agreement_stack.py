@@ -18,7 +18,7 @@ from tests.infra.conftest import SynthesizedApp, SynthesizedStack, load_context
 
 ENVIRONMENTS = tuple(load_context()["environments"])
 
-DERIVE_HANDLER = "kmsecdh.lambda_handler.handler"
+DERIVE_HANDLER = "handler.handler"
 KEY_ADMINISTRATION_ACTIONS = sorted(
     [
         "kms:CancelKeyDeletion",

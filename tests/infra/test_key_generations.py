@@ -101,7 +101,7 @@ def function_keys(template: dict[str, Any]) -> tuple[dict[str, str], str]:
     [function] = [
         function
         for function in of_type(template, "AWS::Lambda::Function").values()
-        if function["Properties"].get("Handler") == "kmsecdh.lambda_handler.handler"
+        if function["Properties"].get("Handler") == "handler.handler"
     ]
     variables = function["Properties"]["Environment"]["Variables"]
     keys = json.loads(rendered(variables["KMSECDH_KEYS"]))

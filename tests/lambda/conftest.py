@@ -29,12 +29,12 @@ from .support import FAKE_P256_ALIAS, FAKE_P256_ARN, configure
 
 # Put at DEBUG for every test here: the root logger and the AWS client libraries' own loggers.
 DEBUG_LOGGERS = ("", "botocore", "boto3", "urllib3")
-HANDLER_PATH = PROJECT_ROOT / "kmsecdh" / "lambda_handler.py"
+HANDLER_PATH = PROJECT_ROOT / "lambda" / "derive" / "handler.py"
 
 
 @pytest.fixture(scope="session")
 def derive_handler() -> Callable[..., dict[str, Any]]:
-    """``handler`` of kmsecdh/lambda_handler.py, loaded by path (a fresh module, as in a new container)."""
+    """``handler`` of lambda/derive/handler.py, loaded by path (a fresh module, as in a new container)."""
     spec = importlib.util.spec_from_file_location("kmsecdh_derive_handler", HANDLER_PATH)
     assert spec is not None
     assert spec.loader is not None
@@ -82,7 +82,7 @@ class CapturedLogs:
 
 @pytest.fixture(autouse=True)
 def captured_logs(capsys: pytest.CaptureFixture[str], log_to_stdout: None) -> Iterator[CapturedLogs]:
-    # Lines on stdout as in the deployed function, whether or not kmsecdh/lambda_handler.py was loaded yet.
+    # Lines on stdout as in the deployed function, whether or not lambda/derive/handler.py was loaded yet.
     collector = _Collector()
     loggers = [logging.getLogger(), logging.getLogger("kmsecdh"), logging.getLogger(LOGGER_NAME)]
     for logger in loggers:

@@ -25,7 +25,7 @@ from devtools import CDK_CLI, PROJECT_ROOT
 from kmsecdh_cdk.bundling import REQUIREMENTS_FILE, read_pins
 
 # What the wheel is built from: the project file, the README it names, and the two packages.
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "kmsecdh", "kmsecdh_cdk")
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "kmsecdh", "constructs_lib", "lambda")
 PIP = ("-m", "pip", "--disable-pip-version-check", "--no-input", "--quiet")
 
 CONSUMER_APP = textwrap.dedent(
@@ -153,7 +153,7 @@ def test_the_key(consumer: Consumer) -> None:
 
 def test_the_function_and_its_caller(consumer: Consumer) -> None:
     [function] = _resources(consumer.template, "AWS::Lambda::Function")
-    assert function["Properties"]["Handler"] == "kmsecdh.lambda_handler.handler"
+    assert function["Properties"]["Handler"] == "handler.handler"
     assert function["Properties"]["Runtime"] == "python3.14"
     invoke_statements = [
         statement
@@ -175,7 +175,9 @@ def test_the_function_s_asset_is_the_installed_runtime_and_the_pinned_cryptograp
         if any(s3_key == destination["objectKey"] for destination in entry["destinations"].values())
     ]
     asset_dir = consumer.outdir / asset
-    for module in ("__init__.py", "lambda_handler.py", "service.py", "contract.py", "keys.py", "kdf.py"):
+    entry_dir = PROJECT_ROOT / "lambda" / "derive"
+    assert (asset_dir / "handler.py").read_bytes() == (entry_dir / "handler.py").read_bytes()
+    for module in ("__init__.py", "service.py", "contract.py", "keys.py", "kdf.py"):
         assert (asset_dir / "kmsecdh" / module).read_bytes() == (consumer.package_dir / module).read_bytes()
     for absent in ("kmsecdh/cli", "kmsecdh/client.py", "kmsecdh/messages.py", "kmsecdh_cdk", "boto3"):
         assert not (asset_dir / absent).exists(), absent

@@ -215,7 +215,7 @@ def test_cryptography_is_the_pinned_version() -> None:
     import cryptography
 
     # The one place the pin lives: the Lambda asset's requirements (requirements.txt includes them).
-    requirements = PROJECT_ROOT / "kmsecdh_cdk" / "lambda-requirements.txt"
+    requirements = PROJECT_ROOT / "lambda" / "derive" / "requirements.txt"
     pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", requirements.read_text(), re.MULTILINE))
     assert cryptography.__version__ == pins["cryptography"] == "50.0.2"
 

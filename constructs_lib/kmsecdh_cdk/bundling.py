@@ -1,14 +1,15 @@
 """Docker-free bundling of the derive Lambda's asset.
 
-The asset holds the handler module (``kmsecdh/lambda_handler.py``) and the modules of ``kmsecdh`` it
-imports (followed transitively, so command-line-only modules stay out and no import can break), and
-``cryptography`` with its dependencies, at the pins of ``lambda-requirements.txt`` (shipped beside this
-module), installed by pip for the Lambda's platform. boto3 is not installed: the Lambda runtime provides it.
+The asset holds the entry point ``handler.py`` at its root (the repository's ``lambda/derive/``), the
+modules of ``kmsecdh`` it imports (followed transitively, so command-line-only modules stay out and no
+import can break), and ``cryptography`` with its dependencies, at the pins of ``requirements.txt`` beside
+the handler, installed by pip for the Lambda's platform. boto3 is not installed: the Lambda runtime
+provides it.
 
 Everything is found from the installed packages, never from a repository: the ``kmsecdh`` package
 wherever Python imports it from (a wheel's site-packages, or this repository's editable install), and the
-pins as package data of ``kmsecdh_cdk``. A user's own CDK app bundles the function with nothing but
-``pip install kmsecdh[cdk]``.
+handler with its pins as ``kmsecdh_cdk.derive_entry`` (``lambda/derive/`` in the repository). A user's own
+CDK app bundles the function with nothing but ``pip install kmsecdh[cdk]``.
 
 The asset hash is computed here over the copied files, the pins and the target platform, so a
 change of code or pins makes a new asset and anything else reuses the bundle already in cdk.out.
@@ -34,14 +35,17 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 
 import kmsecdh
+from kmsecdh_cdk import derive_entry
 
 PACKAGE_DIR = Path(kmsecdh.__file__).resolve().parent
 """The runtime package the asset copies its modules from, wherever it is installed."""
-HANDLER = "kmsecdh.lambda_handler.handler"
-"""The function's handler setting: the entry module inside the runtime package, and its function."""
-HANDLER_MODULE = PACKAGE_DIR / "lambda_handler.py"
-REQUIREMENTS_FILE = Path(__file__).resolve().parent / "lambda-requirements.txt"
-"""The asset's pins (package data of kmsecdh_cdk; the project's requirements.txt includes it)."""
+ENTRY_DIR = Path(derive_entry.__file__).resolve().parent
+"""The derive function's entry point folder (``lambda/derive/`` in the repository)."""
+HANDLER_MODULE = ENTRY_DIR / "handler.py"
+HANDLER = "handler.handler"
+"""The function's handler setting: ``handler.py`` at the asset's root, and its function."""
+REQUIREMENTS_FILE = ENTRY_DIR / "requirements.txt"
+"""The asset's pins (the project's requirements.txt includes them)."""
 REQUIRED_DISTRIBUTION = "cryptography"
 BUNDLE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kmsecdh" / "bundles"
 
@@ -104,17 +108,13 @@ def _normalize(distribution: str) -> str:
 def runtime_sources(handler_module: Path, package_dir: Path) -> dict[str, Path]:
     """The files the asset copies, by their path inside the asset.
 
-    The handler module (a module of the package), the package's ``__init__.py`` files on its way, and
-    the modules of the package it imports, followed through the package's own imports.
+    The handler module at the root, and the modules of the package it imports (with the package's
+    ``__init__.py`` files on their way), followed through the package's own imports.
     """
-    if not handler_module.is_file() or not handler_module.is_relative_to(package_dir):
-        raise BundlingError(f"no handler module {handler_module} in {package_dir}")
-    handler_name = ".".join(handler_module.relative_to(package_dir.parent).with_suffix("").parts)
-    sources = {
-        path.relative_to(package_dir.parent).as_posix(): path
-        for path in _module_files(handler_name, package_dir)
-    }
-    pending = list(sources.values())
+    if not handler_module.is_file():
+        raise BundlingError(f"no handler module {handler_module}")
+    sources = {handler_module.name: handler_module}
+    pending = [handler_module]
     while pending:
         source = pending.pop()
         required, possible = _imported_modules(source, package_dir)

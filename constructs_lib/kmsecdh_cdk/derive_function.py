@@ -1,6 +1,6 @@
 """The derive Lambda: calls kms:DeriveSharedSecret on its configured keys and applies the KDF.
 
-The function runs ``kmsecdh.lambda_handler`` with the ``kmsecdh`` package (bundled locally, see
+The function runs ``lambda/derive/handler.py`` with the ``kmsecdh`` package (bundled locally, see
 ``bundling``), configured through the environment variables of the contract (``kmsecdh.contract``,
 docs/contract.md). Its role may only
 derive with, and read the public keys of, the keys it is given, and write to its own log group.

@@ -1,12 +1,14 @@
-"""The derive Lambda's entry point (handler ``kmsecdh.lambda_handler.handler``): hands each invocation to
+"""The derive function's entry point (handler ``handler.handler``): hands each invocation to
 ``kmsecdh.service``.
 
-Everything else (the contract, key resolution, KMS, the KDF, errors and the log line) lives in the rest
-of the package, which is bundled with this module (``kmsecdh_cdk.bundling``). Errors leave as
+This file sits at the root of the function's asset beside the ``kmsecdh`` package; everything else (the
+contract, key resolution, KMS, the KDF, errors and the log line) lives in that package, which
+``kmsecdh_cdk.bundling`` copies in (only the modules this file imports, transitively). Errors leave as
 DeriveError subclasses, so the Lambda runtime reports the stable error code as ``errorType``.
 
 Only the Lambda runtime imports this module: importing it sends the invocation lines to stdout and
-freezes the garbage collector's view of everything imported so far.
+freezes the garbage collector's view of everything imported so far. That is why it lives outside the
+``kmsecdh`` package, where no application or command line can import it by accident.
 """
 
 from __future__ import annotations
