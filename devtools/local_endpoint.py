@@ -175,16 +175,24 @@ class LocalstackProcess:
 
 
 class LocalKmsEndpoint(LocalstackProcess):
-    """A localstack KMS process on a free loopback port; use as a context manager."""
+    """A localstack KMS process on a free loopback port; use as a context manager.
+
+    ``also_s3`` serves S3 besides (versioning and conditional writes included), for the commands that keep
+    their output in a bucket; the virtualenv's localstack-core serves S3 without further packages.
+    """
 
     name = "local KMS endpoint"
     services = ("kms",)
     error = LocalEndpointError
 
-    def __init__(self, venv: Path | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, venv: Path | None = None, startup_timeout: float = 60.0, *, also_s3: bool = False
+    ) -> None:
         super().__init__(
             Path(venv or os.environ.get("KMSECDH_LOCALSTACK_VENV", DEFAULT_VENV)), startup_timeout
         )
+        if also_s3:
+            self.services = ("kms", "s3")
 
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point boto3 at this endpoint with dummy credentials."""

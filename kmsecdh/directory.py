@@ -7,16 +7,27 @@ alias names) and ``retire_after`` (``YYYY-MM-DD`` or null). It is signed as a JW
 (RFC 7515) with ES384 (RFC 7518 §3.4: ECDSA P-384 with SHA-384, the signature as ``r || s``, 48 bytes each) by
 a SIGN_VERIFY KMS key of the environment: ``Sign`` with ``ECDSA_SHA_384`` over the JWS signing input.
 
+The JWK Set also carries its freshness (RFC 7519's claim names, NumericDate: whole seconds since the epoch,
+UTC): ``iat`` when it was signed, ``exp`` when it stops being valid (``iat`` plus the environment's maximum
+age, at most ``MAX_VALIDITY``), and ``serial``, which grows by one with every publication of the environment
+(the publisher reads the published document and adds one), so that an older directory can be told from a
+newer one.
+
 A reader pins the signing key's public key (obtained once, out of band or with ``kms:GetPublicKey``) and
 ``verify`` checks, each refusal its own class: the signature (``BadSignature``), that the pinned key signed
 (``WrongSigner``: the header's ``kid`` names another key), every key's ``kid`` against its coordinates
-(``KidMismatch``), and every ``key_arn`` (``KeyArnMismatch``: not a KMS key ARN, twice in the document,
-or, when ``kms_public_key`` is given, a public key in KMS other than the JWK's).
+(``KidMismatch``), every ``key_arn`` (``KeyArnMismatch``: not a KMS key ARN, twice in the document, or, when
+``kms_public_key`` is given, a public key in KMS other than the JWK's), and the time: ``Expired`` once
+``exp`` has passed, ``NotYetValid`` while ``iat`` is still ahead, each with ``CLOCK_SKEW`` of tolerance for
+the reader's and the publisher's clocks. ``check_not_replayed`` refuses a document whose ``serial`` is
+below the newest one the reader has seen (``Replayed``): an older directory, still within its ``exp``.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +49,11 @@ SIGNING_KEY_SPEC = "ECC_NIST_P384"
 CONTENT_TYPE = "jwk-set+json"
 _COORDINATE_SIZE = 48
 MAX_DIRECTORY_SIZE = 256 * 1024
+MAX_VALIDITY = datetime.timedelta(days=365)
+"""The longest a directory may stay valid (``exp - iat``): an environment's maximum age is at most this."""
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+"""How far the reader's clock may be from the publisher's: ``exp`` and ``iat`` are checked this leniently."""
+CLAIMS = ("iat", "exp", "serial")
 
 
 class DirectoryError(ValueError):
@@ -64,6 +80,30 @@ class KeyArnMismatch(DirectoryError):
     """A key's ``key_arn`` is no KMS key ARN, repeated, or (checked against KMS) holds another public key."""
 
 
+class Expired(DirectoryError):
+    """The directory's ``exp`` has passed (beyond ``CLOCK_SKEW``): its publisher has not republished it."""
+
+
+class NotYetValid(DirectoryError):
+    """The directory's ``iat`` is still ahead (beyond ``CLOCK_SKEW``): a clock is wrong, or it was signed
+    ahead of time."""
+
+
+class Replayed(DirectoryError):
+    """The directory's ``serial`` is below the newest the reader has seen: an older directory, replayed."""
+
+
+@dataclass(frozen=True)
+class SignedDirectory:
+    """A directory whose signature, keys and claims checked out (``issued_at``, ``expires_at``: epoch
+    seconds)."""
+
+    keys: list[dict[str, Any]]
+    serial: int
+    issued_at: int
+    expires_at: int
+
+
 @dataclass(frozen=True)
 class PublishedKey:
     """One generation as published: its public key and what the stack says about it."""
@@ -87,9 +127,23 @@ class PublishedKey:
         }
 
 
-def document(keys: Iterable[PublishedKey]) -> dict[str, Any]:
-    """The JWK Set of ``keys``."""
-    return {"keys": [key.jwk() for key in keys]}
+def document(
+    keys: Iterable[PublishedKey], *, serial: int, issued_at: int, max_age: datetime.timedelta
+) -> dict[str, Any]:
+    """The JWK Set of ``keys``, publication ``serial`` (from 1), signed at ``issued_at`` (epoch seconds) and
+    valid for ``max_age`` (whole seconds, at most ``MAX_VALIDITY``)."""
+    if isinstance(serial, bool) or not isinstance(serial, int) or serial < 1:
+        raise ValueError(f"a directory's serial is an integer from 1, got {serial!r}")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int):
+        raise ValueError(f"a directory's issued_at is whole seconds since the epoch, got {issued_at!r}")
+    if not datetime.timedelta(seconds=1) <= max_age <= MAX_VALIDITY:
+        raise ValueError(f"a directory's max_age is 1 s to {MAX_VALIDITY.days} days, got {max_age}")
+    return {
+        "keys": [key.jwk() for key in keys],
+        "iat": issued_at,
+        "exp": issued_at + int(max_age.total_seconds()),
+        "serial": serial,
+    }
 
 
 def signing_kid(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -120,12 +174,72 @@ def verify(
     token: str,
     pinned_public_key: ec.EllipticCurvePublicKey,
     kms_public_key: Callable[[str], bytes] | None = None,
-) -> list[dict[str, Any]]:
-    """The keys of a directory JWS that checks out against ``pinned_public_key``, else a DirectoryError.
+    *,
+    now: float | None = None,
+) -> SignedDirectory:
+    """A directory JWS that checks out against ``pinned_public_key`` and is valid at ``now`` (epoch seconds,
+    default: this machine's clock), else a DirectoryError.
 
     ``kms_public_key(key_arn)`` (KMS ``GetPublicKey``: DER SubjectPublicKeyInfo), when given, must hold each
-    key's very public key.
+    key's very public key. Whether it is older than one already seen is ``check_not_replayed``'s question.
     """
+    directory = read_signed(token, pinned_public_key, kms_public_key)
+    check_valid_at(directory, time.time() if now is None else now)
+    return directory
+
+
+def read_signed(
+    token: str,
+    pinned_public_key: ec.EllipticCurvePublicKey,
+    kms_public_key: Callable[[str], bytes] | None = None,
+) -> SignedDirectory:
+    """``verify`` without the time: signature, signer, claims and keys (a publisher reading the last one)."""
+    payload = _signed_payload(token, pinned_public_key)
+    serial, issued_at, expires_at = _claims(payload)
+    keys = payload.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise MalformedDirectory("the signed document is not a JWK Set with keys")
+    return SignedDirectory(_checked_keys(keys, kms_public_key), serial, issued_at, expires_at)
+
+
+def published_serial(token: str, pinned_public_key: ec.EllipticCurvePublicKey) -> int:
+    """The serial of the published ``token``, which the next publication exceeds by one.
+
+    A document signed by the pinned key before directories carried claims (none of ``iat``, ``exp``,
+    ``serial``) counts as serial 0; anything else must check out as ``read_signed`` checks it.
+    """
+    if not any(claim in _signed_payload(token, pinned_public_key) for claim in CLAIMS):
+        return 0
+    return read_signed(token, pinned_public_key).serial
+
+
+def check_valid_at(directory: SignedDirectory, now: float) -> None:
+    """``Expired`` past ``exp``, ``NotYetValid`` before ``iat``, each beyond ``CLOCK_SKEW``."""
+    skew = CLOCK_SKEW.total_seconds()
+    if now > directory.expires_at + skew:
+        raise Expired(
+            f"serial {directory.serial} expired at {iso_utc(directory.expires_at)} (exp; now {iso_utc(now)}, "
+            f"clock skew allowed {skew:.0f} s): its publisher has not republished the directory since"
+        )
+    if now < directory.issued_at - skew:
+        raise NotYetValid(
+            f"serial {directory.serial} is issued at {iso_utc(directory.issued_at)} (iat), after now "
+            f"({iso_utc(now)}, clock skew allowed {skew:.0f} s): this machine's clock or the publisher's "
+            "is wrong"
+        )
+
+
+def check_not_replayed(directory: SignedDirectory, newest_serial: int, newest: str) -> None:
+    """``Replayed`` if ``directory`` is older than serial ``newest_serial`` (``newest`` says whose it is)."""
+    if directory.serial < newest_serial:
+        raise Replayed(
+            f"serial {directory.serial} (issued {iso_utc(directory.issued_at)}) is older than serial "
+            f"{newest_serial}, {newest}: an older directory, replayed"
+        )
+
+
+def _signed_payload(token: str, pinned_public_key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
+    """The payload of ``token`` once its header names the pinned key and its signature verifies."""
     header, payload, signing_input, signature = _parts(token)
     if header.get("alg") != ALGORITHM:
         raise MalformedDirectory(f"the JWS header's alg is {header.get('alg')!r}, not {ALGORITHM}")
@@ -148,10 +262,35 @@ def verify(
             "the signature does not verify with the pinned signing key: "
             "the document or its header was altered"
         ) from None
-    keys = _json_object(payload, _PART_NAMES[1]).get("keys")
-    if not isinstance(keys, list) or not keys:
-        raise MalformedDirectory("the signed document is not a JWK Set with keys")
-    return _checked_keys(keys, kms_public_key)
+    return _json_object(payload, _PART_NAMES[1])
+
+
+def _claims(payload: Mapping[str, Any]) -> tuple[int, int, int]:
+    """``serial``, ``iat`` and ``exp``: integers, ``serial`` from 1, ``exp`` after ``iat`` by at most
+    ``MAX_VALIDITY``."""
+    for claim in CLAIMS:
+        value = payload.get(claim)
+        # bool is an int subclass; `true` is no time and no serial.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise MalformedDirectory(f"the signed document's {claim} is not an integer: {value!r}")
+    serial, issued_at, expires_at = payload["serial"], payload["iat"], payload["exp"]
+    if serial < 1:
+        raise MalformedDirectory(f"the signed document's serial is {serial}, serials start at 1")
+    validity = expires_at - issued_at
+    if not 0 < validity <= MAX_VALIDITY.total_seconds():
+        raise MalformedDirectory(
+            f"the signed document is valid for {validity} s (exp - iat), not 1 s to {MAX_VALIDITY.days} days"
+        )
+    return serial, issued_at, expires_at
+
+
+def iso_utc(seconds: float) -> str:
+    """``seconds`` since the epoch as ISO 8601 UTC; a signed claim outside datetime's years as a number."""
+    try:
+        moment = datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{int(seconds)} s after 1970-01-01T00:00:00Z"
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def current_keys(keys: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

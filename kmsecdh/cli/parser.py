@@ -65,6 +65,16 @@ def _since(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _serial(text: str) -> int:
+    try:
+        serial = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if serial < 1:
+        raise argparse.ArgumentTypeError("serials start at 1")
+    return serial
+
+
 def _context_pair(text: str) -> tuple[str, str]:
     key, separator, value = text.partition("=")
     if not separator or not key:
@@ -395,7 +405,9 @@ def build_parser() -> Parser:
         "directory:publish",
         help="sign the directory with KMS and write it to the environment's bucket and SSM parameter",
         description="Read the stack outputs of the environment, fetch every active generation's public key "
-        "(GetPublicKey), sign the JWK Set (KMS Sign, ES384) and publish it.",
+        "(GetPublicKey), sign the JWK Set with the published directory's serial plus one, valid for the "
+        "environment's maximum age (KMS Sign, ES384), and publish it: to the bucket only if the directory "
+        "there is still the one read (an S3 conditional write), then to the SSM parameter.",
     )
     publish.add_argument("--environment", required=True, metavar="NAME", help="an environment of cdk.json")
     _add_output(publish, "also write the JWS here")
@@ -405,7 +417,9 @@ def build_parser() -> Parser:
         "directory:fetch",
         help="verify the directory with the pinned signing key and print the current keys",
         description="Read the directory (the environment's bucket, a file or a URL), verify its signature, "
-        "signer, kids and key ARNs, and print the current generation of each key spec as a JWK Set.",
+        "signer, kids and key ARNs, refuse it expired (exp), not yet valid (iat) or older than the newest "
+        "serial seen (each with 5 minutes of clock skew allowed), record its serial as the newest seen, and "
+        "print the current generation of each key spec as a JWK Set with its serial, iat and exp.",
     )
     source = fetch.add_mutually_exclusive_group(required=True)
     source.add_argument("--environment", metavar="NAME", help="read it from this environment's bucket")
@@ -433,6 +447,19 @@ def build_parser() -> Parser:
         "--check-kms",
         action="store_true",
         help="also compare each key with KMS GetPublicKey of its key ARN",
+    )
+    fetch.add_argument(
+        "--min-serial",
+        type=_serial,
+        metavar="N",
+        help="also refuse a directory whose serial is below N (e.g. one announced out of band)",
+    )
+    fetch.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the newest serial seen of each signing key is kept "
+        "(default: $XDG_STATE_HOME/kmsecdh/directory, else ~/.local/state/kmsecdh/directory)",
     )
     return parser
 

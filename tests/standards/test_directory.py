@@ -1,13 +1,17 @@
-"""The signed public-key directory (``kmsecdh.directory``): an ES384 JWS over a JWK Set.
+"""The signed public-key directory (``kmsecdh.directory``): an ES384 JWS over a JWK Set with iat, exp and
+serial.
 
 The JWS verifies with jwcrypto (an independent JOSE implementation), signed locally and by a SIGN_VERIFY key
-of the local KMS endpoint; a tampered document, a wrong signer, a kid that does not match its key and a key
-ARN that does not check out are each refused with their own error.
+of the local KMS endpoint; a tampered document, a wrong signer, a kid that does not match its key, a key ARN
+that does not check out, an expired document, one issued in the future and one older than the newest seen
+are each refused with their own error, the times with CLOCK_SKEW of tolerance and no more.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 
 import boto3
 import pytest
@@ -22,6 +26,11 @@ from kmsecdh.keys import public_key_der
 
 ARN_OLD = "arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ARN_NEW = "arn:aws:kms:eu-central-1:111111111111:key/2234abcd-12ab-34cd-56ef-1234567890ab"
+ISSUED_AT = 1_790_000_000  # 2026-09-21T14:13:20Z
+MAX_AGE = datetime.timedelta(days=30)
+EXPIRES_AT = ISSUED_AT + 30 * 86400
+SERIAL = 7
+SKEW = 300
 
 
 def published(public_key: ec.EllipticCurvePublicKey, arn: str, generation: str, current: bool):
@@ -46,7 +55,10 @@ def payload(agreement_keys) -> dict:
         [
             published(agreement_keys[ARN_OLD].public_key(), ARN_OLD, "2026-05", current=False),
             published(agreement_keys[ARN_NEW].public_key(), ARN_NEW, "2026-11", current=True),
-        ]
+        ],
+        serial=SERIAL,
+        issued_at=ISSUED_AT,
+        max_age=MAX_AGE,
     )
 
 
@@ -61,6 +73,11 @@ def local_sign(private_key: ec.EllipticCurvePrivateKey):
 
 def signed(payload: dict, signer: ec.EllipticCurvePrivateKey) -> str:
     return directory.sign(payload, signer.public_key(), local_sign(signer))
+
+
+def verify(token: str, public_key: ec.EllipticCurvePublicKey, *args, now: float = ISSUED_AT + 60):
+    """``directory.verify`` a minute after the document was issued."""
+    return directory.verify(token, public_key, *args, now=now)
 
 
 def jwcrypto_payload(token: str, public_key: ec.EllipticCurvePublicKey) -> dict:
@@ -97,10 +114,11 @@ def test_the_header_names_es384_and_the_signer(payload, signer) -> None:
 
 
 def test_verify_returns_the_keys_and_the_current_ones(payload, signer) -> None:
-    keys = directory.verify(signed(payload, signer), signer.public_key())
-    assert [key["key_arn"] for key in keys] == [ARN_OLD, ARN_NEW]
-    assert [key["generation"] for key in directory.current_keys(keys)] == ["2026-11"]
-    assert {key["use"] for key in keys} == {"enc"}
+    verified = verify(signed(payload, signer), signer.public_key())
+    assert [key["key_arn"] for key in verified.keys] == [ARN_OLD, ARN_NEW]
+    assert [key["generation"] for key in directory.current_keys(verified.keys)] == ["2026-11"]
+    assert {key["use"] for key in verified.keys} == {"enc"}
+    assert (verified.serial, verified.issued_at, verified.expires_at) == (SERIAL, ISSUED_AT, EXPIRES_AT)
 
 
 def test_a_document_signed_by_kms_verifies_with_jwcrypto_and_kmsecdh(local_kms, payload) -> None:
@@ -122,7 +140,7 @@ def test_a_document_signed_by_kms_verifies_with_jwcrypto_and_kmsecdh(local_kms, 
 
     token = directory.sign(payload, public_key, kms_sign)
     assert jwcrypto_payload(token, public_key) == payload
-    assert directory.verify(token, public_key)[1]["key_arn"] == ARN_NEW
+    assert verify(token, public_key).keys[1]["key_arn"] == ARN_NEW
 
 
 @pytest.mark.parametrize("part", [0, 1, 2])
@@ -141,27 +159,27 @@ def test_a_tampered_document_is_a_bad_signature(payload, signer, part) -> None:
         signature[10] ^= 1
         parts[2] = b64url(bytes(signature))
     with pytest.raises(directory.BadSignature, match="does not verify with the pinned signing key"):
-        directory.verify(".".join(parts), signer.public_key())
+        verify(".".join(parts), signer.public_key())
 
 
 def test_another_signer_is_a_wrong_signer(payload, signer) -> None:
     other = ec.generate_private_key(ec.SECP384R1())
     with pytest.raises(directory.WrongSigner, match="not by the pinned signing key"):
-        directory.verify(signed(payload, other), signer.public_key())
+        verify(signed(payload, other), signer.public_key())
 
 
 def test_another_signer_claiming_the_pinned_kid_is_a_bad_signature(payload, signer) -> None:
     other = ec.generate_private_key(ec.SECP384R1())
     token = directory.sign(payload, signer.public_key(), local_sign(other))
     with pytest.raises(directory.BadSignature):
-        directory.verify(token, signer.public_key())
+        verify(token, signer.public_key())
 
 
 def test_a_kid_that_is_not_its_keys_thumbprint_is_refused(payload, signer) -> None:
     altered = json.loads(json.dumps(payload))
     altered["keys"][1]["kid"] = altered["keys"][0]["kid"]
     with pytest.raises(directory.KidMismatch, match=r"keys\[1\] has kid .* but its coordinates' thumbprint"):
-        directory.verify(signed(altered, signer), signer.public_key())
+        verify(signed(altered, signer), signer.public_key())
 
 
 @pytest.mark.parametrize(
@@ -172,7 +190,7 @@ def test_a_bad_key_arn_is_refused(payload, signer, arn, message) -> None:
     altered = json.loads(json.dumps(payload))
     altered["keys"][1]["key_arn"] = arn
     with pytest.raises(directory.KeyArnMismatch, match=message):
-        directory.verify(signed(altered, signer), signer.public_key())
+        verify(signed(altered, signer), signer.public_key())
 
 
 def test_a_key_arn_whose_kms_key_differs_is_refused(payload, signer, agreement_keys) -> None:
@@ -182,8 +200,8 @@ def test_a_key_arn_whose_kms_key_differs_is_refused(payload, signer, agreement_k
         return public_key_der(agreement_keys[other].public_key())
 
     with pytest.raises(directory.KeyArnMismatch, match="KMS holds another public key for key_arn"):
-        directory.verify(signed(payload, signer), signer.public_key(), kms_public_key)
-    assert directory.verify(
+        verify(signed(payload, signer), signer.public_key(), kms_public_key)
+    assert verify(
         signed(payload, signer),
         signer.public_key(),
         lambda arn: public_key_der(agreement_keys[arn].public_key()),
@@ -196,4 +214,100 @@ def test_a_key_arn_whose_kms_key_differs_is_refused(payload, signer, agreement_k
 )
 def test_a_malformed_token_is_refused(signer, token, message) -> None:
     with pytest.raises(directory.MalformedDirectory, match=message):
-        directory.verify(token, signer.public_key())
+        verify(token, signer.public_key())
+
+
+def test_the_payload_carries_iat_exp_and_serial_beside_the_jwk_set(payload, signer) -> None:
+    document = jwcrypto_payload(signed(payload, signer), signer.public_key())
+    assert (document["iat"], document["exp"], document["serial"]) == (ISSUED_AT, EXPIRES_AT, SERIAL)
+    keyset = jwcrypto_jwk.JWKSet()
+    keyset.import_keyset(json.dumps(document))
+    assert len(keyset["keys"]) == 2
+
+
+@pytest.mark.parametrize("now", [EXPIRES_AT, EXPIRES_AT + SKEW, ISSUED_AT, ISSUED_AT - SKEW])
+def test_a_directory_is_valid_from_iat_to_exp_give_or_take_the_clock_skew(payload, signer, now) -> None:
+    assert datetime.timedelta(seconds=SKEW) == directory.CLOCK_SKEW
+    assert verify(signed(payload, signer), signer.public_key(), now=now).serial == SERIAL
+
+
+def test_an_expired_directory_is_refused(payload, signer) -> None:
+    with pytest.raises(directory.Expired) as raised:
+        verify(signed(payload, signer), signer.public_key(), now=EXPIRES_AT + SKEW + 1)
+    assert str(raised.value) == (
+        "serial 7 expired at 2026-10-21T14:13:20Z (exp; now 2026-10-21T14:18:21Z, clock skew allowed 300 s): "
+        "its publisher has not republished the directory since"
+    )
+
+
+def test_a_directory_issued_in_the_future_is_refused(payload, signer) -> None:
+    with pytest.raises(directory.NotYetValid) as raised:
+        verify(signed(payload, signer), signer.public_key(), now=ISSUED_AT - SKEW - 1)
+    assert str(raised.value) == (
+        "serial 7 is issued at 2026-09-21T14:13:20Z (iat), after now (2026-09-21T14:08:19Z, clock skew "
+        "allowed 300 s): this machine's clock or the publisher's is wrong"
+    )
+
+
+def test_a_time_beyond_the_calendar_is_named_in_seconds(payload, signer) -> None:
+    far = {**payload, "iat": 10**15, "exp": 10**15 + 1}
+    with pytest.raises(
+        directory.NotYetValid, match=r"issued at 1000000000000000 s after 1970-01-01T00:00:00Z"
+    ):
+        verify(signed(far, signer), signer.public_key())
+
+
+def test_a_serial_below_the_newest_seen_is_refused_as_replayed(payload, signer) -> None:
+    verified = verify(signed(payload, signer), signer.public_key())
+    directory.check_not_replayed(verified, SERIAL, "the newest seen")
+    with pytest.raises(directory.Replayed) as raised:
+        directory.check_not_replayed(verified, SERIAL + 1, "the newest seen")
+    assert str(raised.value) == (
+        "serial 7 (issued 2026-09-21T14:13:20Z) is older than serial 8, the newest seen: "
+        "an older directory, replayed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"serial": None}, "'s serial is not an integer: None"),
+        ({"iat": "1790000000"}, "'s iat is not an integer: '1790000000'"),
+        ({"exp": True}, "'s exp is not an integer: True"),
+        ({"serial": 0}, "'s serial is 0, serials start at 1"),
+        ({"exp": ISSUED_AT}, " is valid for 0 s (exp - iat), not 1 s to 365 days"),
+        ({"exp": ISSUED_AT + 366 * 86400}, " is valid for 31622400 s (exp - iat), not 1 s to 365 days"),
+    ],
+)
+def test_bad_claims_are_a_malformed_directory(payload, signer, changes, message) -> None:
+    altered = {**payload, **changes}
+    if changes.get("serial", 1) is None:
+        del altered["serial"]
+    with pytest.raises(directory.MalformedDirectory, match=f"^{re.escape('the signed document' + message)}$"):
+        verify(signed(altered, signer), signer.public_key())
+
+
+def test_the_published_serial_is_read_regardless_of_time(payload, signer) -> None:
+    assert directory.published_serial(signed(payload, signer), signer.public_key()) == SERIAL
+    # a directory signed before directories carried claims continues as serial 0
+    legacy = {"keys": payload["keys"]}
+    assert directory.published_serial(signed(legacy, signer), signer.public_key()) == 0
+    with pytest.raises(directory.MalformedDirectory, match="exp is not an integer: None"):
+        directory.published_serial(signed({**legacy, "iat": ISSUED_AT}, signer), signer.public_key())
+    other = ec.generate_private_key(ec.SECP384R1())
+    with pytest.raises(directory.WrongSigner):
+        directory.published_serial(signed(payload, other), signer.public_key())
+
+
+@pytest.mark.parametrize(
+    ("serial", "max_age", "message"),
+    [
+        (0, MAX_AGE, "serial is an integer from 1, got 0"),
+        (True, MAX_AGE, "serial is an integer from 1, got True"),
+        (1, datetime.timedelta(0), "max_age is 1 s to 365 days, got 0:00:00"),
+        (1, datetime.timedelta(days=366), "max_age is 1 s to 365 days, got 366 days"),
+    ],
+)
+def test_document_refuses_a_bad_serial_or_max_age(serial, max_age, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        directory.document([], serial=serial, issued_at=ISSUED_AT, max_age=max_age)

@@ -264,7 +264,8 @@ def publish_directory(
     key's public key pinned from KMS, and jwcrypto's own verification of the published JWS; then the bucket is
     emptied, as an operator does before destroying a stage whose bucket is deleted with it."""
     findings = Findings()
-    env = _cli_env(client_env)
+    # fetch records the newest serial it has seen: in the stage's work folder, not the operator's own state
+    env = {**_cli_env(client_env), "XDG_STATE_HOME": str(work / "state")}
     where = f"{stack.stack_name} directory"
     signing_key_arn = stack.outputs["DirectorySigningKeyArn"]["OutputValue"]
     bucket = stack.outputs["DirectoryBucketName"]["OutputValue"]
