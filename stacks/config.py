@@ -17,6 +17,7 @@ from typing import Any, Literal
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from kmsecdh.directory import MAX_VALIDITY as MAX_DIRECTORY_VALIDITY
 from kmsecdh.keys import KEY_SPECS
 from kmsecdh_cdk.key_agreement_key import check_key_spec
 from kmsecdh_cdk.key_policy import MAX_PENDING_WINDOW_DAYS, MIN_PENDING_WINDOW_DAYS
@@ -151,6 +152,8 @@ class EnvironmentConfig:
     replica_regions: tuple[str, ...] = ()
     key_generations: Mapping[str, tuple[KeyGeneration, ...]] = dataclasses.field(default_factory=dict)
     directory_publisher_arns: tuple[str, ...] = ()
+    # How long a published directory stays valid (its exp); the publisher must republish within it.
+    directory_max_age_days: int = 30
 
     def generations(self, key_spec: str) -> tuple[KeyGeneration, ...]:
         """``key_spec``'s generations, oldest first: those of ``key_generations``, or the implicit one."""
@@ -284,6 +287,12 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
     )
     org_paths = reader.organization_paths("public_key_reader_org_paths", organization_id)
     replica_regions = reader.replica_regions(account, region)
+    directory_publisher_arns = reader.principal_arns("directory_publisher_arns", exact=True)
+    directory_max_age_days = reader.int_in_range("directory_max_age_days", 1, MAX_DIRECTORY_VALIDITY.days)
+    if "directory_max_age_days" in entry and not directory_publisher_arns:
+        raise EnvironmentConfigError(
+            name, "directory_max_age_days", "only used with directory_publisher_arns (a published directory)"
+        )
 
     return EnvironmentConfig(
         name=name,
@@ -311,7 +320,8 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
         public_key_reader_org_paths=org_paths,
         replica_regions=replica_regions,
         key_generations=key_generations,
-        directory_publisher_arns=reader.principal_arns("directory_publisher_arns", exact=True),
+        directory_publisher_arns=directory_publisher_arns,
+        directory_max_age_days=directory_max_age_days,
     )
 
 

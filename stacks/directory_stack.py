@@ -37,3 +37,9 @@ class DirectoryStack(Stack):
         )
         CfnOutput(self, "DirectoryBucketName", value=self.directory.bucket.bucket_name)
         CfnOutput(self, "DirectoryParameterName", value=self.directory.parameter.parameter_name)
+        CfnOutput(
+            self,
+            "DirectoryMaxAgeDays",
+            value=str(config.directory_max_age_days),
+            description="How long a published directory stays valid (its exp): republish within it",
+        )

@@ -107,6 +107,8 @@ DIRECTORY_SIGNING_ALGORITHM = "ECDSA_SHA_384"
 SIGNATURE_VERIFICATION_ACTIONS: tuple[str, ...] = ("kms:GetPublicKey", "kms:Verify", "kms:DescribeKey")
 DIRECTORY_PUBLISH_ACTION = "s3:PutObject"
 DIRECTORY_READ_ACTIONS: tuple[str, ...] = ("s3:GetObject", "s3:GetObjectVersion")
+# S3 conditional writes: the If-Match and If-None-Match headers of a PutObject (absent: the key is null).
+CONDITIONAL_WRITE_CONDITION_KEYS: tuple[str, ...] = ("s3:if-match", "s3:if-none-match")
 
 # The pipeline's publish step assumes the environment's publisher role.
 ASSUME_ROLE_ACTION = "sts:AssumeRole"

@@ -7,7 +7,9 @@ bucket and a parameter.
   readers: ``kms:GetPublicKey``, ``kms:Verify``, ``kms:DescribeKey``), ``DenySignToOthers`` (``kms:Sign``
   denied to everyone but the publishers), ``DenyPolicyLockoutBypass``, ``DenyShortDeletionWindow``.
 * The bucket: versioned (every published directory stays retrievable), TLS only, public access blocked,
-  SSE-S3; its policy lets the publishers put and the readers get the one object ``directory.jws``.
+  SSE-S3; its policy lets the publishers put and the readers get the one object ``directory.jws``, and
+  denies everyone a put of it without ``If-Match`` or ``If-None-Match`` (``DenyUnconditionalDirectoryWrite``):
+  each publication names the one it replaces, so that of two racing publishers one fails.
 * The SSM parameter: the same JWS, for readers in the account (parameters have no resource policy: give
   readers ``ssm:GetParameter`` on it in their IAM policy).
 
@@ -130,6 +132,17 @@ class PublicKeyDirectory(Construct):
                 principals=[iam.ArnPrincipal(arn) for arn in publisher_arns],
                 actions=[iam_actions.DIRECTORY_PUBLISH_ACTION],
                 resources=[self.bucket.arn_for_objects(DIRECTORY_OBJECT_KEY)],
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUnconditionalDirectoryWrite",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[iam_actions.DIRECTORY_PUBLISH_ACTION],
+                resources=[self.bucket.arn_for_objects(DIRECTORY_OBJECT_KEY)],
+                # Both headers absent: the write does not say which directory it replaces.
+                conditions={"Null": dict.fromkeys(iam_actions.CONDITIONAL_WRITE_CONDITION_KEYS, "true")},
             )
         )
         self.bucket.add_to_resource_policy(

@@ -53,6 +53,7 @@ def test_defaults_apply_to_absent_fields() -> None:
     assert config.log_retention_days == 365
     assert config.allow_raw_secret is False
     assert config.log_level == "INFO"
+    assert config.directory_max_age_days == 30
 
 
 @pytest.mark.parametrize(
@@ -280,6 +281,17 @@ def test_defaults_apply_to_absent_fields() -> None:
             "key_generations.ECC_NIST_P256",
             "every generation is retired on ",
         ),
+        (
+            {"directory_publisher_arns": [f"{ROLE}/Publisher"], "directory_max_age_days": 366},
+            "directory_max_age_days",
+            "must be 1..365, got 366",
+        ),
+        (
+            {"directory_publisher_arns": [f"{ROLE}/Publisher"], "directory_max_age_days": "7"},
+            "directory_max_age_days",
+            "must be an integer",
+        ),
+        ({"directory_max_age_days": 7}, "directory_max_age_days", "only used with directory_publisher_arns"),
     ],
 )
 def test_bad_entry_names_environment_and_field(changes: dict[str, Any], field: str, message: str) -> None:
@@ -406,3 +418,10 @@ def test_key_specs_alone_is_one_implicit_generation() -> None:
 def test_a_bad_today_context_is_named(today: object) -> None:
     with pytest.raises(EnvironmentConfigError, match=r"context kmsecdh:today must be a date YYYY-MM-DD"):
         parse_today(today)
+
+
+def test_a_directory_max_age_is_read_with_publishers() -> None:
+    config = parse_environment(
+        "prod", entry(directory_publisher_arns=[f"{ROLE}/Publisher"], directory_max_age_days=7)
+    )
+    assert config.directory_max_age_days == 7

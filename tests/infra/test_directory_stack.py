@@ -108,6 +108,14 @@ def test_the_bucket_is_versioned_tls_only_and_private(
     publish = statements["AllowDirectoryPublish"]
     assert (publish["Action"], publish["Resource"]) == ("s3:PutObject", the_object)
     assert canonical(publish["Principal"]["AWS"]) == canonical(list(config.directory_publisher_arns))
+    assert statements["DenyUnconditionalDirectoryWrite"] == {
+        "Sid": "DenyUnconditionalDirectoryWrite",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:PutObject",
+        "Resource": the_object,
+        "Condition": {"Null": {"s3:if-match": "true", "s3:if-none-match": "true"}},
+    }
     read = statements["AllowDirectoryRead"]
     assert (sorted(read["Action"]), read["Resource"]) == (["s3:GetObject", "s3:GetObjectVersion"], the_object)
     assert canonical(read["Principal"]["AWS"]) == canonical(
@@ -130,6 +138,7 @@ def test_the_parameter_and_the_outputs_the_command_reads(
         "DirectorySigningKeyArn": {"Fn::GetAtt": [key_id, "Arn"]},
         "DirectoryBucketName": {"Ref": bucket_id},
         "DirectoryParameterName": {"Ref": parameter_id},
+        "DirectoryMaxAgeDays": str(synthesized_app.environments[environment].directory_max_age_days),
     }
     assert stack.raw["Description"].startswith(f"kmsecdh {environment}: the signed public-key directory")
 
