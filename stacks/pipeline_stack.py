@@ -2,7 +2,10 @@
 
 After an environment with a public-key directory (``directory_publisher_arns``) deploys, a CodeBuild step
 publishes its directory (``kmsecdh directory publish``) as the environment's first publisher role, which it
-assumes: that role must trust the step's role (output ``PublishRoleArn<Environment>`` names it).
+assumes: that role must trust the step's role (output ``PublishRoleArn<Environment>`` names it). Since the
+step holds the signing role, nothing it runs comes unverified from a package index: it installs
+``PUBLISH_REQUIREMENTS`` (every package pinned with its hashes, wheels only) with ``--require-hashes`` into a
+virtualenv of its own and runs kmsecdh from the source it checked out, building nothing.
 
 The pipeline runs in its own (tooling) account and Region. Its synth step runs ``make synth`` (every
 environment, cdk-nag and checkov) and the template checks (``tests/infra``); it then updates itself and
@@ -37,6 +40,9 @@ BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 # The AWS CLI profile the publish step signs in with: the environment's publisher role, assumed with the
 # step's own (container) credentials.
 PUBLISHER_PROFILE = "kmsecdh-publisher"
+PUBLISH_REQUIREMENTS = "requirements-publish.txt"
+# In the checked-out source folder, where the step runs: a folder of this build only.
+PUBLISH_VENV = ".publish-venv"
 
 
 def publish_step_id(environment: str) -> str:
@@ -44,13 +50,19 @@ def publish_step_id(environment: str) -> str:
 
 
 def publish_commands(config: EnvironmentConfig) -> list[str]:
-    """Install kmsecdh from the source and publish the environment's directory as its first publisher."""
+    """Install kmsecdh's dependencies by hash and publish the environment's directory as its first publisher.
+
+    ``python -m kmsecdh`` runs the package from the checked-out source (the working directory comes first on
+    ``sys.path``): installing the source itself would build it with a build backend fetched unhashed.
+    """
+    python = f"{PUBLISH_VENV}/bin/python"
     return [
-        "python3 -m pip install --quiet .",
+        f"python3 -m venv {PUBLISH_VENV}",
+        f"{python} -m pip install --quiet --require-hashes --only-binary :all: -r {PUBLISH_REQUIREMENTS}",
         f"aws configure set profile.{PUBLISHER_PROFILE}.role_arn {config.directory_publisher_arns[0]}",
         f"aws configure set profile.{PUBLISHER_PROFILE}.credential_source EcsContainer",
         f"AWS_PROFILE={PUBLISHER_PROFILE} AWS_REGION={config.region} "
-        f"kmsecdh directory publish --environment {config.name}",
+        f"{python} -m kmsecdh directory publish --environment {config.name}",
     ]
 
 

@@ -5,11 +5,17 @@ Region through the bootstrap roles there; and the section's validation."""
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devtools import PROJECT_ROOT
 from stacks.application import create_app
 from stacks.config import parse_environments
 from stacks.pipeline_config import PipelineConfigError, parse_pipeline
@@ -243,12 +249,16 @@ def test_an_environment_with_a_directory_publishes_it_after_its_deployment(
     resources = pipeline_template(synthesized_app)["Resources"]
     project = resources[publish["Configuration"]["ProjectName"]["Ref"]]["Properties"]
     publisher = config.directory_publisher_arns[0]
-    assert json.loads(project["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
-        "python3 -m pip install --quiet .",
+    phases = json.loads(project["Source"]["BuildSpec"])["phases"]
+    assert list(phases) == ["build"]
+    assert phases["build"]["commands"] == [
+        "python3 -m venv .publish-venv",
+        ".publish-venv/bin/python -m pip install --quiet --require-hashes --only-binary :all: "
+        "-r requirements-publish.txt",
         f"aws configure set profile.kmsecdh-publisher.role_arn {publisher}",
         "aws configure set profile.kmsecdh-publisher.credential_source EcsContainer",
         f"AWS_PROFILE=kmsecdh-publisher AWS_REGION={config.region} "
-        f"kmsecdh directory publish --environment {environment}",
+        f".publish-venv/bin/python -m kmsecdh directory publish --environment {environment}",
     ]
     role_id = project["ServiceRole"]["Fn::GetAtt"][0]
     [policy] = [
@@ -259,3 +269,70 @@ def test_an_environment_with_a_directory_publishes_it_after_its_deployment(
     assume = [statement for statement in policy if "sts:AssumeRole" in json.dumps(statement["Action"])]
     assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": publisher}]
     assert outputs[output_name]["Value"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+PUBLISH_REQUIREMENTS = PROJECT_ROOT / "requirements-publish.txt"
+PIN = re.compile(r"([A-Za-z0-9_.-]+)==(\S+)")
+
+
+def hashed_requirements(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, sha256 hashes) of a hashed requirements file, each requirement's lines joined."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    requirements = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *options = line.split()
+        match = PIN.fullmatch(requirement)
+        assert match, f"{path.name}: {requirement!r} is not a pin (name==version)"
+        hashes = [option.removeprefix("--hash=sha256:") for option in options]
+        assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in hashes), f"{path.name}: {line}"
+        requirements[match.group(1).lower()] = (match.group(2), hashes)
+    return requirements
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version of a requirements file and the files it includes with -r."""
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            found.update(pins(path.parent / line.removeprefix("-r ").strip()))
+        elif match := PIN.fullmatch(line):
+            found[match.group(1).lower()] = match.group(2)
+    return found
+
+
+def test_every_publish_requirement_is_pinned_with_hashes_at_the_projects_pins() -> None:
+    requirements = hashed_requirements(PUBLISH_REQUIREMENTS)
+    assert {"boto3", "botocore", "cryptography", "cffi"} <= set(requirements)
+    assert all(hashes for _, hashes in requirements.values())
+    project_pins = pins(PROJECT_ROOT / "requirements.txt")
+    assert {name: version for name, (version, _) in requirements.items() if name in project_pins} == {
+        name: project_pins[name] for name in requirements if name in project_pins
+    }
+
+
+def test_the_publish_requirements_hold_every_package_the_publish_command_imports() -> None:
+    """Every module ``python -m kmsecdh directory publish`` loads from a file, beyond the standard library,
+    kmsecdh and what the interpreter loads anyway (site's .pth hooks), is of a package of the hashed file:
+    with --require-hashes, pip installs nothing else."""
+    probe = (
+        "import sys; started = set(sys.modules);"
+        "import kmsecdh.cli, kmsecdh.cli.parser, kmsecdh.cli.commands.directory;"
+        "print(*sorted({name.split('.')[0] for name, module in sys.modules.items()"
+        " if name not in started and getattr(module, '__file__', None)}))"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    ).stdout.split()
+    distributions = importlib.metadata.packages_distributions()
+    third_party = {
+        distribution.lower()
+        for module in imported
+        if module not in sys.stdlib_module_names and module != "kmsecdh"
+        for distribution in distributions.get(module, [module])
+    }
+    assert {"boto3", "cryptography"} <= third_party
+    assert third_party <= set(hashed_requirements(PUBLISH_REQUIREMENTS))
