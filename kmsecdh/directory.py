@@ -194,12 +194,7 @@ def read_signed(
     kms_public_key: Callable[[str], bytes] | None = None,
 ) -> SignedDirectory:
     """``verify`` without the time: signature, signer, claims and keys (a publisher reading the last one)."""
-    payload = _signed_payload(token, pinned_public_key)
-    serial, issued_at, expires_at = _claims(payload)
-    keys = payload.get("keys")
-    if not isinstance(keys, list) or not keys:
-        raise MalformedDirectory("the signed document is not a JWK Set with keys")
-    return SignedDirectory(_checked_keys(keys, kms_public_key), serial, issued_at, expires_at)
+    return _directory(_signed_payload(token, pinned_public_key), kms_public_key)
 
 
 def published_serial(token: str, pinned_public_key: ec.EllipticCurvePublicKey) -> int:
@@ -208,9 +203,10 @@ def published_serial(token: str, pinned_public_key: ec.EllipticCurvePublicKey) -
     A document signed by the pinned key before directories carried claims (none of ``iat``, ``exp``,
     ``serial``) counts as serial 0; anything else must check out as ``read_signed`` checks it.
     """
-    if not any(claim in _signed_payload(token, pinned_public_key) for claim in CLAIMS):
+    payload = _signed_payload(token, pinned_public_key)
+    if not any(claim in payload for claim in CLAIMS):
         return 0
-    return read_signed(token, pinned_public_key).serial
+    return _directory(payload, None).serial
 
 
 def check_valid_at(directory: SignedDirectory, now: float) -> None:
@@ -263,6 +259,14 @@ def _signed_payload(token: str, pinned_public_key: ec.EllipticCurvePublicKey) ->
             "the document or its header was altered"
         ) from None
     return _json_object(payload, _PART_NAMES[1])
+
+
+def _directory(payload: Mapping[str, Any], kms_public_key: Callable[[str], bytes] | None) -> SignedDirectory:
+    serial, issued_at, expires_at = _claims(payload)
+    keys = payload.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise MalformedDirectory("the signed document is not a JWK Set with keys")
+    return SignedDirectory(_checked_keys(keys, kms_public_key), serial, issued_at, expires_at)
 
 
 def _claims(payload: Mapping[str, Any]) -> tuple[int, int, int]:
