@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from devtools.local_endpoint import LocalKmsEndpoint
 from devtools.openssl import OpenSsl
 from kmsecdh import keys, log
 
-VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
+# The third-party vectors live in the repository (provenance and licenses: tests/vectors/README.md).
+VECTORS_DIR = PROJECT_ROOT / "tests" / "vectors"
 KEY_SPECS = tuple(keys.KEY_SPECS)
 
 
@@ -37,8 +37,6 @@ def leaked_secrets(text: str, secrets: list[bytes]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    if not VECTORS_DIR.is_dir():
-        pytest.fail(f"test vectors not found at {VECTORS_DIR} (set KMSECDH_VECTORS_DIR)")
     return VECTORS_DIR
 
 

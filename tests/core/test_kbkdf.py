@@ -21,7 +21,7 @@ from devtools.openssl import OpenSsl
 from kmsecdh.kdf import ALGORITHMS, KBKDF_COUNTER_HMAC, derive_key, fixed_info
 from tests.conftest import VECTORS_DIR
 
-KBKDF_FILE = "nist/nist-800-108-KBKDF-CTR-HMAC-only.txt"
+KBKDF_FILE = "nist/nist-800-108-KBKDF-CTR-HMAC-SHA2-counter-before-32bit.txt"
 KDF_IDS = {
     "HMAC_SHA256": "kbkdf-ctr-hmac-sha256",
     "HMAC_SHA384": "kbkdf-ctr-hmac-sha384",
