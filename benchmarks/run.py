@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
 from pathlib import Path
 
 from benchmarks import PROJECT_ROOT, Unavailable, report, suite
+from devtools import use_project_node
 
 # Cheap figures first, so a failure in a slow one comes after the quick numbers are known.
 FIGURES = (
@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "--suite", action="store_true", help="also time the test suite (always in a full run)"
     )
     args = parser.parse_args(argv)
-    # The CDK libraries (asset, synth) run on the machine's Node 20; its end-of-life banner is noise here.
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    use_project_node()
     names = [name for name in FIGURES if not args.only or name in args.only]
     output = args.output or (None if args.only else RESULTS_FILE)
 

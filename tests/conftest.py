@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
-from devtools import PROJECT_ROOT
+from devtools import PROJECT_ROOT, use_project_node
 from devtools.local_endpoint import LocalKmsEndpoint
 from devtools.openssl import OpenSsl
 from kmsecdh import keys, log
+
+# Before any CDK code is imported: the jsii kernel of this session, the CDK CLI and every app it starts run on
+# the project's pinned Node (package.json), not on whatever Node the machine has.
+use_project_node()
 
 # The third-party vectors live in the repository (provenance and licenses: tests/vectors/README.md).
 VECTORS_DIR = PROJECT_ROOT / "tests" / "vectors"
