@@ -20,7 +20,7 @@ from tests.conftest import VECTORS_DIR
 # How the project once reached outside itself, and the ways one would again: a sibling folder, the root's
 # parent, an absolute path of the machine it was developed on, or the variable that pointed elsewhere.
 OUTSIDE_PATHS = re.compile(
-    r"\.\./shared|shared/vectors|PROJECT_ROOT\.parent|PROJECT_ROOT\s*/\s*\"\.\.\"|/work/|KMSECDH_VECTORS_DIR"
+    r"\.\./shared|(?<![\w/.-])shared/|PROJECT_ROOT\.parent|PROJECT_ROOT\s*/\s*\"\.\.\"|/work/|KMSECDH_VECTORS_DIR"
 )
 VECTOR_METADATA = re.compile(r"^(SOURCE\.txt|README\.md|LICENSE.*)$")
 SHA256_LINE = re.compile(r"^\s*([0-9a-f]{64})\s+(\S+)\s*$", re.MULTILINE)

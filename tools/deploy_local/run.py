@@ -28,7 +28,7 @@ from tools.deploy_local.endpoint import DeployEndpoint, EndpointError
 from tools.deploy_local.exercise import exercise, publish_directory
 from tools.deploy_local.resolve import DeployedStack, Unresolvable
 
-# Not enforced or not modelled by the endpoint whatever the template says (shared/localstack/README.md).
+# Not enforced or not modelled by the endpoint whatever the template says (docs/local-deploy-and-testing.md).
 ENDPOINT_LIMITS = (
     "key policies and IAM policies: stored and compared above, not enforced by the endpoint",
     "functions: configured and Active, never invoked (no Docker); the handler ran in-process instead",
