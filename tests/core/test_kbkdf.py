@@ -91,7 +91,7 @@ def test_first_block_is_hmac_of_counter_then_fixed_info() -> None:
 @pytest.mark.parametrize("algorithm", sorted(KDF_IDS.values()))
 def test_cavp_cases_through_openssl_too(openssl: OpenSsl, algorithm: str) -> None:
     """OpenSSL's KBKDF with use-l:0 and use-separator:0 on a few CAVP cases: the same command line
-    the README gives for these ids."""
+    docs/contract.md gives for these ids."""
     selected = [case.values[0] for case in CASES if KDF_IDS[case.values[0]["section"][0]] == algorithm]
     for record in random.Random(algorithm).sample(selected, 4):
         derived = openssl.kdf(
