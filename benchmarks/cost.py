@@ -4,7 +4,8 @@ The billed duration of a single-peer derive is the KMS round trip (not measurabl
 batch figure's stand-in latency is assumed) plus the CPU the client side spends per call (botocore and
 the handler, measured by the batch figure against the local endpoint: ``singles_client_cpu_ms_per_peer``)
 stretched by the function's share of a vCPU (Lambda gives a full vCPU at 1,769 MB, proportionally less
-below), rounded up to the millisecond as Lambda bills it. ``make bench`` writes the table into the README.
+below), rounded up to the millisecond as Lambda bills it. ``make bench`` writes the table into
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Prices in US East (N. Virginia), retrieved 2026-11-30; each with its source in the README.
+# Prices in US East (N. Virginia), retrieved 2026-11-30; each with its source in docs/performance.md.
 LAMBDA_PER_MILLION_REQUESTS = 0.20
 LAMBDA_ARM64_PER_GB_SECOND = 0.0000133334
 KMS_ASYMMETRIC_PER_10K = 0.15

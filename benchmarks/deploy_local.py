@@ -71,7 +71,6 @@ def measure() -> FigureResult:
     if not TOOL_ENTRY.is_file():
         raise Unavailable(f"make deploy-local is not on this branch ({TOOL_ENTRY} absent)")
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     completed = subprocess.run(
         [sys.executable, "-m", TOOL],
         cwd=PROJECT_ROOT,

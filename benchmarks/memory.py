@@ -10,7 +10,7 @@ do without. Both report ``ru_maxrss`` (the peak resident set, what Lambda's "Max
 less the runtime's own process) on stderr.
 
 Peak RSS is deterministic up to allocator noise, so a few runs each suffice. The derive function's
-configured memory size (kmsecdh_cdk.derive_function) is chosen from this figure: see the README.
+configured memory size (kmsecdh_cdk.derive_function) is chosen from this figure: see docs/performance.md.
 """
 
 from __future__ import annotations
@@ -96,6 +96,6 @@ def measure() -> FigureResult:
         target=TARGET,
         notes=(
             f"{RUNS} interleaved fresh processes each; ru_maxrss of the child (Linux: KiB)",
-            "the derive function's memory size is chosen from the project's peak (README, Performance)",
+            "the derive function's memory size is chosen from the project's peak (docs/performance.md)",
         ),
     )

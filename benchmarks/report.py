@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost
+from benchmarks import PROJECT_ROOT, cost
 from benchmarks.stats import FigureResult, Summary
 
 # 2: figures may have no target or floor (reported only); `unavailable` figures.
@@ -119,10 +119,11 @@ def print_table(
     sys.stdout.flush()
 
 
-# The README's Performance table sits between these two lines; `make bench` rewrites what is between
-# them from results.json (python -m benchmarks.report rewrites it from an existing file).
-README_START = "<!-- bench:table:start (written by make bench from benchmarks/results.json) -->"
-README_END = "<!-- bench:table:end -->"
+# docs/performance.md's table sits between these two lines; `make bench` rewrites what is between them
+# from results.json (python -m benchmarks.report rewrites it from an existing file).
+PERFORMANCE_PAGE = PROJECT_ROOT / "docs" / "performance.md"
+TABLE_START = "<!-- bench:table:start (written by make bench from benchmarks/results.json) -->"
+TABLE_END = "<!-- bench:table:end -->"
 
 
 def _doc_cell(side: Mapping[str, Any] | None) -> str:
@@ -138,8 +139,8 @@ def _doc_target(target: Mapping[str, Any] | None) -> str:
     return f"{'≤' if target['comparison'] == '<=' else '≥'} {target['bound']:g}"
 
 
-def readme_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
-    """The README's table of a results document: every figure in ``order`` (then any other), the
+def performance_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
+    """The performance page's table of a results document: every figure in ``order`` (then any other), the
     failures, and the machine and date of the run."""
     figures: Mapping[str, Any] = doc["figures"]
     ids = [figure_id for figure_id in order if figure_id in figures]
@@ -191,27 +192,26 @@ def cost_block(doc: Mapping[str, Any], memory_mb: int) -> str:
     return cost.table(model)
 
 
-def rewrite_readme(
-    readme: Path, doc: Mapping[str, Any], order: Sequence[str] = (), memory_mb: int | None = None
+def rewrite_performance_page(
+    page: Path, doc: Mapping[str, Any], order: Sequence[str] = (), memory_mb: int | None = None
 ) -> None:
-    """Replace the README's table block with the table of ``doc``, and its cost block (when there is
+    """Replace the page's table block with the table of ``doc``, and its cost block (when there is
     one) with the cost of a million derives at ``memory_mb`` (DeriveFunction's default when None)."""
-    text = _replace_block(readme.read_text(), README_START, README_END, readme_table(doc, order), readme)
+    text = _replace_block(page.read_text(), TABLE_START, TABLE_END, performance_table(doc, order), page)
     if COST_START in text:
         memory = cost.derive_function_memory_mb() if memory_mb is None else memory_mb
-        text = _replace_block(text, COST_START, COST_END, cost_block(doc, memory), readme)
-    readme.write_text(text)
+        text = _replace_block(text, COST_START, COST_END, cost_block(doc, memory), page)
+    page.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """python -m benchmarks.report [RESULTS]: rewrite the README's table from a results file."""
-    from benchmarks import PROJECT_ROOT
+    """python -m benchmarks.report [RESULTS]: rewrite docs/performance.md's table from a results file."""
     from benchmarks.run import FIGURES, RESULTS_FILE
 
     args = list(sys.argv[1:] if argv is None else argv)
     results = Path(args[0]) if args else RESULTS_FILE
-    rewrite_readme(PROJECT_ROOT / "README.md", json.loads(results.read_text()), FIGURES)
-    sys.stderr.write(f"report: README.md Performance table rewritten from {results}\n")
+    rewrite_performance_page(PERFORMANCE_PAGE, json.loads(results.read_text()), FIGURES)
+    sys.stderr.write(f"report: {PERFORMANCE_PAGE.relative_to(PROJECT_ROOT)} table rewritten from {results}\n")
     return 0
 
 

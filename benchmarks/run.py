@@ -1,21 +1,21 @@
 """``make bench``: measure every figure, print the table, write benchmarks/results.json.
 
-python -m benchmarks.run                      # every figure and the test suite's time: results.json, README
+python -m benchmarks.run                      # every figure, the suite's time: results.json, performance.md
 python -m benchmarks.run --only cold_start    # some figures, printed only (unless --output)
 python -m benchmarks.run --only cli_help --suite  # and the test suite's wall time
-python -m benchmarks.report                   # rewrite README.md's Performance table from results.json
+python -m benchmarks.report                   # rewrite docs/performance.md's table from results.json
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
 from pathlib import Path
 
 from benchmarks import PROJECT_ROOT, Unavailable, report, suite
+from devtools import use_project_node
 
 # Cheap figures first, so a failure in a slow one comes after the quick numbers are known.
 FIGURES = (
@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "--suite", action="store_true", help="also time the test suite (always in a full run)"
     )
     args = parser.parse_args(argv)
-    # The CDK libraries (asset, synth) run on the machine's Node 20; its end-of-life banner is noise here.
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    use_project_node()
     names = [name for name in FIGURES if not args.only or name in args.only]
     output = args.output or (None if args.only else RESULTS_FILE)
 
@@ -75,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = report.document(results, machine, time.monotonic() - started, failures, unavailable)
         report.write(output, doc)
         sys.stderr.write(f"bench: wrote {output}\n")
-        if output == RESULTS_FILE:  # before the suite, whose checks compare the README with the file
-            report.rewrite_readme(PROJECT_ROOT / "README.md", doc, FIGURES)
+        if output == RESULTS_FILE:  # before the suite, whose checks compare the page with the file
+            report.rewrite_performance_page(report.PERFORMANCE_PAGE, doc, FIGURES)
     suite_passed = True
     if args.suite or not args.only:
         # After the results file is written: the suite's own checks of that file see every figure.
@@ -88,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             doc = {**doc, "test_suite": test_suite}
             report.write(output, doc)
             if output == RESULTS_FILE:
-                report.rewrite_readme(PROJECT_ROOT / "README.md", doc, FIGURES)
+                report.rewrite_performance_page(report.PERFORMANCE_PAGE, doc, FIGURES)
     if output == RESULTS_FILE:
-        sys.stderr.write("bench: rewrote the Performance table in README.md\n")
+        sys.stderr.write(f"bench: rewrote the table in {report.PERFORMANCE_PAGE}\n")
     figures_met = not failures and all(result.met for result in results.values())
     return 0 if figures_met and suite_passed else 1
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from benchmarks import PROJECT_ROOT
 from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
+from devtools import CDK_CLI
 
 TARGET = Target("<=", 2.0)
 RUNS = 5
-CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 CLI_ARGS = ("synth", "--quiet", "--no-notices", "--no-lookups")
 # The CLI refuses an app without any stack ("This app contains no stacks"), so the floor holds one
 # empty stack: nothing but the app, the stack and the synthesizer's own output.
@@ -33,7 +33,7 @@ EMPTY_APP = 'import aws_cdk as cdk\n\napp = cdk.App()\ncdk.Stack(app, "Empty")\n
 
 def cli_environment() -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
-    env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK_DISABLE_CLI_TELEMETRY="true")
+    env.update(CDK_DISABLE_CLI_TELEMETRY="true")
     return env
 
 
@@ -56,7 +56,7 @@ def synth(app_dir: Path, env: dict[str, str], cpu_seconds: list[float]) -> None:
     cpu_before = children_cpu_seconds()
     with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-synth-") as output:
         result = subprocess.run(
-            [str(CDK), *CLI_ARGS, "--output", output],
+            [str(CDK_CLI), *CLI_ARGS, "--output", output],
             cwd=app_dir,
             env=env,
             capture_output=True,

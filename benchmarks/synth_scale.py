@@ -29,7 +29,8 @@ from typing import Any
 
 from benchmarks import PROJECT_ROOT, organisation
 from benchmarks.stats import FigureResult, Target, interleaved, summarize
-from benchmarks.synth import CDK, children_cpu_seconds, cli_environment
+from benchmarks.synth import children_cpu_seconds, cli_environment
+from devtools import CDK_CLI
 from tools.checkov import failed_checks
 from tools.synth import read_report, unacknowledged_findings
 from tools.synth import templates as synth_templates
@@ -71,7 +72,7 @@ def synth_work(app_dir: Path, env: dict[str, str], phases: Phases) -> float:
     with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-scale-") as scratch:
         output = Path(scratch) / "cdk.out"
         completed = subprocess.run(
-            [str(CDK), *CLI_ARGS, "--output", str(output)],
+            [str(CDK_CLI), *CLI_ARGS, "--output", str(output)],
             cwd=app_dir,
             env=env,
             capture_output=True,

@@ -33,7 +33,7 @@ from kmsecdh.kdf import derive_key
 from kmsecdh.log import InvocationRecord
 
 # At most 2.5 times the wire minimum: room for the contract's checks, and no more. Speed-ups that make
-# the code harder to read are not wanted beyond it (README, Performance).
+# the code harder to read are not wanted beyond it (docs/performance.md).
 TARGET = Target("<=", 2.5)
 RUNS = 21
 SAMPLE_MS = 25.0

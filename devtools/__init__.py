@@ -7,11 +7,28 @@
   exchanges in ``demo_standards``;
 * ``in_process_lambda``: a boto3 Lambda client stand-in serving the derive handler in this process.
 
-``PROJECT_ROOT`` (the repository's root) and ``CDK_CLI`` (the pinned CDK CLI ``npm ci`` installs) are the one
-definition of each that the tests, tools and benchmarks use.
+``PROJECT_ROOT`` (the repository's root), ``CDK_CLI`` (the pinned CDK CLI ``npm ci`` installs) and
+``use_project_node`` (the pinned Node it runs on) are the one definition of each that the tests, tools and
+benchmarks use.
 """
 
+import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
+CDK_CLI = NODE_BIN / "cdk"
+
+
+def use_project_node() -> None:
+    """Run the CDK CLI and the jsii kernel on the project's pinned Node, for this process and its children.
+
+    ``npm ci`` installs npm's ``node`` package (package.json) as ``node_modules/.bin/node``: a Node release
+    the CDK CLI and jsii support, whatever Node the machine has. Both find Node on ``PATH``: the CLI's
+    script starts with ``#!/usr/bin/env node``, and jsii runs ``$JSII_NODE`` or else ``node``
+    (``jsii._kernel.providers.process``), for the app the CLI starts and for CDK code imported in this
+    process. So this puts ``node_modules/.bin`` first on ``PATH``; a ``JSII_NODE`` someone set is left alone.
+    """
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    others = [entry for entry in path if entry and entry != str(NODE_BIN)]
+    os.environ["PATH"] = os.pathsep.join([str(NODE_BIN), *others])

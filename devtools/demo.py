@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools import PROJECT_ROOT
+from devtools import CDK_CLI, PROJECT_ROOT, use_project_node
 from devtools.demo_standards import run_exchanges
 from devtools.in_process_lambda import InProcessLambda
 from devtools.local_endpoint import LocalKmsEndpoint, client_environment
@@ -102,12 +101,11 @@ def _alias_of(key_logical_id: str, resources: Mapping[str, Any]) -> str:
 
 
 def synthesize(cdk_out: Path) -> None:
-    """``npx cdk synth`` with the project's pinned CLI, into ``cdk_out``."""
+    """``cdk synth`` with the project's pinned CLI, into ``cdk_out``."""
     app_dir = Path.cwd() if (Path.cwd() / "cdk.json").exists() else PROJECT_ROOT
-    command = ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", str(cdk_out.resolve())]
+    command = [str(CDK_CLI), "synth", "--quiet", "--output", str(cdk_out.resolve())]
     _say(f"{cdk_out} is missing: synthesizing the app first", command)
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    result = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, cwd=app_dir, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise DemoError(f"cdk synth failed (exit {result.returncode}): {last_line}")
@@ -321,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         "--endpoint-url", metavar="URL", help="a local KMS endpoint already running (default: start one)"
     )
     args = parser.parse_args(argv)
+    use_project_node()
     try:
         return run_demo(
             environment=args.environment,

@@ -10,7 +10,7 @@ Where the line goes: by default to the ``kmsecdh.invocation`` logger, so an appl
 invocations in-process (the demo, tests) decides what to do with it. The Lambda entry point calls
 ``configure_logging()``, after which the line is written straight to stdout as bare JSON: it is the
 function's only output, and going through ``logging`` (caller lookup, a LogRecord, handler locks)
-cost more than the rest of a warm derive's own work (see the Performance section of the README).
+cost more than the rest of a warm derive's own work (see docs/performance.md).
 With the function's JSON log format, Lambda reads the ``level`` key of a JSON line on stdout, so
 application log-level filtering applies to it, and adds the timestamp.
 

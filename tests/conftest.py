@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools import PROJECT_ROOT
+from devtools import PROJECT_ROOT, use_project_node
 from devtools.local_endpoint import LocalKmsEndpoint
 from devtools.openssl import OpenSsl
 from kmsecdh import keys, log
 
-VECTORS_DIR = Path(os.environ.get("KMSECDH_VECTORS_DIR", PROJECT_ROOT.parent / "shared" / "vectors"))
+# Before any CDK code is imported: the jsii kernel of this session, the CDK CLI and every app it starts run on
+# the project's pinned Node (package.json), not on whatever Node the machine has.
+use_project_node()
+
+# The third-party vectors live in the repository (provenance and licenses: tests/vectors/README.md).
+VECTORS_DIR = PROJECT_ROOT / "tests" / "vectors"
 KEY_SPECS = tuple(keys.KEY_SPECS)
 
 
@@ -37,8 +41,6 @@ def leaked_secrets(text: str, secrets: list[bytes]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    if not VECTORS_DIR.is_dir():
-        pytest.fail(f"test vectors not found at {VECTORS_DIR} (set KMSECDH_VECTORS_DIR)")
     return VECTORS_DIR
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devtools import CDK_CLI, PROJECT_ROOT
+from devtools import CDK_CLI, PROJECT_ROOT, use_project_node
 from tools.checkov import failed_checks
 
 OUTPUT_DIR = PROJECT_ROOT / "cdk.out"
@@ -47,6 +47,7 @@ def read_report(output_dir: Path) -> dict[str, Any]:
 
 
 def main() -> int:
+    use_project_node()
     report_path = OUTPUT_DIR / REPORT_NAME
     report_path.unlink(missing_ok=True)  # never judge a stale report
     completed = subprocess.run(

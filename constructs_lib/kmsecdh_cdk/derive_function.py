@@ -53,8 +53,8 @@ class DeriveFunction(Construct):
 
     Defaults: the first of ``keys`` is the default key; the raw shared secret is never returned;
     no reserved concurrency (cdk-nag's LambdaConcurrency rules then report it: pass a value);
-    256 MB (about three times the handler's peak memory: `make bench`'s memory figure, README
-    Performance); 30 s, room for the KMS client's three attempts at a 1 s connect and 3 s read timeout
+    256 MB (about three times the handler's peak memory: `make bench`'s memory figure,
+    docs/performance.md); 30 s, room for the KMS client's three attempts at a 1 s connect and 3 s read timeout
     and for a batch to start peers during its first 14 s;
     log retention one year; not attached to a VPC; a dedicated symmetric key with rotation encrypts
     the log group (named ``/kmsecdh/<unique name>/LogGroup`` so the key policy can name exactly it), and

@@ -209,9 +209,9 @@ class TestResultsFile:
         if name in ("cold_start", "warm_derive"):
             assert min(project["runs"], floor["runs"]) >= IN_PROCESS_MIN_RUNS
 
-    def test_readme_table_is_this_file(self, results: dict) -> None:
-        readme = (PROJECT_ROOT / "README.md").read_text()
-        assert report.readme_table(results, FIGURES) in readme
+    def test_performance_table_is_this_file(self, results: dict) -> None:
+        page = report.PERFORMANCE_PAGE.read_text()
+        assert report.performance_table(results, FIGURES) in page
 
 
 def test_per_call_sampler_calibrates_a_call_count_once() -> None:
@@ -267,7 +267,7 @@ class TestReportedFigures:
         assert "| deploy_local | not available: absent |" in text
 
 
-class TestReadmeBlock:
+class TestPerformancePageBlocks:
     def _doc(self) -> dict:
         figures = {
             "fast": {"name": "fast", **_figure(12.0, 10.0, Target("<=", 1.3), "fast").to_json()},
@@ -279,27 +279,29 @@ class TestReadmeBlock:
         return report.document({}, report.machine(), 1.0) | {"figures": figures}
 
     def test_rewrites_only_the_marked_block(self, tmp_path: Path) -> None:
-        readme = tmp_path / "README.md"
-        readme.write_text(f"before\n{report.README_START}\nold table\n{report.README_END}\nafter\n")
-        report.rewrite_readme(readme, self._doc(), ("suite", "fast"))
-        text = readme.read_text()
-        assert text.startswith(f"before\n{report.README_START}\n| figure |")
-        assert text.endswith(f"{report.README_END}\nafter\n")
+        page = tmp_path / "performance.md"
+        page.write_text(f"before\n{report.TABLE_START}\nold table\n{report.TABLE_END}\nafter\n")
+        report.rewrite_performance_page(page, self._doc(), ("suite", "fast"))
+        text = page.read_text()
+        assert text.startswith(f"before\n{report.TABLE_START}\n| figure |")
+        assert text.endswith(f"{report.TABLE_END}\nafter\n")
         assert "old table" not in text
         rows = [line for line in text.splitlines() if line.startswith(("| suite ", "| fast "))]
         assert [row.split("|")[1].strip() for row in rows] == ["suite", "fast"]
         assert rows[0].endswith("| none (reported) | reported |")
         assert rows[1].endswith("| 1.20 | ≤ 1.3 | yes |")
 
-    def test_refuses_a_readme_without_the_block(self, tmp_path: Path) -> None:
-        readme = tmp_path / "README.md"
-        readme.write_text("no block\n")
+    def test_refuses_a_page_without_the_block(self, tmp_path: Path) -> None:
+        page = tmp_path / "performance.md"
+        page.write_text("no block\n")
         with pytest.raises(ValueError, match=r"no .* block"):
-            report.rewrite_readme(readme, self._doc())
+            report.rewrite_performance_page(page, self._doc())
 
-    def test_project_readme_has_the_block(self) -> None:
-        text = (PROJECT_ROOT / "README.md").read_text()
-        assert text.index(report.README_START) < text.index(report.README_END)
+    def test_the_performance_page_has_both_blocks(self) -> None:
+        text = (PROJECT_ROOT / "docs" / "performance.md").read_text()
+        assert text.index(report.TABLE_START) < text.index(report.TABLE_END)
+        assert text.index(report.COST_START) < text.index(report.COST_END)
+        assert report.TABLE_START not in (PROJECT_ROOT / "README.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -468,16 +470,16 @@ class TestCost:
         duration = next(value for name, value in parts.items() if name.startswith("Lambda duration"))
         assert duration == pytest.approx(4000 * cost.LAMBDA_ARM64_PER_GB_SECOND)
 
-    def test_readme_cost_block_from_the_batch_figure(self, tmp_path: Path) -> None:
+    def test_cost_block_from_the_batch_figure(self, tmp_path: Path) -> None:
         batch_figure = {"name": "batch", **_figure(700.0, 100.0, Target(">=", 6.0), "batch").to_json()}
         batch_figure["details"] = {"singles_client_cpu_ms_per_peer": 0.82}
         doc = report.document({}, report.machine(), 1.0) | {"figures": {"batch": batch_figure}}
-        readme = tmp_path / "README.md"
-        readme.write_text(
-            f"{report.README_START}\n{report.README_END}\n{report.COST_START}\nold\n{report.COST_END}\n"
+        page = tmp_path / "performance.md"
+        page.write_text(
+            f"{report.TABLE_START}\n{report.TABLE_END}\n{report.COST_START}\nold\n{report.COST_END}\n"
         )
-        report.rewrite_readme(readme, doc, memory_mb=256)
-        text = readme.read_text()
+        report.rewrite_performance_page(page, doc, memory_mb=256)
+        text = page.read_text()
         assert "| **total** | **$17.20**" in text
         assert "old" not in text
 

@@ -20,7 +20,6 @@ def demo_run(synthesized_app, local_kms) -> subprocess.CompletedProcess[str]:
     """``python -m devtools.demo`` from the project root, as ``make demo`` runs it, on the session's synth
     and its local KMS endpoint (``make demo`` synthesizes and starts its own when there are none)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     options = ["--cdk-out", str(synthesized_app.outdir), "--endpoint-url", local_kms.url]
     return subprocess.run(
         [sys.executable, "-m", "devtools.demo", *options],

@@ -1,5 +1,5 @@
 """``derive-local --kdf kbkdf-ctr-hmac-*`` on every curve equals ``openssl pkeyutl -derive`` followed by the
-``openssl kdf ... KBKDF`` command the README gives (written out here, not through devtools.openssl)."""
+``openssl kdf ... KBKDF`` command docs/contract.md gives (written out here, not through devtools.openssl)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Readers for the third-party vector files in ``../shared/vectors`` (layout in its README).
+"""Readers for the third-party vector files in ``tests/vectors`` (formats and provenance in its README).
 
 Parametrized tests need the cases at collection time, so these read from the same directory the
-``vectors_dir`` fixture checks (``tests.conftest.VECTORS_DIR``); a missing file fails collection.
+``vectors_dir`` fixture hands out (``tests.conftest.VECTORS_DIR``); a missing file fails collection.
 """
 
 from __future__ import annotations

@@ -99,7 +99,6 @@ def consumer(tmp_path_factory: pytest.TempPathFactory) -> Consumer:
     (app / "app.py").write_text(CONSUMER_APP)
     (app / "cdk.json").write_text(json.dumps({"app": f"{python} app.py"}))
     environment = _clean_environment(
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         # A fresh bundle cache: the asset is built from the installed package, not found ready-made.
         XDG_CACHE_HOME=str(root / "cache"),
         # pip's own cache stays where it is, so the Lambda's wheels need no download.

@@ -78,7 +78,7 @@ def test_rfc9180_vector_opens_through_kms(kms_key_holding, entry: dict) -> None:
     assert hpke.open_message(message, key, **options).hex() == first["pt"]
     # The same vector with the key held locally (the peer side of the command line).
     assert hpke.open_message(message, _vector_key(entry), **options).hex() == first["pt"]
-    # And the format is what the README says: enc is the SEC1 uncompressed pkE.
+    # And the format is what docs/hpke-jwe.md says: enc is the SEC1 uncompressed pkE.
     assert len(bytes.fromhex(entry["enc"])) == hpke.suite_for(key.key_spec).enc_size
     assert entry["enc"] == entry["pkEm"]
 

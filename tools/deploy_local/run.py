@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from devtools import CDK_CLI, PROJECT_ROOT
+from devtools import CDK_CLI, PROJECT_ROOT, use_project_node
 from devtools.openssl import OpenSsl, OpenSslError
 from tools.deploy_local.assembly import StackPlan, StagePlan, read_stages
 from tools.deploy_local.checks import Findings, check_deployed
@@ -28,7 +28,7 @@ from tools.deploy_local.endpoint import DeployEndpoint, EndpointError
 from tools.deploy_local.exercise import exercise, publish_directory
 from tools.deploy_local.resolve import DeployedStack, Unresolvable
 
-# Not enforced or not modelled by the endpoint whatever the template says (shared/localstack/README.md).
+# Not enforced or not modelled by the endpoint whatever the template says (docs/local-deploy-and-testing.md).
 ENDPOINT_LIMITS = (
     "key policies and IAM policies: stored and compared above, not enforced by the endpoint",
     "functions: configured and Active, never invoked (no Docker); the handler ran in-process instead",
@@ -97,13 +97,11 @@ def _cdk(run: Run, args: list[str], env: dict[str, str], log: Path) -> bool:
 def _cdk_env(endpoint: DeployEndpoint, account: str, region: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))}
     env.update(endpoint.client_environment(account, region))
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     return env
 
 
 def synthesize(run: Run, output: Path, log: Path) -> bool:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))}
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     return _cdk(run, ["synth", "--quiet", "--output", str(output)], env, log)
 
 
@@ -260,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     for name in [key for key in os.environ if key.startswith("AWS_")]:
         del os.environ[name]
+    use_project_node()
     run = Run()
     with tempfile.TemporaryDirectory(prefix="kmsecdh-deploy-local-") as scratch:
         work = Path(scratch)
