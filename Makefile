@@ -14,7 +14,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup synth test test-aws lint bench demo clean
+.PHONY: help setup synth test test-aws lint bench demo clean access-matrix
 
 help:
 	@echo "make setup     install Python deps (.venv), the CDK CLI (node_modules), the local KMS endpoint and checkov"
@@ -24,6 +24,7 @@ help:
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
 	@echo "make deploy-local  cdk deploy every environment to a local AWS endpoint, check, derive, destroy"
 	@echo "make bench     benchmarks, written to benchmarks/results.json and the README's Performance table"
+	@echo "make access-matrix  who may do what, by an IAM evaluator over the synthesized policies: docs/access-matrix.md"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 
 setup: $(VENV)/.installed node_modules/.installed $(LOCALSTACK_VENV)/.installed $(CHECKOV_VENV)/.installed
@@ -71,6 +72,9 @@ lint: setup
 
 bench: setup
 	@$(PY) -m benchmarks.run
+
+access-matrix: setup
+	@$(PY) -m tools.access_matrix
 
 demo: setup
 	@$(PY) -m devtools.demo
