@@ -9,6 +9,7 @@ what the evaluator decides; and a loosened policy is caught, cell by cell.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -267,3 +268,27 @@ def test_a_loosened_policy_makes_cells_differ_from_the_model(
     ]
     assert differing
     assert {kind for decision in differing for kind in decision.request.principal.kinds} >= {principal_kind}
+
+
+def test_the_evaluator_is_a_pinned_dev_dependency_nothing_shipped_uses() -> None:
+    """@cloud-copilot/iam-simulate is AGPL-3.0: a development dependency at an exact version, run as a
+    separate node process by tools/access_matrix only, never imported by what the wheel or the Lambda asset
+    ships (kmsecdh, kmsecdh_cdk, the derive entry point)."""
+    package = json.loads((PROJECT_ROOT / "package.json").read_text())
+    lock = json.loads((PROJECT_ROOT / "package-lock.json").read_text())
+    evaluator = ("@cloud-copilot/iam-simulate", "@cloud-copilot/iam-policy")
+    for name in evaluator:
+        version = package["devDependencies"][name]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} is not pinned to an exact version: {version}"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+        assert lock["packages"][f"node_modules/{name}"]["dev"] is True
+    assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
+    assert "dependencies" not in package
+    shipped = [
+        path
+        for root in ("kmsecdh", "constructs_lib", "lambda")
+        for path in (PROJECT_ROOT / root).rglob("*")
+        if path.is_file() and path.suffix in (".py", ".txt", ".json", ".mjs", ".js")
+    ]
+    assert shipped
+    assert not [path for path in shipped if "cloud-copilot" in path.read_text(errors="replace")]
