@@ -112,10 +112,6 @@ class Stack:
             return f"vpce-{_digest(self.artifact_id, logical_id)[:17]}"
         if resource_type == "AWS::EC2::VPC":
             return f"vpc-{_digest(self.artifact_id, logical_id)[:17]}"
-        if resource_type == "AWS::S3::Bucket":
-            return self.property_or_generated(logical_id, "BucketName", 63).lower()
-        if resource_type == "AWS::SSM::Parameter":
-            return self.property_or_generated(logical_id, "Name")
         # Resources whose Ref no policy reads (subnets, filters, policies ...): an opaque id is enough.
         return f"{logical_id}-{_digest(self.artifact_id, logical_id)[:12]}"
 
@@ -128,15 +124,11 @@ class Stack:
             ("AWS::KMS::ReplicaKey", "Arn"): lambda: self.arn("kms", f"key/{physical}"),
             ("AWS::KMS::ReplicaKey", "KeyId"): lambda: physical,
             ("AWS::IAM::Role", "Arn"): lambda: self.arn("iam", f"role/{physical}", region=""),
-            ("AWS::IAM::Role", "RoleId"): lambda: f"AROA{_digest(self.artifact_id, logical_id)[:17].upper()}",
             ("AWS::Lambda::Function", "Arn"): lambda: self.arn("lambda", f"function:{physical}"),
             ("AWS::Logs::LogGroup", "Arn"): lambda: self.arn("logs", f"log-group:{physical}:*"),
             ("AWS::SNS::Topic", "TopicArn"): lambda: physical,
-            ("AWS::SNS::Topic", "TopicName"): lambda: physical.rsplit(":", 1)[1],
             ("AWS::CloudTrail::Trail", "Arn"): lambda: self.arn("cloudtrail", f"trail/{physical}"),
             ("AWS::CloudWatch::Alarm", "Arn"): lambda: self.arn("cloudwatch", f"alarm:{physical}"),
-            ("AWS::S3::Bucket", "Arn"): lambda: f"arn:{PARTITION}:s3:::{physical}",
-            ("AWS::EC2::VPC", "VpcId"): lambda: physical,
         }
         getter = attributes.get((resource_type, attribute))
         if getter is None:

@@ -121,7 +121,6 @@ class Environment:
     principals: dict[str, Principal]
     resources: list[Resource]
     endpoints: dict[str, str]  # Region -> the function's KMS endpoint id
-    deployers: dict[str, str]  # Region -> CloudFormation execution role ARN
     guarded: bool
     guarded_accounts: frozenset[str]
     service_control_policies: list[dict[str, Any]]
@@ -409,10 +408,8 @@ def read_environment(
 
     resources: list[Resource] = []
     endpoints: dict[str, str] = {}
-    deployers: dict[str, str] = {}
     for stack in assembly.of_stage(config.name):
-        deployers[stack.region] = stack.execution_role_arn
-        add(deployers[stack.region], f"CloudFormation role {stack.region}", [ALLOW_ALL])
+        add(stack.execution_role_arn, f"CloudFormation role {stack.region}", [ALLOW_ALL])
         kms_endpoints = [
             logical_id
             for logical_id, endpoint in stack.of_type("AWS::EC2::VPCEndpoint")
@@ -488,7 +485,6 @@ def read_environment(
         principals=principals,
         resources=resources,
         endpoints=endpoints,
-        deployers=deployers,
         guarded=guarded,
         guarded_accounts=frozenset(
             assumed_location(all_configs[name])[0] for name in (guardrails.environments if guardrails else ())
