@@ -21,7 +21,7 @@ SYNTH_SETUP := $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.insta
 LOCAL_KMS_SETUP := $(LOCALSTACK_VENV)/.installed
 DEPLOY_LOCAL_SETUP := $(LOCALSTACK_FULL_VENV)/.installed
 
-.PHONY: help setup synth test test-aws lint bench demo deploy-local deploy-local-setup clean
+.PHONY: help setup synth test test-aws lint bench demo deploy-local deploy-local-setup clean access-matrix
 
 help:
 	@echo "make synth     synthesize every environment in cdk.json into cdk.out, failing on any cdk-nag or checkov finding"
@@ -32,6 +32,7 @@ help:
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
 	@echo "make deploy-local  cdk deploy every environment to a local AWS endpoint, check, derive, destroy"
 	@echo "make bench     benchmarks, written to benchmarks/results.json and docs/performance.md"
+	@echo "make access-matrix  who may do what, by an IAM evaluator over the synthesized policies: docs/access-matrix.md"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 	@echo "make setup     install everything the targets above use"
 
@@ -86,6 +87,9 @@ test-aws: $(VENV)/.installed node_modules/.installed
 lint: $(VENV)/.installed
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+
+access-matrix: $(SYNTH_SETUP)
+	@$(PY) -m tools.access_matrix
 
 bench: setup
 	@$(PY) -m benchmarks.run

@@ -1,5 +1,6 @@
 """The CDK app: one stage per environment of the `environments` context and, with a `pipeline` context, the
-pipeline that deploys them; checked by the cdk-nag packs."""
+pipeline that deploys them, with a `guardrails` context the organisation policies guarding them; checked by
+the cdk-nag packs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from cdk_nag import (
 )
 
 from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
+from stacks.guardrails_config import GUARDRAILS_CONTEXT_KEY, parse_guardrails
+from stacks.guardrails_stack import GuardrailsStack
 from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
@@ -32,6 +35,10 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
     environments = parse_environments(app.node.try_get_context(CONTEXT_KEY), today)
     pipeline_context = app.node.try_get_context(PIPELINE_CONTEXT_KEY)
     pipeline = parse_pipeline(pipeline_context, environments) if pipeline_context is not None else None
+    guardrails_context = app.node.try_get_context(GUARDRAILS_CONTEXT_KEY)
+    guardrails = (
+        parse_guardrails(guardrails_context, environments) if guardrails_context is not None else None
+    )
     stages = {name: KmsEcdhStage(app, config) for name, config in environments.items()}
     if pipeline is not None:
         PipelineStack(
@@ -45,5 +52,18 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
             description="kmsecdh: the pipeline deploying the environments of cdk.json in waves",
             termination_protection=True,
             tags={"project": "kmsecdh", "environment": "pipeline"},
+        )
+    if guardrails is not None:
+        GuardrailsStack(
+            app,
+            "Guardrails",
+            config=guardrails,
+            stages=stages,
+            env=Environment(account=guardrails.account, region=guardrails.region),
+            stack_name="kmsecdh-guardrails",
+            description="kmsecdh: organisation policies guarding the environments' resources "
+            "(docs/guardrails.md)",
+            termination_protection=True,
+            tags={"project": "kmsecdh", "environment": "guardrails"},
         )
     return app

@@ -13,6 +13,11 @@ from kmsecdh_cdk.public_key_directory import PublicKeyDirectory
 from stacks.config import EnvironmentConfig
 
 
+def directory_signing_key_alias_name(config: EnvironmentConfig) -> str:
+    """``alias/kmsecdh-<environment>-directory``: the organisation guardrails name the key by it."""
+    return f"alias/{config.resource_name_prefix}-directory"
+
+
 class DirectoryStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
@@ -27,6 +32,7 @@ class DirectoryStack(Stack):
             pending_window=Duration.days(config.pending_window_days),
             minimum_deletion_window_days=config.minimum_deletion_window_days,
             removal_policy=config.cdk_removal_policy,
+            signing_key_alias_name=directory_signing_key_alias_name(config),
         )
         # The names kmsecdh directory publish and fetch read (kmsecdh/cli/commands/directory.py).
         CfnOutput(

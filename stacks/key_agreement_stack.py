@@ -34,6 +34,14 @@ def generation_alias_name(config: EnvironmentConfig, key_spec: str, generation: 
     return f"{alias_name(config, key_spec)}-{generation.name}"
 
 
+def derive_function_name(config: EnvironmentConfig, replica_region: str | None = None) -> str:
+    """``kmsecdh-<environment>-derive`` (home Region) or ``kmsecdh-<environment>-derive-<region>`` (a replica
+    Region): the derive function and its role. Fixed, so that the home Region's audit names a replica Region's
+    function before it exists, and the guardrails' organisation policies name them all by one ARN pattern."""
+    suffix = f"-{replica_region}" if replica_region else ""
+    return f"{config.resource_name_prefix}-derive{suffix}"
+
+
 def key_construct_id(
     key_spec: str, generation_index: int = 0, generation: KeyGeneration | None = None
 ) -> str:
@@ -222,11 +230,18 @@ class KeyAgreementStack(Stack):
 
     def _create_key(self, config: EnvironmentConfig, id: str, **settings: Any) -> KeyAgreementKey:
         """One generation's key (a multi-Region primary when the environment has replica Regions)."""
-        return KeyAgreementKey(self, id, multi_region=bool(config.replica_regions), **settings)
+        return KeyAgreementKey(
+            self,
+            id,
+            multi_region=bool(config.replica_regions),
+            replica_regions=config.replica_regions,
+            **settings,
+        )
 
     def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
-        """Physical names of the derive function and its role: generated here."""
-        return {}
+        """Physical names of the derive function and its role (``derive_function_name``)."""
+        name = derive_function_name(config)
+        return {"function_name": name, "role_name": name}
 
     @property
     def availability_zones(self) -> list[str]:

@@ -22,12 +22,7 @@ from constructs import Construct
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 from stacks.config import EnvironmentConfig
-from stacks.key_agreement_stack import KeyAgreementStack
-
-
-def replica_function_name(config: EnvironmentConfig, region: str) -> str:
-    """``kmsecdh-<environment>-derive-<region>``: the replica Region's derive function (and its role)."""
-    return f"{config.resource_name_prefix}-derive-{region}"
+from stacks.key_agreement_stack import KeyAgreementStack, derive_function_name
 
 
 def replica_key_arn(scope: Construct, primary: KeyAgreementKey, region: str) -> str:
@@ -58,5 +53,5 @@ class ReplicaKeyAgreementStack(KeyAgreementStack):
         return ReplicaKeyAgreementKey(self, id, primary_key_arn=primary.key_arn, **settings)
 
     def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
-        name = replica_function_name(config, self.region)
+        name = derive_function_name(config, self.region)
         return {"function_name": name, "role_name": name}

@@ -12,8 +12,8 @@ from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
 from stacks.directory_stack import DirectoryStack
-from stacks.key_agreement_stack import KeyAgreementStack
-from stacks.replica_stack import ReplicaKeyAgreementStack, replica_function_name, replica_key_arn
+from stacks.key_agreement_stack import KeyAgreementStack, derive_function_name
+from stacks.replica_stack import ReplicaKeyAgreementStack, replica_key_arn
 
 PROJECT_TAG = "kmsecdh"
 
@@ -24,6 +24,7 @@ class KmsEcdhStage(Stage):
     def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
         env = Environment(account=config.account, region=config.region)
         super().__init__(scope, config.name, env=env)
+        self.config = config
         common = {
             "termination_protection": config.termination_protection,
             "tags": {"project": PROJECT_TAG, "environment": config.name},
@@ -54,7 +55,7 @@ class KmsEcdhStage(Stage):
         # watches the replicas there. Their ARNs are known in this Region without a reference: a replica
         # keeps its primary's key id, and the replica functions and roles have fixed names.
         for region in config.replica_regions:
-            name = replica_function_name(config, region)
+            name = derive_function_name(config, region)
             replica_key_arns = {
                 key: replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
             }
@@ -126,6 +127,6 @@ class KmsEcdhStage(Stage):
             )
             execution_role_arn = cloudformation_execution_role_arn(replica)
             for key in self.key_agreement.keys:
-                key.allow_replication(execution_role_arn)
+                key.allow_replication(execution_role_arn, region)
             replicas.append(replica)
         return replicas

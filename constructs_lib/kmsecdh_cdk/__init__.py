@@ -9,11 +9,14 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``DeriveFunction``: the derive Lambda, bundled without Docker from the installed ``kmsecdh`` package;
 * ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters and alarms;
 * ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs;
-* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory.
+* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory;
+* ``OrganizationGuardrails``: service and resource control policies guarding deployments
+  (``GuardedResources``) from principals of their own accounts.
 """
 
 from kmsecdh_cdk.audit import KeyUsageAudit
 from kmsecdh_cdk.derive_function import DeriveFunction
+from kmsecdh_cdk.guardrails import GuardedResources, OrganizationGuardrails
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.network import IsolatedNetwork
 from kmsecdh_cdk.public_key_directory import PublicKeyDirectory
@@ -21,9 +24,11 @@ from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 
 __all__ = [
     "DeriveFunction",
+    "GuardedResources",
     "IsolatedNetwork",
     "KeyAgreementKey",
     "KeyUsageAudit",
+    "OrganizationGuardrails",
     "PublicKeyDirectory",
     "ReplicaKeyAgreementKey",
 ]

@@ -39,6 +39,8 @@ PUBLIC_KEY_READ_ACTIONS: tuple[str, ...] = (
 
 # Creating a replica of a multi-Region key: allowed in the primary key's policy to whoever creates replicas.
 REPLICATE_KEY_ACTION = "kms:ReplicateKey"
+# Moving a multi-Region key's primary to a replica's Region: no statement grants it.
+UPDATE_PRIMARY_REGION_ACTION = "kms:UpdatePrimaryRegion"
 
 DERIVE_ACTIONS: tuple[str, ...] = (DERIVE_SHARED_SECRET_ACTION, *PUBLIC_KEY_READ_ACTIONS)
 
@@ -112,3 +114,83 @@ CONDITIONAL_WRITE_CONDITION_KEYS: tuple[str, ...] = ("s3:if-match", "s3:if-none-
 
 # The pipeline's publish step assumes the environment's publisher role.
 ASSUME_ROLE_ACTION = "sts:AssumeRole"
+
+# The organisation guardrails (kmsecdh_cdk.guardrails): what service control policies refuse on the
+# project's resources to everyone but their callers (invoke) or their deployers (every change). Wildcards
+# stay within one verb of one service, so a reader can still list what they match.
+FUNCTION_INVOKE_ACTIONS: tuple[str, ...] = (
+    "lambda:InvokeFunction",
+    "lambda:InvokeFunctionUrl",
+    "lambda:InvokeAsync",
+)
+FUNCTION_CHANGE_ACTIONS: tuple[str, ...] = (
+    "lambda:AddPermission",
+    "lambda:RemovePermission",
+    "lambda:Create*",
+    "lambda:Delete*",
+    "lambda:Put*",
+    "lambda:Update*",
+    "lambda:PublishVersion",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+)
+ROLE_CHANGE_ACTIONS: tuple[str, ...] = (
+    "iam:PassRole",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+)
+# A key's policy, tags, replication and state; CreateGrant too, though no key policy grants it.
+KEY_CHANGE_ACTIONS: tuple[str, ...] = (
+    PUT_KEY_POLICY_ACTION,
+    "kms:TagResource",
+    "kms:UntagResource",
+    REPLICATE_KEY_ACTION,
+    UPDATE_PRIMARY_REGION_ACTION,
+    "kms:EnableKey",
+    "kms:DisableKey",
+    SCHEDULE_KEY_DELETION_ACTION,
+    "kms:CancelKeyDeletion",
+    "kms:UpdateKeyDescription",
+    "kms:CreateGrant",
+)
+ALIAS_CHANGE_ACTIONS: tuple[str, ...] = ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias")
+TRAIL_CHANGE_ACTIONS: tuple[str, ...] = (
+    "cloudtrail:StopLogging",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:UpdateTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:PutInsightSelectors",
+)
+AUDIT_LOG_GROUP_CHANGE_ACTIONS: tuple[str, ...] = (
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:DeleteRetentionPolicy",
+    "logs:AssociateKmsKey",
+    "logs:DisassociateKmsKey",
+    "logs:PutMetricFilter",
+    "logs:DeleteMetricFilter",
+)
+ALARM_CHANGE_ACTIONS: tuple[str, ...] = (
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DisableAlarmActions",
+    "cloudwatch:PutMetricAlarm",
+)
+ALARM_TOPIC_CHANGE_ACTIONS: tuple[str, ...] = (
+    "sns:DeleteTopic",
+    "sns:SetTopicAttributes",
+    "sns:Unsubscribe",
+    "sns:RemovePermission",
+    "sns:AddPermission",
+)
+# The resource control policy: the cryptographic operations a principal outside the organisation never gets.
+OUTSIDE_ORGANIZATION_DENIED_ACTIONS: tuple[str, ...] = (DERIVE_SHARED_SECRET_ACTION, SIGN_ACTION)

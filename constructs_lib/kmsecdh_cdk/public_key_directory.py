@@ -46,6 +46,9 @@ class PublicKeyDirectory(Construct):
     :param readers: principals that may read the directory and verify its signature.
     :param reader_organization_id: every principal of this AWS Organization may read and verify too.
     :param parameter_name: the SSM parameter's name (``/...``).
+    :param signing_key_alias_name: an alias (``alias/...``) naming the signing key; default none. Policies of
+        the organisation name a key by its aliases (``kms:ResourceAliases``), since its ARN is only known
+        once it exists.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class PublicKeyDirectory(Construct):
         pending_window: Duration = Duration.days(30),  # noqa: B008 (immutable)
         minimum_deletion_window_days: int = 30,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        signing_key_alias_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if not publishers:
@@ -113,6 +117,11 @@ class PublicKeyDirectory(Construct):
                     *self._organization_verification(reader_organization_id),
                 ]
             ),
+        )
+        self.signing_key_alias = (
+            kms.Alias(self, "SigningKeyAlias", alias_name=signing_key_alias_name, target_key=self.signing_key)
+            if signing_key_alias_name is not None
+            else None
         )
         self.bucket = s3.Bucket(
             self,

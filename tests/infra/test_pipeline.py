@@ -219,7 +219,7 @@ def test_without_a_pipeline_section_there_is_no_pipeline(tmp_path: Any) -> None:
     del context["pipeline"]
     app = create_app(outdir=str(tmp_path), context=context)
     assert app.node.try_find_child("Pipeline") is None
-    assert sorted(child.node.id for child in app.node.children) == ["dev", "prod", "staging"]
+    assert sorted(child.node.id for child in app.node.children) == ["Guardrails", "dev", "prod", "staging"]
 
 
 def test_a_bad_pipeline_section_fails_the_app_before_synthesis(tmp_path: Any) -> None:
