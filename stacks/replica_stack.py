@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Stack
 from constructs import Construct
 
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
@@ -28,13 +27,6 @@ from stacks.key_agreement_stack import KeyAgreementStack
 def replica_function_name(config: EnvironmentConfig, region: str) -> str:
     """``kmsecdh-<environment>-derive-<region>``: the replica Region's derive function (and its role)."""
     return f"{config.resource_name_prefix}-derive-{region}"
-
-
-def replica_key_arn(scope: Construct, primary: KeyAgreementKey, region: str) -> str:
-    """The ARN of ``primary``'s replica in ``region``: a multi-Region replica keeps the primary's key id."""
-    return Stack.of(scope).format_arn(
-        service="kms", region=region, resource="key", resource_name=primary.key_id
-    )
 
 
 class ReplicaKeyAgreementStack(KeyAgreementStack):
