@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from aws_cdk import Stack
 from constructs import Construct
 
-from kmsecdh_cdk.audit import AuditedFunction, KeyUsageAudit
+from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey, KeyUsageAudit
 from stacks.config import EnvironmentConfig
 
 
@@ -23,25 +23,28 @@ class AuditStack(Stack):
         id: str,
         *,
         config: EnvironmentConfig,
-        key_arns: Sequence[str],
+        key_ids: Sequence[str],
         allowed_deriver_arns: Sequence[str],
         alias_names: Sequence[str],
-        retired_key_arns: Sequence[str],
+        retired_key_ids: Sequence[str],
         derive_functions: Sequence[AuditedFunction],
+        signing_key: AuditedSigningKey | None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         self.audit = KeyUsageAudit(
             self,
             "KeyUsageAudit",
-            key_arns=key_arns,
+            key_ids=key_ids,
             allowed_deriver_arns=allowed_deriver_arns,
             alias_names=alias_names,
-            retired_key_arns=retired_key_arns,
+            retired_key_ids=retired_key_ids,
             derive_functions=derive_functions,
+            signing_key=signing_key,
             existing_log_group_name=config.trail_log_group_name if config.trail_mode == "existing" else None,
             alarm_email=config.alarm_email,
             log_retention=config.log_retention,
             removal_policy=config.cdk_removal_policy,
+            minimum_deletion_window_days=config.minimum_deletion_window_days,
             metric_namespace=f"kmsecdh/{config.name}",
         )

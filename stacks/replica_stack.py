@@ -16,20 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Stack
 from constructs import Construct
 
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 from stacks.config import EnvironmentConfig
 from stacks.key_agreement_stack import KeyAgreementStack, derive_function_name
-
-
-def replica_key_arn(scope: Construct, primary: KeyAgreementKey, region: str) -> str:
-    """The ARN of ``primary``'s replica in ``region``: a multi-Region replica keeps the primary's key id."""
-    return Stack.of(scope).format_arn(
-        service="kms", region=region, resource="key", resource_name=primary.key_id
-    )
 
 
 class ReplicaKeyAgreementStack(KeyAgreementStack):

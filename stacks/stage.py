@@ -7,13 +7,13 @@ from typing import Any
 from aws_cdk import ArnFormat, Environment, Stage
 from constructs import Construct
 
-from kmsecdh_cdk.audit import AuditedFunction
+from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey
 from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
 from stacks.directory_stack import DirectoryStack
 from stacks.key_agreement_stack import KeyAgreementStack, derive_function_name
-from stacks.replica_stack import ReplicaKeyAgreementStack, replica_key_arn
+from stacks.replica_stack import ReplicaKeyAgreementStack
 
 PROJECT_TAG = "kmsecdh"
 
@@ -38,6 +38,19 @@ class KmsEcdhStage(Stage):
             **common,
         )
         self.replicas = self._replica_stacks(config, common)
+        self.directory = (
+            DirectoryStack(
+                self,
+                "Directory",
+                config=config,
+                stack_name=f"{config.resource_name_prefix}-directory",
+                description=f"kmsecdh {config.name}: the signed public-key directory's signing key, bucket "
+                "and parameter",
+                **common,
+            )
+            if config.directory_publisher_arns
+            else None
+        )
         derive = self.key_agreement.derive_function
         audited_functions = [
             AuditedFunction(
@@ -48,19 +61,12 @@ class KmsEcdhStage(Stage):
                 caller_arns=config.caller_arns,
             )
         ]
-        key_arns = [key.key_arn for key in self.key_agreement.keys]
-        retired_key_arns = [key.key_arn for key in self.key_agreement.keys if not key.enabled]
         allowed_deriver_arns = list(self.key_agreement.allowed_deriver_arns)
         # The home trail is multi-Region: the replica Regions' events reach its one log group, so the audit
-        # watches the replicas there. Their ARNs are known in this Region without a reference: a replica
-        # keeps its primary's key id, and the replica functions and roles have fixed names.
+        # watches the replicas there. A replica keeps its primary's key id, which the audit matches in every
+        # Region; the replica functions and roles have fixed names, known here without a reference.
         for region in config.replica_regions:
             name = derive_function_name(config, region)
-            replica_key_arns = {
-                key: replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
-            }
-            key_arns.extend(replica_key_arns.values())
-            retired_key_arns.extend(arn for key, arn in replica_key_arns.items() if not key.enabled)
             role_arn = self.key_agreement.format_arn(
                 service="iam", region="", resource="role", resource_name=name
             )
@@ -84,28 +90,20 @@ class KmsEcdhStage(Stage):
             self,
             "Audit",
             config=config,
-            key_arns=key_arns,
+            key_ids=[key.key_id for key in self.key_agreement.keys],
             allowed_deriver_arns=allowed_deriver_arns,
             alias_names=self.key_agreement.alias_names,
-            retired_key_arns=retired_key_arns,
+            retired_key_ids=[key.key_id for key in self.key_agreement.keys if not key.enabled],
             derive_functions=audited_functions,
+            signing_key=AuditedSigningKey(
+                key_id=self.directory.directory.signing_key.key_id,
+                signer_arns=tuple(config.directory_publisher_arns),
+            )
+            if self.directory
+            else None,
             stack_name=f"{config.resource_name_prefix}-audit",
             description=f"kmsecdh {config.name}: CloudTrail auditing and alarms for the key agreement keys",
             **common,
-        )
-
-        self.directory = (
-            DirectoryStack(
-                self,
-                "Directory",
-                config=config,
-                stack_name=f"{config.resource_name_prefix}-directory",
-                description=f"kmsecdh {config.name}: the signed public-key directory's signing key, bucket "
-                "and parameter",
-                **common,
-            )
-            if config.directory_publisher_arns
-            else None
         )
 
     def _replica_stacks(

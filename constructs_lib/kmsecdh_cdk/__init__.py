@@ -7,7 +7,7 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``KeyAgreementKey``: a KEY_AGREEMENT KMS key (multi-Region if asked), its alias and its explicit key policy;
 * ``ReplicaKeyAgreementKey``: a replica of a multi-Region one in another Region, with the same policy model;
 * ``DeriveFunction``: the derive Lambda, bundled without Docker from the installed ``kmsecdh`` package;
-* ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters and alarms;
+* ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters, alarms, a heartbeat;
 * ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs;
 * ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory;
 * ``OrganizationGuardrails``: service and resource control policies guarding deployments

@@ -100,6 +100,8 @@ CLOUDTRAIL_LOG_DELIVERY_ACTION = "s3:PutObject"
 CLOUDTRAIL_LOG_DECRYPTION_ACTION = "kms:Decrypt"
 # CloudWatch alarms publishing to the KMS-encrypted alarm topic.
 ALARM_TOPIC_ENCRYPTION_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
+# The audit's heartbeat: EventBridge Scheduler puts one SSM parameter (a harmless, logged write).
+AUDIT_HEARTBEAT_ACTION = "ssm:PutParameter"
 
 # The public-key directory (kmsecdh_cdk.public_key_directory): its signing key signs ES384 only, its bucket
 # takes and serves the one directory object.

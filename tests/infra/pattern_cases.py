@@ -17,7 +17,16 @@ from kmsecdh_cdk import audit_patterns as patterns
 
 SAMPLES_DIR = Path(__file__).parent / "cloudtrail_samples"
 
-KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+MULTI_REGION_KEY_ID = "mrk-1234abcd12ab34cd56ef1234567890ab"
+SIGNING_KEY_ID = "0987dcba-09fe-87dc-65ba-ab0987654321"
+PUBLISHER_ROLE = "arn:aws:iam::111122223333:role/kmsecdh-dev-directory-publisher"
+PASSED_ROLE = "arn:aws:iam::999999999999:role/kmsecdh-dev-derive"
+TRAIL_LOG_GROUP = "/aws/cloudtrail/kmsecdh-dev-audit"
+ALARM_NAME_PREFIX = "kmsecdh/dev-"
+ALARM_TOPIC = "arn:aws:sns:us-west-2:111122223333:kmsecdh-dev-audit-AlarmTopic"
+HEARTBEAT_PARAMETER = "/kmsecdh/kmsecdhdevaudit-KeyUsageAudit-0A1B2C3D/heartbeat"
+HEARTBEAT_ROLE = "arn:aws:iam::111122223333:role/kmsecdh-dev-audit-HeartbeatRole"
 ALICE = "arn:aws:iam::111122223333:user/Alice"
 BATCH_ROLE = "arn:aws:iam::111122223333:role/batch/rekey"
 DERIVE_ROLE = "arn:aws:iam::111122223333:role/kmsecdh-dev-derive"
@@ -53,39 +62,79 @@ CASES: tuple[PatternCase, ...] = (
     PatternCase(
         "key_policy_or_grant_changed",
         "key_policy_or_grant_changed_pattern",
-        patterns.key_policy_or_grant_changed_pattern(KEY),
-        ("kms_put_key_policy", "kms_create_grant"),
+        patterns.key_policy_or_grant_changed_pattern(KEY_ID),
+        ("kms_put_key_policy", "kms_create_grant", "kms_create_grant_denied_key_id"),
         ("kms_put_key_policy_other_key", "kms_schedule_key_deletion", "kms_derive_shared_secret_by_user"),
+    ),
+    PatternCase(
+        "key_replication",
+        "key_replication_pattern",
+        patterns.key_replication_pattern(KEY_ID),
+        ("kms_replicate_key",),
+        ("kms_replicate_key_other_key", "kms_put_key_policy", "kms_update_primary_region"),
+    ),
+    PatternCase(
+        "key_replication_multi_region_key_id",
+        "key_replication_pattern",
+        patterns.key_replication_pattern(MULTI_REGION_KEY_ID),
+        ("kms_update_primary_region",),
+        ("kms_replicate_key",),
     ),
     PatternCase(
         "derive_by_unallowed_principal_roles_allowed",
         "derive_by_unallowed_principal_pattern",
-        patterns.derive_by_unallowed_principal_pattern(KEY, [DERIVE_ROLE, BATCH_ROLE]),
-        ("kms_derive_shared_secret_by_user", "kms_derive_access_denied"),
+        patterns.derive_by_unallowed_principal_pattern(KEY_ID, [DERIVE_ROLE, BATCH_ROLE]),
+        (
+            "kms_derive_shared_secret_by_user",
+            "kms_derive_shared_secret_by_user_replica_region",
+            "kms_derive_access_denied",
+        ),
         (
             "kms_derive_shared_secret_by_function",
             "kms_derive_shared_secret_by_role_other_session",
             "kms_put_key_policy",
+            "kms_sign_other_key",
         ),
     ),
     PatternCase(
         "derive_by_unallowed_principal_user_allowed",
         "derive_by_unallowed_principal_pattern",
-        patterns.derive_by_unallowed_principal_pattern(KEY, [ALICE]),
+        patterns.derive_by_unallowed_principal_pattern(KEY_ID, [ALICE]),
         ("kms_derive_shared_secret_by_function", "kms_derive_shared_secret_by_role_other_session"),
-        ("kms_derive_shared_secret_by_user",),
+        ("kms_derive_shared_secret_by_user", "kms_derive_shared_secret_by_user_replica_region"),
     ),
     PatternCase(
         "key_access_denied",
         "key_access_denied_pattern",
-        patterns.key_access_denied_pattern(KEY),
-        ("kms_derive_access_denied", "kms_derive_access_denied_key_arn_in_request"),
-        ("kms_derive_shared_secret_by_user", "kms_derive_key_disabled", "lambda_get_function_denied"),
+        patterns.key_access_denied_pattern(KEY_ID),
+        (
+            "kms_derive_access_denied",
+            "kms_derive_access_denied_key_arn_in_request",
+            "kms_derive_access_denied_key_id_in_request",
+            "kms_create_grant_denied_key_id",
+        ),
+        (
+            "kms_derive_shared_secret_by_user",
+            "kms_derive_key_disabled",
+            "lambda_get_function_denied",
+            "kms_derive_access_denied_alias_in_request",
+        ),
+    ),
+    PatternCase(
+        "alias_access_denied",
+        "alias_access_denied_pattern",
+        patterns.alias_access_denied_pattern(ALIAS),
+        ("kms_derive_access_denied_alias_in_request", "kms_derive_access_denied_alias_arn_in_request"),
+        (
+            "kms_derive_access_denied_other_alias_in_request",
+            "kms_derive_access_denied_key_id_in_request",
+            "kms_create_alias",
+        ),
     ),
     PatternCase(
         "derive_on_unusable_key",
         "derive_on_unusable_key_pattern",
-        patterns.derive_on_unusable_key_pattern(KEY),
+        patterns.derive_on_unusable_key_pattern(KEY_ID),
         ("kms_derive_key_disabled", "kms_derive_key_pending_deletion"),
         (
             "kms_derive_shared_secret_by_function",
@@ -97,10 +146,11 @@ CASES: tuple[PatternCase, ...] = (
     PatternCase(
         "retired_key_used",
         "retired_key_used_pattern",
-        patterns.retired_key_used_pattern(KEY),
+        patterns.retired_key_used_pattern(KEY_ID),
         (
             "kms_derive_shared_secret_by_function",
             "kms_derive_shared_secret_by_user",
+            "kms_derive_shared_secret_by_user_replica_region",
             "kms_derive_key_disabled",
             "kms_derive_key_pending_deletion",
             "kms_derive_access_denied_key_arn_in_request",
@@ -157,6 +207,13 @@ CASES: tuple[PatternCase, ...] = (
         ),
     ),
     PatternCase(
+        "role_passed_to_function",
+        "role_passed_to_function_pattern",
+        patterns.role_passed_to_function_pattern(PASSED_ROLE),
+        ("lambda_create_function_with_derive_role", "lambda_update_function_configuration_with_derive_role"),
+        ("lambda_create_function_other_role", "lambda_update_function_configuration", "iam_put_role_policy"),
+    ),
+    PatternCase(
         "role_changed",
         "role_changed_pattern",
         patterns.role_changed_pattern(CHANGED_ROLE_NAME),
@@ -169,6 +226,86 @@ CASES: tuple[PatternCase, ...] = (
         patterns.derive_outside_function_pattern(DERIVE_ROLE, DERIVE_FUNCTION_SESSION),
         ("kms_derive_shared_secret_by_role_other_session",),
         ("kms_derive_shared_secret_by_function", "kms_derive_shared_secret_by_user"),
+    ),
+    PatternCase(
+        "trail_changed",
+        "trail_changed_pattern",
+        patterns.trail_changed_pattern(),
+        (
+            "cloudtrail_stop_logging",
+            "cloudtrail_delete_trail",
+            "cloudtrail_update_trail",
+            "cloudtrail_put_event_selectors_basic",
+            "cloudtrail_put_event_selectors_advanced",
+        ),
+        ("cloudtrail_start_logging", "logs_delete_log_group"),
+    ),
+    PatternCase(
+        "audit_log_group_changed",
+        "audit_log_group_changed_pattern",
+        patterns.audit_log_group_changed_pattern(TRAIL_LOG_GROUP),
+        (
+            "logs_delete_log_group",
+            "logs_delete_metric_filter",
+            "logs_put_metric_filter",
+            "logs_put_retention_policy",
+        ),
+        ("logs_put_metric_filter_other_log_group", "cloudtrail_delete_trail"),
+    ),
+    PatternCase(
+        "alarms_changed",
+        "alarms_changed_pattern",
+        patterns.alarms_changed_pattern(ALARM_NAME_PREFIX),
+        ("cloudwatch_delete_alarms", "cloudwatch_disable_alarm_actions", "cloudwatch_put_metric_alarm_audit"),
+        ("cloudwatch_put_metric_alarm_other", "logs_put_metric_filter"),
+    ),
+    PatternCase(
+        "alarm_topic_changed",
+        "alarm_topic_changed_pattern",
+        patterns.alarm_topic_changed_pattern(ALARM_TOPIC),
+        (
+            "sns_set_topic_attributes",
+            "sns_delete_topic",
+            "sns_remove_permission",
+            "sns_unsubscribe",
+            "sns_set_subscription_attributes",
+        ),
+        ("sns_set_topic_attributes_other_topic", "sns_unsubscribe_other_topic"),
+    ),
+    PatternCase(
+        "audit_key_changed",
+        "audit_key_changed_pattern",
+        patterns.audit_key_changed_pattern(KEY_ID),
+        ("kms_disable_key", "kms_schedule_key_deletion", "kms_put_key_policy"),
+        ("kms_put_key_policy_other_key", "kms_create_grant", "kms_enable_key"),
+    ),
+    PatternCase(
+        "heartbeat",
+        "heartbeat_pattern",
+        patterns.heartbeat_pattern(HEARTBEAT_PARAMETER, HEARTBEAT_ROLE),
+        ("ssm_put_parameter_heartbeat",),
+        ("ssm_put_parameter_heartbeat_by_user", "ssm_put_parameter_other_parameter"),
+    ),
+    PatternCase(
+        "signing_key_changed",
+        "signing_key_changed_pattern",
+        patterns.signing_key_changed_pattern(KEY_ID),
+        (
+            "kms_put_key_policy",
+            "kms_create_grant",
+            "kms_disable_key",
+            "kms_enable_key",
+            "kms_schedule_key_deletion",
+            "kms_cancel_key_deletion",
+        ),
+        ("kms_put_key_policy_other_key", "kms_derive_shared_secret_by_user", "kms_sign_other_key"),
+    ),
+    PatternCase(
+        "sign_by_unallowed_principal",
+        "sign_by_unallowed_principal_pattern",
+        patterns.sign_by_unallowed_principal_pattern(SIGNING_KEY_ID, [PUBLISHER_ROLE]),
+        ("kms_sign_by_user",),
+        ("kms_sign_by_publisher", "kms_sign_other_key"),
     ),
 )
 

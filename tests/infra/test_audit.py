@@ -1,8 +1,9 @@
 """KeyUsageAudit: a small app synthesized once per session with every cdk-nag pack, then every environment.
 
 Stacks of the small app: ``Create`` (a trail of its own, an alarm e-mail, two keys, a role deriver made in
-the stack plus a role and a user given by ARN) and ``Existing`` (an organisation trail's log group, no
-e-mail, one key, one deriver). Expected patterns are written out here, not computed by the construct.
+the stack plus a role and a user given by ARN, a directory signing key) and ``Existing`` (an organisation
+trail's log group, no e-mail, one key, one deriver). Expected patterns are written out here, not computed by
+the construct.
 """
 
 from __future__ import annotations
@@ -18,21 +19,24 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from kmsecdh_cdk.audit import AuditedFunction, KeyUsageAudit
+from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey, KeyUsageAudit
 from kmsecdh_cdk.audit_patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     TOKEN_LENGTH_BOUND,
     estimated_pattern_length,
 )
 from stacks.application import NAG_PACKS
+from stacks.config import EnvironmentConfig
 from tests.infra.conftest import SynthesizedApp, load_context
 from tools.synth import REPORT_NAME, unacknowledged_findings
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
 ENV = cdk.Environment(account=ACCOUNT, region=REGION)
-KEY_1 = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-KEY_2 = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/mrk-0123456789abcdef0123456789abcdef"
+KEY_1 = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_2 = "mrk-0123456789abcdef0123456789abcdef"
+SIGNING_KEY = "0987dcba-09fe-87dc-65ba-ab0987654321"
+PUBLISHER = f"arn:aws:iam::{ACCOUNT}:role/kmsecdh-test-directory-publisher"
 BATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/batch/rekey"
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 ORGANISATION_LOG_GROUP = "aws-controltower/CloudTrailLogs"
@@ -48,26 +52,32 @@ EXISTING_FUNCTION = AuditedFunction(
     role_arn=f"arn:aws:iam::{ACCOUNT}:role/{EXISTING_ROLE_NAME}",
     role_name=EXISTING_ROLE_NAME,
 )
+# Every audit has these, whatever else it watches.
 KEY_METRICS = (
     "KeyDisabledOrDeletionScheduled",
     "KeyPolicyOrGrantChanged",
+    "KeyReplicatedOrPrimaryRegionChanged",
     "DeriveByUnallowedPrincipal",
     "KeyAccessDenied",
     "RetiredOrDisabledKeyUsed",
+    "AuditLayerChanged",
+    "AuditHeartbeat",
 )
-ALL_METRICS = (
-    *KEY_METRICS,
-    "KeyAliasChanged",
+FUNCTION_METRICS = (
     "DeriveFunctionInvokedByUnallowedPrincipal",
     "DeriveFunctionChanged",
     "DeriveRoleChanged",
+    "DeriveRolePassedToFunction",
     "DeriveOutsideFunction",
 )
+SIGNING_KEY_METRICS = ("DirectorySigningKeyChanged", "DirectorySignByUnallowedPrincipal")
+ALL_METRICS = (*KEY_METRICS, "KeyAliasChanged", *FUNCTION_METRICS, *SIGNING_KEY_METRICS)
 MANAGEMENT_EVENTS_SELECTOR = {
     "Name": "Management events",
     "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
 }
 ALARM_EMAIL = "security@example.com"
+SCHEDULER = {"Service": "scheduler.amazonaws.com"}
 
 CIS_PATTERN = (
     "{($.eventSource = kms.amazonaws.com) && (($.eventName=DisableKey)||($.eventName=ScheduleKeyDeletion))}"
@@ -75,10 +85,82 @@ CIS_PATTERN = (
 ISSUER = "$.userIdentity.sessionContext.sessionIssuer.arn"
 
 
-def policy_or_grant_pattern(key: str) -> str:
+def names_key(key_id: str) -> str:
+    """The key in any Region: its resource, or its key id or key ARN in the request."""
     return (
-        '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "PutKeyPolicy") || '
-        f'($.eventName = "CreateGrant")) && ($.resources[0].ARN = "{key}") }}'
+        f'(($.resources[0].ARN = "*:key/{key_id}") || (($.requestParameters.keyId = "{key_id}") || '
+        f'($.requestParameters.keyId = "*:key/{key_id}")))'
+    )
+
+
+def kms_events(*names: str) -> str:
+    return "(" + " || ".join(f'($.eventName = "{name}")' for name in names) + ")"
+
+
+def policy_or_grant_pattern(key_id: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && '
+        f"{kms_events('PutKeyPolicy', 'CreateGrant')} && {names_key(key_id)} }}"
+    )
+
+
+def replication_pattern(key_id: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && '
+        f"{kms_events('ReplicateKey', 'UpdatePrimaryRegion')} && {names_key(key_id)} }}"
+    )
+
+
+def alias_access_denied_pattern(alias: str) -> str:
+    return (
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.errorCode = "AccessDenied*") && '
+        f'(($.requestParameters.keyId = "{alias}") || ($.requestParameters.keyId = "*:{alias}")) }}'
+    )
+
+
+def role_passed_pattern(role_arn: str) -> str:
+    return (
+        '{ ($.eventSource = "lambda.amazonaws.com") && (($.eventName = "CreateFunction*") || '
+        f'($.eventName = "UpdateFunctionConfiguration*")) && ($.requestParameters.role = "{role_arn}") }}'
+    )
+
+
+TRAIL_CHANGED_PATTERN = (
+    '{ ($.eventSource = "cloudtrail.amazonaws.com") && (($.eventName = "StopLogging") || '
+    '($.eventName = "DeleteTrail") || ($.eventName = "UpdateTrail") || ($.eventName = "PutEventSelectors")) }'
+)
+
+
+def audit_layer_patterns(log_group_name: str, alarm_prefix: str, topic: str, keys: list[str]) -> list[str]:
+    log_group = (
+        '{ ($.eventSource = "logs.amazonaws.com") && (($.eventName = "DeleteLogGroup") || '
+        '($.eventName = "DeleteMetricFilter") || ($.eventName = "PutMetricFilter") || '
+        f'($.eventName = "PutRetentionPolicy")) && ($.requestParameters.logGroupName = "{log_group_name}") }}'
+    )
+    alarms = (
+        '{ ($.eventSource = "monitoring.amazonaws.com") && ((($.eventName = "DeleteAlarms") || '
+        '($.eventName = "DisableAlarmActions")) || (($.eventName = "PutMetricAlarm") && '
+        f'($.requestParameters.alarmName = "{alarm_prefix}*"))) }}'
+    )
+    topic_changed = (
+        '{ ($.eventSource = "sns.amazonaws.com") && (((($.eventName = "SetTopicAttributes") || '
+        '($.eventName = "RemovePermission") || ($.eventName = "DeleteTopic")) && '
+        f'($.requestParameters.topicArn = "{topic}")) || ((($.eventName = "Unsubscribe") || '
+        '($.eventName = "SetSubscriptionAttributes")) && '
+        f'($.requestParameters.subscriptionArn = "{topic}:*"))) }}'
+    )
+    audit_keys = [
+        '{ ($.eventSource = "kms.amazonaws.com") && '
+        f"{kms_events('DisableKey', 'ScheduleKeyDeletion', 'PutKeyPolicy')} && {names_key(key)} }}"
+        for key in keys
+    ]
+    return sorted([TRAIL_CHANGED_PATTERN, log_group, alarms, topic_changed, *audit_keys])
+
+
+def heartbeat_pattern(parameter_name: str, role_arn: str) -> str:
+    return (
+        '{ ($.eventSource = "ssm.amazonaws.com") && ($.eventName = "PutParameter") && '
+        f'($.requestParameters.name = "{parameter_name}") && ({ISSUER} = "{role_arn}") }}'
     )
 
 
@@ -137,26 +219,47 @@ def derive_outside_pattern(role_arn: str, role_name: str, function_name: str) ->
     )
 
 
-def unusable_key_pattern(key: str) -> str:
+def unusable_key_pattern(key_id: str) -> str:
     return (
         '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
         '(($.errorCode = "DisabledException") || ($.errorCode = "KMSInvalidStateException")) && '
-        f'(($.resources[0].ARN = "{key}") || ($.requestParameters.keyId = "{key}")) }}'
+        f"{names_key(key_id)} }}"
     )
 
 
-def retired_key_pattern(key: str) -> str:
+def retired_key_pattern(key_id: str) -> str:
     return (
         '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
-        f'(($.resources[0].ARN = "{key}") || ($.requestParameters.keyId = "{key}")) }}'
+        f"{names_key(key_id)} }}"
     )
 
 
-def access_denied_pattern(key: str) -> str:
+def access_denied_pattern(key_id: str) -> str:
     return (
         '{ ($.eventSource = "kms.amazonaws.com") && ($.errorCode = "AccessDenied*") && '
-        f'(($.resources[0].ARN = "{key}") || ($.requestParameters.keyId = "{key}")) }}'
+        f"{names_key(key_id)} }}"
     )
+
+
+def signing_key_patterns(key_id: str, signer: str) -> dict[str, list[str]]:
+    return {
+        "DirectorySigningKeyChanged": [
+            '{ ($.eventSource = "kms.amazonaws.com") && '
+            + kms_events(
+                "PutKeyPolicy",
+                "CreateGrant",
+                "DisableKey",
+                "EnableKey",
+                "ScheduleKeyDeletion",
+                "CancelKeyDeletion",
+            )
+            + f" && {names_key(key_id)} }}"
+        ],
+        "DirectorySignByUnallowedPrincipal": [
+            '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "Sign") && '
+            f'{names_key(key_id)} && (({ISSUER} NOT EXISTS) || (({ISSUER} != "{signer}"))) }}'
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -199,10 +302,10 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory) -> AuditApp:
     create_audit = KeyUsageAudit(
         create,
         "Audit",
-        key_arns=[KEY_1, KEY_2],
+        key_ids=[KEY_1, KEY_2],
         allowed_deriver_arns=[deriver_role.role_arn, BATCH_ROLE, ALICE],
         alias_names=ALIASES,
-        retired_key_arns=[KEY_2],
+        retired_key_ids=[KEY_2],
         derive_functions=[
             AuditedFunction(
                 function_arn=FUNCTION_ARN,
@@ -212,13 +315,14 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory) -> AuditApp:
                 caller_arns=(CALLER_ROLE, CALLER_USER),
             )
         ],
+        signing_key=AuditedSigningKey(key_id=SIGNING_KEY, signer_arns=(PUBLISHER,)),
         alarm_email=ALARM_EMAIL,
     )
     existing = cdk.Stack(app, "Existing", env=ENV)
     KeyUsageAudit(
         existing,
         "Audit",
-        key_arns=[KEY_1],
+        key_ids=[KEY_1],
         allowed_deriver_arns=[BATCH_ROLE],
         alias_names=ALIASES[:1],
         derive_functions=[EXISTING_FUNCTION],
@@ -373,6 +477,7 @@ def test_trail_key_policy(audit_app: AuditApp) -> None:
     assert set(statements) == {
         "KeyAdministration",
         "DenyPolicyLockoutBypass",
+        "DenyShortDeletionWindow",
         "AllowCloudTrailEncryptLogs",
         "AllowCloudTrailDescribeKey",
         "AllowTrailLogDecryptionThroughIam",
@@ -546,16 +651,47 @@ def test_trail_bucket_lets_this_trail_only_write_its_account_prefix(audit_app: A
 # --- metric filters and alarms ---
 
 
+@dataclass(frozen=True)
+class AuditResources:
+    """What the audit's own patterns name, as ``render`` shows it."""
+
+    log_group: str
+    topic: str
+    keys: list[str]
+    heartbeat_parameter: str
+    heartbeat_role: str
+
+
+def audit_resources(template: dict[str, Any], log_group: str) -> AuditResources:
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    _, parameter = only(template, "AWS::SSM::Parameter")
+    (role_id,) = [
+        logical_id
+        for logical_id, role in resources(template, "AWS::IAM::Role").items()
+        if role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == SCHEDULER
+    ]
+    return AuditResources(
+        log_group=log_group,
+        topic="${" + topic_id + "}",
+        keys=["${" + key_id + "}" for key_id in resources(template, "AWS::KMS::Key")],
+        heartbeat_parameter=parameter["Name"],
+        heartbeat_role="${" + role_id + ".Arn}",
+    )
+
+
 def test_metric_filter_patterns_create_mode(audit_app: AuditApp) -> None:
     template = audit_app.template(audit_app.create)
     role = "${" + audit_app.create.get_logical_id(audit_app.deriver_role.node.default_child) + ".Arn}"
 
     role_name = "${" + audit_app.create.get_logical_id(audit_app.deriver_role.node.default_child) + "}"
+    log_group_id, _ = only(template, "AWS::Logs::LogGroup")
+    own = audit_resources(template, "${" + log_group_id + "}")
+    assert len(own.keys) == 2  # the trail key and the topic key
 
     def derive(key: str) -> str:
         return (
             '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
-            f'($.resources[0].ARN = "{key}") && '
+            f'($.resources[0].ARN = "*:key/{key}") && '
             f'(($.userIdentity.arn NOT EXISTS) || (($.userIdentity.arn != "{ALICE}"))) && '
             f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{role}") && ({ISSUER} != "{BATCH_ROLE}"))) }}'
         )
@@ -569,32 +705,47 @@ def test_metric_filter_patterns_create_mode(audit_app: AuditApp) -> None:
     assert patterns_by_metric(template) == {
         "KeyDisabledOrDeletionScheduled": [CIS_PATTERN],
         "KeyPolicyOrGrantChanged": sorted([policy_or_grant_pattern(KEY_1), policy_or_grant_pattern(KEY_2)]),
+        "KeyReplicatedOrPrimaryRegionChanged": sorted(
+            [replication_pattern(KEY_1), replication_pattern(KEY_2)]
+        ),
         "DeriveByUnallowedPrincipal": sorted([derive(KEY_1), derive(KEY_2)]),
-        "KeyAccessDenied": sorted([access_denied_pattern(KEY_1), access_denied_pattern(KEY_2)]),
+        "KeyAccessDenied": sorted(
+            [
+                access_denied_pattern(KEY_1),
+                access_denied_pattern(KEY_2),
+                *(alias_access_denied_pattern(alias) for alias in ALIASES),
+            ]
+        ),
         "KeyAliasChanged": sorted(alias_pattern(alias) for alias in ALIASES),
         # KEY_2 is a retired generation: every derive on it alarms
         "RetiredOrDisabledKeyUsed": sorted([unusable_key_pattern(KEY_1), retired_key_pattern(KEY_2)]),
         "DeriveFunctionInvokedByUnallowedPrincipal": [invoked],
         "DeriveFunctionChanged": [function_changed_pattern(FUNCTION_NAME, FUNCTION_ARN)],
         "DeriveRoleChanged": [role_changed_pattern(role_name)],
+        "DeriveRolePassedToFunction": [role_passed_pattern(role)],
         "DeriveOutsideFunction": [derive_outside_pattern(role, role_name, FUNCTION_NAME)],
+        **signing_key_patterns(SIGNING_KEY, PUBLISHER),
+        "AuditLayerChanged": audit_layer_patterns(own.log_group, "kmsecdh-", own.topic, own.keys),
+        "AuditHeartbeat": [heartbeat_pattern(own.heartbeat_parameter, own.heartbeat_role)],
     }
-    log_group_id, _ = only(template, "AWS::Logs::LogGroup")
     for properties in resources(template, "AWS::Logs::MetricFilter").values():
         assert properties["LogGroupName"] == {"Ref": log_group_id}
 
 
 def test_metric_filter_patterns_existing_mode(audit_app: AuditApp) -> None:
     template = audit_app.template(audit_app.existing)
+    own = audit_resources(template, ORGANISATION_LOG_GROUP)
+    assert len(own.keys) == 1  # the topic key
     assert patterns_by_metric(template) == {
         "KeyDisabledOrDeletionScheduled": [CIS_PATTERN],
         "KeyPolicyOrGrantChanged": [policy_or_grant_pattern(KEY_1)],
+        "KeyReplicatedOrPrimaryRegionChanged": [replication_pattern(KEY_1)],
         "DeriveByUnallowedPrincipal": [
             '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeriveSharedSecret") && '
-            f'($.resources[0].ARN = "{KEY_1}") && '
+            f'($.resources[0].ARN = "*:key/{KEY_1}") && '
             f'(({ISSUER} NOT EXISTS) || (({ISSUER} != "{BATCH_ROLE}"))) }}'
         ],
-        "KeyAccessDenied": [access_denied_pattern(KEY_1)],
+        "KeyAccessDenied": sorted([access_denied_pattern(KEY_1), alias_access_denied_pattern(ALIASES[0])]),
         "KeyAliasChanged": [alias_pattern(ALIASES[0])],
         "RetiredOrDisabledKeyUsed": [unusable_key_pattern(KEY_1)],
         # no callers: every invocation alarms
@@ -604,9 +755,12 @@ def test_metric_filter_patterns_existing_mode(audit_app: AuditApp) -> None:
         ],
         "DeriveFunctionChanged": [function_changed_pattern(FUNCTION_NAME, FUNCTION_ARN)],
         "DeriveRoleChanged": [role_changed_pattern(EXISTING_ROLE_NAME)],
+        "DeriveRolePassedToFunction": [role_passed_pattern(EXISTING_FUNCTION.role_arn)],
         "DeriveOutsideFunction": [
             derive_outside_pattern(EXISTING_FUNCTION.role_arn, EXISTING_ROLE_NAME, FUNCTION_NAME)
         ],
+        "AuditLayerChanged": audit_layer_patterns(own.log_group, "kmsecdh-", own.topic, own.keys),
+        "AuditHeartbeat": [heartbeat_pattern(own.heartbeat_parameter, own.heartbeat_role)],
     }
     for properties in resources(template, "AWS::Logs::MetricFilter").values():
         assert properties["LogGroupName"] == ORGANISATION_LOG_GROUP
@@ -617,8 +771,12 @@ def test_one_alarm_per_metric_to_the_topic(audit_app: AuditApp, stack_name: str)
     template = audit_app.template(getattr(audit_app, stack_name))
     topic_id, _ = only(template, "AWS::SNS::Topic")
     alarms = {alarm["MetricName"]: alarm for alarm in resources(template, "AWS::CloudWatch::Alarm").values()}
-    assert sorted(alarms) == sorted(ALL_METRICS)
-    for alarm in alarms.values():
+    # the existing-mode audit watches no signing key
+    expected = ALL_METRICS if stack_name == "create" else set(ALL_METRICS) - set(SIGNING_KEY_METRICS)
+    assert sorted(alarms) == sorted(expected)
+    heartbeat = alarms.pop("AuditHeartbeat")
+    for metric, alarm in alarms.items():
+        assert alarm["AlarmName"] == f"kmsecdh-{metric}"
         assert alarm["Namespace"] == "kmsecdh"
         assert alarm["Statistic"] == "Sum"
         assert alarm["Period"] == 300
@@ -627,15 +785,108 @@ def test_one_alarm_per_metric_to_the_topic(audit_app: AuditApp, stack_name: str)
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert "OKActions" not in alarm
         assert alarm["AlarmDescription"]
+    # no heartbeat for two periods of 15 minutes fires it, and no data at all is exactly that failure
+    assert {key: value for key, value in heartbeat.items() if key != "AlarmDescription"} == {
+        "AlarmName": "kmsecdh-AuditHeartbeat",
+        "MetricName": "AuditHeartbeat",
+        "Namespace": "kmsecdh",
+        "Statistic": "Sum",
+        "Period": 900,
+        "EvaluationPeriods": 2,
+        "Threshold": 1,
+        "ComparisonOperator": "LessThanThreshold",
+        "TreatMissingData": "breaching",
+        "AlarmActions": [{"Ref": topic_id}],
+        "OKActions": [{"Ref": topic_id}],
+    }
 
 
 def test_construct_exposes_its_alarms_and_filters(audit_app: AuditApp) -> None:
     audit = audit_app.create_audit
     assert set(audit.alarms) == set(audit.metric_filters)
     assert len(audit.metric_filters["KeyPolicyOrGrantChanged"]) == 2
+    assert audit.heartbeat_alarm is audit.alarms["AuditHeartbeat"]
+    assert audit.alarm_name_prefix == "kmsecdh-"
     assert audit.trail is not None
     assert audit.log_group.log_group_name
+
+
+# --- the heartbeat ---
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_heartbeat_schedule_puts_its_parameter_every_five_minutes(
+    audit_app: AuditApp, stack_name: str
+) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    parameter_id, parameter = only(template, "AWS::SSM::Parameter")
+    own = audit_resources(template, "unused")
+    role_id = own.heartbeat_role.removeprefix("${").removesuffix(".Arn}")
+    assert schedule["ScheduleExpression"] == "rate(5 minutes)"
+    assert schedule["State"] == "ENABLED"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    # a universal target: Scheduler calls SSM PutParameter itself, no function in between
+    assert render(target["Arn"]) == "arn:${AWS::Partition}:scheduler:::aws-sdk:ssm:putParameter"
+    assert json.loads(target["Input"]) == {
+        "Name": parameter["Name"],
+        "Value": "<aws.scheduler.scheduled-time>",
+        "Type": "String",
+        "Overwrite": True,
+    }
+    assert target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert parameter["Name"].startswith("/kmsecdh/")
+    assert parameter["Name"].endswith("/heartbeat")
+    assert parameter["Type"] == "String"
+    # the role: Scheduler only, for this account's default schedule group; PutParameter of that one parameter
+    role = template["Resources"][role_id]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceAccount": ACCOUNT,
+                    "aws:SourceArn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/default",
+                }
+            },
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+        }
+    ]
+    (policy,) = [
+        p for p in resources(template, "AWS::IAM::Policy").values() if p["Roles"] == [{"Ref": role_id}]
+    ]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "ssm:PutParameter",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": ["", [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter", {"Ref": parameter_id}]]
+            },
+        }
+    ]
+
+
+@pytest.mark.parametrize("stack_name", ["create", "existing"])
+def test_audit_keys_refuse_a_short_deletion_window(audit_app: AuditApp, stack_name: str) -> None:
+    template = audit_app.template(getattr(audit_app, stack_name))
+    for logical_id in resources(template, "AWS::KMS::Key"):
+        statements = key_statements(template, logical_id)
+        assert statements["DenyShortDeletionWindow"] == {
+            "Sid": "DenyShortDeletionWindow",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:ScheduleKeyDeletion",
+            "Resource": "*",
+            "Condition": {"NumericLessThan": {"kms:ScheduleKeyDeletionPendingWindowInDays": 30}},
+        }
+        assert statements["DenyPolicyLockoutBypass"]["Condition"] == {
+            "Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}
+        }
 
 
 # --- the alarm topic ---
@@ -653,7 +904,12 @@ def test_topic_is_encrypted_and_tls_only(audit_app: AuditApp, stack_name: str) -
         "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"},
     }
     statements = key_statements(template, key_id)
-    assert set(statements) == {"KeyAdministration", "DenyPolicyLockoutBypass", "AllowCloudWatchAlarms"}
+    assert set(statements) == {
+        "KeyAdministration",
+        "DenyPolicyLockoutBypass",
+        "DenyShortDeletionWindow",
+        "AllowCloudWatchAlarms",
+    }
     allow = statements["AllowCloudWatchAlarms"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert sorted(allow["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -680,8 +936,13 @@ def test_email_subscription_only_when_asked(audit_app: AuditApp) -> None:
 
 def test_existing_mode_creates_no_trail_bucket_or_log_group(audit_app: AuditApp) -> None:
     template = audit_app.template(audit_app.existing)
-    for type_ in ("AWS::CloudTrail::Trail", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::IAM::Role"):
+    for type_ in ("AWS::CloudTrail::Trail", "AWS::S3::Bucket", "AWS::Logs::LogGroup"):
         assert resources(template, type_) == {}, type_
+    # its only role is the heartbeat's
+    (role,) = resources(template, "AWS::IAM::Role").values()
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "scheduler.amazonaws.com"
+    }
 
 
 # --- cdk-nag ---
@@ -710,10 +971,18 @@ def test_acknowledgments_are_exactly_these(audit_app: AuditApp) -> None:
         ),
         (f"/Create/Audit/AlarmTopic/{ALARM_EMAIL}", "Serverless::Serverless-SNSRedrivePolicy"),
     }
+    heartbeat_role = {
+        ("/{stack}/Audit/HeartbeatRole/DefaultPolicy", f"{pack}::{pack}-IAMNoInlinePolicy")
+        for pack in compliance
+    }
     acknowledged = audit_app.acknowledgments(audit_app.create)
-    assert set(acknowledged) == expected
+    assert set(acknowledged) == expected | {
+        (path.format(stack="Create"), rule) for path, rule in heartbeat_role
+    }
     assert all(len(reason) > 40 for reason in acknowledged.values())
-    assert audit_app.acknowledgments(audit_app.existing) == {}
+    assert set(audit_app.acknowledgments(audit_app.existing)) == {
+        (path.format(stack="Existing"), rule) for path, rule in heartbeat_role
+    }
 
 
 @pytest.mark.parametrize("stack_name", ["create", "existing"])
@@ -742,19 +1011,49 @@ def stack() -> cdk.Stack:
 
 
 def test_rejects_no_keys(stack: cdk.Stack) -> None:
-    with pytest.raises(ValueError, match="at least one key ARN"):
-        KeyUsageAudit(stack, "Audit", key_arns=[], allowed_deriver_arns=[BATCH_ROLE])
+    with pytest.raises(ValueError, match="at least one key id in key_ids"):
+        KeyUsageAudit(stack, "Audit", key_ids=[], allowed_deriver_arns=[BATCH_ROLE])
 
 
 def test_rejects_no_derivers(stack: cdk.Stack) -> None:
     with pytest.raises(ValueError, match="allowed_deriver_arns"):
-        KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[])
+        KeyUsageAudit(stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=[])
+
+
+def test_rejects_a_retired_key_not_among_the_keys(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match="retired_key_ids must be among key_ids"):
+        KeyUsageAudit(
+            stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], retired_key_ids=[KEY_2]
+        )
+
+
+def test_rejects_a_signing_key_without_signers(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match="signing_key needs signer_arns"):
+        KeyUsageAudit(
+            stack,
+            "Audit",
+            key_ids=[KEY_1],
+            allowed_deriver_arns=[BATCH_ROLE],
+            signing_key=AuditedSigningKey(key_id=SIGNING_KEY, signer_arns=()),
+        )
+
+
+@pytest.mark.parametrize("days", [6, 31])
+def test_rejects_a_minimum_deletion_window_kms_does_not_have(stack: cdk.Stack, days: int) -> None:
+    with pytest.raises(ValueError, match=rf"minimum_deletion_window_days must be 7\.\.30 days, got {days}"):
+        KeyUsageAudit(
+            stack,
+            "Audit",
+            key_ids=[KEY_1],
+            allowed_deriver_arns=[BATCH_ROLE],
+            minimum_deletion_window_days=days,
+        )
 
 
 def test_rejects_an_empty_log_group_name(stack: cdk.Stack) -> None:
     with pytest.raises(ValueError, match="existing_log_group_name is empty"):
         KeyUsageAudit(
-            stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], existing_log_group_name=" "
+            stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], existing_log_group_name=" "
         )
 
 
@@ -763,7 +1062,7 @@ def test_rejects_derivers_that_overflow_a_filter_pattern(stack: cdk.Stack) -> No
     with pytest.raises(
         ValueError, match=r"DeriveByUnallowedPrincipal filter pattern would be about \d+ characters"
     ):
-        KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=derivers)
+        KeyUsageAudit(stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=derivers)
 
 
 def test_token_derivers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
@@ -772,7 +1071,7 @@ def test_token_derivers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
         for index in range(7)
     ]
     with pytest.raises(ValueError, match="7 allowed derivers are too many"):
-        KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=roles)
+        KeyUsageAudit(stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=roles)
 
 
 def test_token_callers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
@@ -785,12 +1084,12 @@ def test_token_callers_are_counted_at_the_bound(stack: cdk.Stack) -> None:
         ValueError, match=r"DeriveFunctionInvokedByUnallowedPrincipal filter .* 7 callers are too many"
     ):
         KeyUsageAudit(
-            stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], derive_functions=[function]
+            stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=[BATCH_ROLE], derive_functions=[function]
         )
 
 
 def test_without_functions_or_aliases_only_the_key_alarms_and_management_events(stack: cdk.Stack) -> None:
-    audit = KeyUsageAudit(stack, "Audit", key_arns=[KEY_1], allowed_deriver_arns=[BATCH_ROLE])
+    audit = KeyUsageAudit(stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=[BATCH_ROLE])
     template = Template.from_stack(stack).to_json()
     _, trail = only(template, "AWS::CloudTrail::Trail")
     assert trail["AdvancedEventSelectors"] == [MANAGEMENT_EVENTS_SELECTOR]
@@ -809,7 +1108,8 @@ ENVIRONMENTS = tuple(load_context()["environments"])
 
 
 def render_app(value: Any) -> str:
-    """A pattern of the app: a value read from another stack becomes ``${output:<OutputName>}``."""
+    """A pattern of the app: a value read from another stack becomes ``${output:<OutputName>}``, one of the
+    audit stack's own ``${<LogicalId>}`` (Ref) or ``${<LogicalId>.<Attribute>}``."""
     if isinstance(value, str):
         return value
     if "Fn::Join" in value:
@@ -819,6 +1119,8 @@ def render_app(value: Any) -> str:
         return "${output:" + value["Fn::GetStackOutput"]["OutputName"] + "}"
     if "Ref" in value:
         return "${" + value["Ref"] + "}"
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
     if "Fn::ImportValue" in value:
         return "${output:" + render_app(value["Fn::ImportValue"]) + "}"
     raise AssertionError(f"unexpected intrinsic in a pattern: {value}")
@@ -909,16 +1211,16 @@ def rendered_patterns(synthesized_app: SynthesizedApp, environment: str) -> dict
     }
 
 
-def home_region_patterns(patterns: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The patterns about the home Region's keys, function and role, which refer to them through the key
-    stack's outputs. Those about replica Regions (tests/infra/test_replica_regions.py) name the function and
-    role by their fixed names and a replica key by its Region and primary's key id (``key/${output:...}``)."""
+def home_region_patterns(config: EnvironmentConfig, patterns: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The patterns, but those about a replica Region's function and role, which name them by their fixed
+    names (tests/infra/test_replica_regions.py). Keys need no such split: a replica keeps its primary's key
+    id, which the home Region's key patterns match in every Region."""
+    replicas = [f"{config.resource_name_prefix}-derive-{region}" for region in config.replica_regions]
     return {
         metric: [
             pattern
             for pattern in found
-            if "key/${output:" not in pattern
-            and ("${output:" in pattern or metric in ("KeyDisabledOrDeletionScheduled", "KeyAliasChanged"))
+            if metric not in FUNCTION_METRICS or not any(name in pattern for name in replicas)
         ]
         for metric, found in patterns.items()
     }
@@ -939,7 +1241,7 @@ def test_environment_filters_watch_the_function_its_role_and_aliases(
     synthesized_app: SynthesizedApp, environment: str
 ) -> None:
     config = synthesized_app.environments[environment]
-    patterns = home_region_patterns(rendered_patterns(synthesized_app, environment))
+    patterns = home_region_patterns(config, rendered_patterns(synthesized_app, environment))
     function = derive_function_reference(synthesized_app, environment)
     [invoked] = patterns["DeriveFunctionInvokedByUnallowedPrincipal"]
     assert referenced_resources(synthesized_app, environment, invoked) == [function]
@@ -961,6 +1263,8 @@ def test_environment_filters_watch_the_function_its_role_and_aliases(
         role,
         f"{function}:name",
     ]
+    [passed] = patterns["DeriveRolePassedToFunction"]
+    assert referenced_resources(synthesized_app, environment, passed) == [role.removesuffix(":name")]
     # an environment-agnostic stack reads the partition and account at deploy time
     partition = "aws" if config.region else "${AWS::Partition}"
     account = config.account or "${AWS::AccountId}"
@@ -973,8 +1277,11 @@ def test_environment_filters_watch_the_function_its_role_and_aliases(
         for generation in config.generations(spec)
         if generation.name is not None
     ]
-    assert sorted(patterns["KeyAliasChanged"]) == sorted(
-        alias_pattern(alias) for alias in [*spec_aliases.values(), *generation_aliases]
+    aliases = [*spec_aliases.values(), *generation_aliases]
+    assert sorted(patterns["KeyAliasChanged"]) == sorted(alias_pattern(alias) for alias in aliases)
+    # a call denied on the key named by alias (or alias ARN) alarms too
+    assert sorted(p for p in patterns["KeyAccessDenied"] if "${output:" not in p) == sorted(
+        alias_access_denied_pattern(alias) for alias in aliases
     )
     for found in patterns.values():
         for pattern in found:
@@ -988,25 +1295,30 @@ def test_environment_filters_watch_every_key_and_spare_every_deriver(
     synthesized_app: SynthesizedApp, environment: str
 ) -> None:
     config = synthesized_app.environments[environment]
-    patterns = home_region_patterns(rendered_patterns(synthesized_app, environment))
+    patterns = home_region_patterns(config, rendered_patterns(synthesized_app, environment))
     assert patterns["KeyDisabledOrDeletionScheduled"] == [CIS_PATTERN]
     generations = [generation for spec in config.key_specs for generation in config.generations(spec)]
     key_count = len(generations)
     for metric in (
         "KeyPolicyOrGrantChanged",
+        "KeyReplicatedOrPrimaryRegionChanged",
         "DeriveByUnallowedPrincipal",
         "KeyAccessDenied",
         "RetiredOrDisabledKeyUsed",
     ):
-        assert len(patterns[metric]) == key_count, metric
-        watched = {referenced_resources(synthesized_app, environment, p)[0] for p in patterns[metric]}
+        key_patterns = [p for p in patterns[metric] if "${output:" in p]
+        assert len(key_patterns) == key_count, metric
+        # each key by its key id (a Ref of the key, read from the key stack), in any Region's ARN
+        watched = {referenced_resources(synthesized_app, environment, p)[0] for p in key_patterns}
         assert len(watched) == key_count
         assert all(reference.startswith("AWS::KMS::Key:") for reference in watched)
+        assert all(reference.endswith(":name") for reference in watched)
+        assert all('"*:key/${output:' in p for p in key_patterns)
     # a retired generation alarms on every derive, the others on a derive refused for the key's state
     retired = [p for p in patterns["RetiredOrDisabledKeyUsed"] if "$.errorCode" not in p]
     assert len(retired) == sum(generation.retired for generation in generations)
     for pattern in patterns["DeriveByUnallowedPrincipal"]:
-        # the key, then the derive function's role; extra derivers are literal ARNs
+        # the key's id, then the derive function's role; extra derivers are literal ARNs
         key, *roles = referenced_resources(synthesized_app, environment, pattern)
         assert key.startswith("AWS::KMS::Key:")
         assert len(roles) == 1
@@ -1027,11 +1339,17 @@ def test_environment_alarms_publish_to_the_encrypted_topic(
     key_id, _ = only_key_with_sid(template, "AllowCloudWatchAlarms")
     assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
-    assert sorted(alarm["MetricName"] for alarm in alarms) == sorted(ALL_METRICS)
+    # the signing key's alarms where the environment has a public-key directory
+    expected = set(ALL_METRICS) - (set() if config.directory_publisher_arns else set(SIGNING_KEY_METRICS))
+    assert sorted(alarm["MetricName"] for alarm in alarms) == sorted(expected)
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
-        assert (alarm["Threshold"], alarm["Period"], alarm["TreatMissingData"]) == (1, 300, "notBreaching")
+        expected_evaluation = (
+            (1, 900, "breaching") if alarm["MetricName"] == "AuditHeartbeat" else (1, 300, "notBreaching")
+        )
+        assert (alarm["Threshold"], alarm["Period"], alarm["TreatMissingData"]) == expected_evaluation
         # per environment, so two environments in one account and Region never count each other's events
         assert alarm["Namespace"] == f"kmsecdh/{environment}"
+        assert alarm["AlarmName"] == f"kmsecdh/{environment}-{alarm['MetricName']}"
     subscriptions = [s["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()]
     assert subscriptions == ([config.alarm_email] if config.alarm_email else [])

@@ -176,8 +176,8 @@ def test_the_audit_alarms_on_every_derive_with_a_retired_generation(runbook) -> 
 
     assert retired_patterns(steps["retire_after set"]) == []
     retired = retired_patterns(steps["retired"])
-    # the home Region's retired key, and its replica in each replica Region
-    assert len(retired) == 1 + len(steps["retired"].stage.replicas)
+    # the retired key by its key id, which its replica in each replica Region shares
+    assert len(retired) == 1
     assert all('($.eventName = "DeriveSharedSecret")' in pattern for pattern in retired)
 
 

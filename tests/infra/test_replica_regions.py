@@ -1,6 +1,7 @@
 """Multi-Region keys: every environment with ``replica_regions`` has, per replica Region, a stack of its own
 with a replica of each primary key (named by the primary's ARN), the same aliases, a derive function
-configured with that Region's replicas, and the home Region's audit watches all of it.
+configured with that Region's replicas, and the home Region's audit watches all of it (the replicas by their
+primary's key id, in any Region).
 
 The key policies of the replicas are compared exactly in ``test_key_agreement_stack``
 (``test_key_policy_statements_exactly``, one case per Region).
@@ -8,12 +9,15 @@ The key policies of the replicas are compared exactly in ``test_key_agreement_st
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
 
 from tests.infra.conftest import SynthesizedApp, SynthesizedStack, load_context
+from tests.infra.filter_pattern import matches
+from tests.infra.pattern_cases import sample
 from tests.infra.test_audit import audit_template, patterns_by_metric_raw, render_app
 from tests.infra.test_key_agreement_stack import as_list, canonical, derive_function, function_role, keys
 
@@ -229,24 +233,47 @@ def primary_key_id_outputs(synthesized_app: SynthesizedApp, environment: str) ->
 
 
 @pytest.mark.parametrize(("environment", "region"), REPLICAS)
-def test_audit_filters_watch_every_replica_key(
+def test_audit_filters_watch_every_replica_key_by_its_key_id(
     synthesized_app: SynthesizedApp, environment: str, region: str
 ) -> None:
+    """One filter per primary key covers its replicas: it matches the key id in any Region's ARN, so a
+    replica's events (and those of a replica made in a Region nobody configured) reach the same alarm."""
     config = synthesized_app.environments[environment]
     patterns = rendered(synthesized_app, environment)
-    replica_arns = [
-        f"arn:aws:kms:{region}:{config.account}:key/${{output:{name}}}"
-        for name in primary_key_id_outputs(synthesized_app, environment)
-    ]
-    assert len(replica_arns) == len(config.key_specs)
-    role = f"arn:aws:iam::{config.account}:role/kmsecdh-{environment}-derive-{region}"
-    for metric in ("KeyPolicyOrGrantChanged", "DeriveByUnallowedPrincipal", "KeyAccessDenied"):
-        assert len(patterns[metric]) == len(config.key_specs) * (1 + len(config.replica_regions))
-        for arn in replica_arns:
-            assert len([p for p in patterns[metric] if f'"{arn}"' in p]) == 1, (metric, arn)
-    for pattern in patterns["DeriveByUnallowedPrincipal"]:
+    key_id_outputs = primary_key_id_outputs(synthesized_app, environment)
+    assert len(key_id_outputs) == len(config.key_specs)
+    for metric in (
+        "KeyPolicyOrGrantChanged",
+        "KeyReplicatedOrPrimaryRegionChanged",
+        "DeriveByUnallowedPrincipal",
+        "RetiredOrDisabledKeyUsed",
+    ):
+        assert len(patterns[metric]) == len(config.key_specs), metric
+        for output in key_id_outputs:
+            assert len([p for p in patterns[metric] if f'"*:key/${{output:{output}}}"' in p]) == 1, metric
+
+    replica_role = f"arn:aws:iam::{config.account}:role/kmsecdh-{environment}-derive-{region}"
+    for index, output in enumerate(key_id_outputs):
+        key_id = f"mrk-{index:032x}"
+        [pattern] = [p for p in patterns["DeriveByUnallowedPrincipal"] if f"${{output:{output}}}" in p]
+        on_this_key = pattern.replace(f"${{output:{output}}}", key_id)
+        by_user = replica_derive(sample("kms_derive_shared_secret_by_user")["event"], region, key_id)
+        assert matches(on_this_key, by_user)
+        by_replica_role = replica_derive(
+            sample("kms_derive_shared_secret_by_role_other_session")["event"], region, key_id
+        )
+        by_replica_role["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = replica_role
         # every Region's derive role is spared (each key policy still refuses the others: DenyDeriveToOthers)
-        assert f'!= "{role}")' in pattern
+        assert not matches(on_this_key, by_replica_role)
+
+
+def replica_derive(event: dict[str, Any], region: str, key_id: str) -> dict[str, Any]:
+    """``event`` (a DeriveSharedSecret sample) made on a replica in ``region``."""
+    event = copy.deepcopy(event)
+    event["awsRegion"] = region
+    event["requestParameters"]["keyId"] = key_id
+    event["resources"][0]["ARN"] = f"arn:aws:kms:{region}:{event['recipientAccountId']}:key/{key_id}"
+    return event
 
 
 @pytest.mark.parametrize(("environment", "region"), REPLICAS)

@@ -45,6 +45,8 @@ SERVICES = (
     "lambda",
     "ec2",
     "events",
+    # the audit heartbeat's AWS::Scheduler::Schedule (moto's Scheduler: stored, never run)
+    "scheduler",
 )
 LOCK_PATH = Path(tempfile.gettempdir()) / "kmsecdh-deploy-local-endpoint.lock"
 
