@@ -63,8 +63,8 @@ def guarded_resources(stage: KmsEcdhStage) -> GuardedResources:
         log_group_arn = _arn("logs", home_region, account, f"log-group:{log_group.log_group_name}")
         # IAM names a log group with and without the ":*" of its streams, depending on the action.
         log_group_arns = (log_group_arn, f"{log_group_arn}:*")
-    # The audit stack's alarms and topic have names CloudFormation generates:
-    # <stack name>-<logical id>-<suffix>.
+    # The alarms are named by the audit (<alarm_name_prefix><metric>); the topic has the name CloudFormation
+    # generates: <stack name>-<logical id>-<suffix>.
     generated = f"{stage.audit.stack_name}-*"
     return GuardedResources(
         name=config.name,
@@ -77,7 +77,7 @@ def guarded_resources(stage: KmsEcdhStage) -> GuardedResources:
         key_alias_arns=(_arn("kms", ANY, account, f"{alias_prefix}*"),),
         trail_arns=trail_arns,
         log_group_arns=log_group_arns,
-        alarm_arns=(_arn("cloudwatch", home_region, account, f"alarm:{generated}"),),
+        alarm_arns=(_arn("cloudwatch", home_region, account, f"alarm:{audit.alarm_name_prefix}*"),),
         topic_arns=(_arn("sns", home_region, account, generated),),
     )
 

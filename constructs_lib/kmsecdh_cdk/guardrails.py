@@ -15,7 +15,7 @@ What the policies name and why:
   statements refuse creating, moving or deleting those aliases to the same principals, so nobody who is
   refused a change can first take the alias off the key (a tag could be taken off by a key administrator);
 - audit resources by the names the audit stack gives them, or that CloudFormation generates from the stack's
-  name (``<stack name>-<logical id>-<suffix>``: its alarms and topic).
+  name (the alarms: ``<alarm_name_prefix><metric>``; the topic: ``<stack name>-<logical id>-<suffix>``).
 
 Every refusal spares the deployers (the CloudFormation execution roles, ``ArnNotLike`` so that an
 environment-agnostic role pattern works); the invocation refusal spares the callers only.

@@ -375,8 +375,7 @@ def _audit(stack: Stack, config: EnvironmentConfig) -> list[Resource]:
         name = config.trail_log_group_name
         add("organisation log group", stack.arn("logs", f"log-group:{name}"), name)
     for logical_id, _ in stack.of_type("AWS::CloudWatch::Alarm"):
-        # Named by CloudFormation: the suffix it adds is only known once deployed.
-        add("alarm", stack.get_att(logical_id, "Arn"), f"{stack.stack_name}-{logical_id}-…")
+        add("alarm", stack.get_att(logical_id, "Arn"), stack.physical_id(logical_id))
     topic_policies = {
         stack.resolve(topic): stack.resolve(policy["Properties"]["PolicyDocument"])
         for _, policy in stack.of_type("AWS::SNS::TopicPolicy")
