@@ -533,8 +533,8 @@ class KeyUsageAudit(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
-            # Enables Object Lock when given. S3 cannot lock a bucket that receives server access logs, so only
-            # the trail bucket is ever locked.
+            # Enables Object Lock when given. S3 cannot lock a bucket that receives server access logs, so
+            # only the trail bucket is ever locked.
             object_lock_default_retention=object_lock,
             removal_policy=self._removal_policy,
         )
