@@ -81,6 +81,7 @@ from kmsecdh_cdk.iam_actions import (
     CLOUDTRAIL_LOG_DELIVERY_ACTION,
     TRAIL_BUCKET_PROTECTED_ACTIONS,
 )
+from kmsecdh_cdk.notifications import warn_when_unsubscribed
 
 METRIC_NAMESPACE = "kmsecdh"
 ALARM_PERIOD = Duration.minutes(5)
@@ -596,6 +597,7 @@ class KeyUsageAudit(Construct):
                 conditions=from_this_account_alarms,
             )
         )
+        warn_when_unsubscribed(topic, "the audit's alarms (no alarm_email was given)")
         if alarm_email is not None:
             subscription = topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
