@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey, KeyUsageAudit
@@ -44,7 +45,17 @@ class AuditStack(Stack):
             existing_log_group_name=config.trail_log_group_name if config.trail_mode == "existing" else None,
             alarm_email=config.alarm_email,
             log_retention=config.log_retention,
+            bucket_retention=Duration.days(config.trail_bucket_retention_days),
+            object_lock=trail_object_lock(config),
             removal_policy=config.cdk_removal_policy,
             minimum_deletion_window_days=config.minimum_deletion_window_days,
             metric_namespace=f"kmsecdh/{config.name}",
         )
+
+
+def trail_object_lock(config: EnvironmentConfig) -> s3.ObjectLockRetention | None:
+    """The environment's Object Lock of its trail's log files, if it configures one."""
+    if config.trail_object_lock_mode is None or config.trail_object_lock_days is None:
+        return None
+    lock = getattr(s3.ObjectLockRetention, config.trail_object_lock_mode)
+    return lock(Duration.days(config.trail_object_lock_days))

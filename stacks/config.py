@@ -47,6 +47,11 @@ ORGANIZATION_ID_PATTERN = re.compile(r"o-[a-z0-9]{10,32}")
 ORGANIZATION_PATH_PATTERN = re.compile(
     r"(o-[a-z0-9]{10,32})/r-[0-9a-z]{4,32}/(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}/)*\*?"
 )
+# A CDK bootstrap qualifier: the bootstrap template takes [A-Za-z0-9_-]{1,10}, but the qualifier is part of
+# the staging bucket's name (cdk-<qualifier>-assets-...), where upper case and '_' are invalid.
+BOOTSTRAP_QUALIFIER_PATTERN = re.compile(r"[a-z0-9-]{1,10}")
+# S3 Object Lock's default retention and a lifecycle expiration, in days (S3 takes at most 36500).
+MAX_BUCKET_DAYS = 36500
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION: dict[int, logs.RetentionDays] = {
     1: logs.RetentionDays.ONE_DAY,
@@ -88,6 +93,7 @@ _ORGANISATION_TRAIL_REQUIREMENT = (
 LogLevelName = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 LOG_LEVELS: tuple[LogLevelName, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 TrailMode = Literal["create", "existing"]
+ObjectLockModeName = Literal["compliance", "governance"]
 RemovalPolicyName = Literal["retain", "destroy"]
 
 
@@ -154,6 +160,10 @@ class EnvironmentConfig:
     directory_publisher_arns: tuple[str, ...] = ()
     # How long a published directory stays valid (its exp); the publisher must republish within it.
     directory_max_age_days: int = 30
+    bootstrap_qualifier: str | None = None
+    trail_bucket_retention_days: int = 365
+    trail_object_lock_mode: ObjectLockModeName | None = None
+    trail_object_lock_days: int | None = None
 
     def generations(self, key_spec: str) -> tuple[KeyGeneration, ...]:
         """``key_spec``'s generations, oldest first: those of ``key_generations``, or the implicit one."""
@@ -174,6 +184,15 @@ class EnvironmentConfig:
     @property
     def resource_name_prefix(self) -> str:
         return f"kmsecdh-{self.name}"
+
+    @property
+    def deploy_targets(self) -> tuple[tuple[str | None, str | None, str | None], ...]:
+        """(account, Region, bootstrap qualifier) of every Region the environment deploys to: whoever holds
+        that bootstrap's CloudFormation execution role administers the environment's keys there."""
+        return tuple(
+            (self.account, region, self.bootstrap_qualifier)
+            for region in (self.region, *self.replica_regions)
+        )
 
 
 FIELDS: tuple[str, ...] = tuple(field for field in EnvironmentConfig.__dataclass_fields__ if field != "name")
@@ -293,6 +312,16 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
         raise EnvironmentConfigError(
             name, "directory_max_age_days", "only used with directory_publisher_arns (a published directory)"
         )
+    bootstrap_qualifier = reader.optional_str(
+        "bootstrap_qualifier",
+        BOOTSTRAP_QUALIFIER_PATTERN,
+        "a CDK bootstrap qualifier: lower-case letters, digits and '-', at most 10 (it is part of the "
+        "bootstrap's role and bucket names)",
+    )
+    log_retention_days = reader.choice("log_retention_days", tuple(LOG_RETENTION))
+    bucket_retention_days, object_lock_mode, object_lock_days = reader.trail_bucket(
+        trail_mode, log_retention_days
+    )
 
     return EnvironmentConfig(
         name=name,
@@ -312,7 +341,7 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
         alarm_email=reader.optional_str("alarm_email", EMAIL_PATTERN, "an e-mail address"),
         reserved_concurrency=reserved_concurrency,
         network_isolation=network_isolation,
-        log_retention_days=reader.choice("log_retention_days", tuple(LOG_RETENTION)),
+        log_retention_days=log_retention_days,
         termination_protection=reader.bool("termination_protection"),
         allow_raw_secret=reader.bool("allow_raw_secret"),
         log_level=reader.choice("log_level", LOG_LEVELS),
@@ -322,6 +351,10 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
         key_generations=key_generations,
         directory_publisher_arns=directory_publisher_arns,
         directory_max_age_days=directory_max_age_days,
+        bootstrap_qualifier=bootstrap_qualifier,
+        trail_bucket_retention_days=bucket_retention_days,
+        trail_object_lock_mode=object_lock_mode,
+        trail_object_lock_days=object_lock_days,
     )
 
 
@@ -412,6 +445,47 @@ class _Reader:
         if len(set(values)) != len(values):
             raise self._error(field, "lists a path twice")
         return tuple(values)
+
+    def trail_bucket(
+        self, trail_mode: TrailMode, log_retention_days: int
+    ) -> tuple[int, ObjectLockModeName | None, int | None]:
+        """The created trail's bucket: how long it keeps log files, and its Object Lock (mode, days).
+
+        The lifecycle never expires a log file before the trail's log group or the lock lets it go: the
+        bucket is the evidence of last resort.
+        """
+        fields = ("trail_bucket_retention_days", "trail_object_lock_mode", "trail_object_lock_days")
+        if trail_mode == "existing":
+            given = [field for field in fields if field in self._entry]
+            if given:
+                raise self._error(
+                    given[0],
+                    "only used when trail_mode is 'create' (the organisation trail's bucket is not ours)",
+                )
+            return self._get("trail_bucket_retention_days"), None, None
+        retention_days = self.int_in_range("trail_bucket_retention_days", 1, MAX_BUCKET_DAYS)
+        if retention_days < log_retention_days:
+            raise self._error(
+                "trail_bucket_retention_days",
+                f"{retention_days} is below log_retention_days ({log_retention_days}): the bucket would "
+                "expire log files the trail's log group still holds",
+            )
+        mode = self._get("trail_object_lock_mode")
+        if mode is None:
+            if self._get("trail_object_lock_days") is not None:
+                raise self._error("trail_object_lock_days", "only used with trail_object_lock_mode")
+            return retention_days, None, None
+        mode = self.choice("trail_object_lock_mode", ("compliance", "governance"))
+        if self._get("trail_object_lock_days") is None:
+            raise self._error("trail_object_lock_days", "required with trail_object_lock_mode")
+        lock_days = self.int_in_range("trail_object_lock_days", 1, MAX_BUCKET_DAYS)
+        if retention_days < lock_days:
+            raise self._error(
+                "trail_bucket_retention_days",
+                f"{retention_days} is below trail_object_lock_days ({lock_days}): the lifecycle would try to "
+                "expire log files that are still locked",
+            )
+        return retention_days, mode, lock_days
 
     def replica_regions(self, account: str | None, region: str | None) -> tuple[str, ...]:
         """The Regions of the multi-Region keys' replicas: other than the home Region, each once."""

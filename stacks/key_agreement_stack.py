@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from kmsecdh_cdk.derive_function import DeriveFunction
+from kmsecdh_cdk.iam_actions import DERIVE_ACTIONS
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.network import IsolatedNetwork
 from stacks.config import EnvironmentConfig, KeyGeneration
@@ -112,6 +113,15 @@ class KeyAgreementStack(Stack):
             kms_endpoint=self.network.kms_endpoint if self.network else None,
             **self._derive_function_names(config),
         )
+        if self.network is not None:
+            # The endpoints carry the function's calls only: its derives on this account's keys in this
+            # Region, its own log group. Not the keys by ARN: their policies pin this endpoint
+            # (aws:SourceVpce), so each would refer to the other; the role's policy and the keys' policies
+            # name the keys exactly.
+            role = self.derive_function.role
+            account_keys = self.format_arn(service="kms", resource="key", resource_name="*")
+            self.network.allow_kms_use(role, [account_keys], DERIVE_ACTIONS)
+            self.network.allow_log_delivery(role, self.derive_function.log_group)
         for caller_arn in config.caller_arns:
             self.derive_function.grant_invoke(iam.ArnPrincipal(caller_arn))
 

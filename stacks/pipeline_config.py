@@ -55,6 +55,35 @@ class PipelineConfig:
         return tuple(name for wave in self.waves for name in wave)
 
 
+def _check_approvals_guard_their_keys(
+    waves: list[list[str]], approvals: list[str], environments: Mapping[str, EnvironmentConfig]
+) -> None:
+    """Refuse an approval that another environment's deployment walks around.
+
+    Where two environments share account, Region and bootstrap qualifier, they deploy through the same
+    CloudFormation execution role, which administers (and may replicate) the keys of both. An environment
+    deployed before the approval (in an earlier wave) or beside it (in the same wave, not waiting for it)
+    could then change the approved environment's keys unapproved.
+    """
+    for index, wave in enumerate(waves):
+        unapproved_before = [(other, "in an earlier wave") for earlier in waves[:index] for other in earlier]
+        for name in (name for name in wave if name in approvals):
+            beside = [(other, "in the same wave, not waiting for it") for other in wave if other != name]
+            for other, when in unapproved_before + beside:
+                shared = set(environments[name].deploy_targets) & set(environments[other].deploy_targets)
+                if not shared:
+                    continue
+                account, region, qualifier = min(shared)
+                raise PipelineConfigError(
+                    "manual_approval",
+                    f"environment {name!r} waits for a manual approval, but {other!r}, deployed {when}, "
+                    f"shares its account {account}, Region {region} and bootstrap qualifier "
+                    f"{qualifier or 'default'}: {other!r} deploys through the same CloudFormation execution "
+                    f"role, which administers the keys of {name!r}, so the approval would not guard them; "
+                    f"give {name!r} an account of its own (or at least a bootstrap_qualifier of its own)",
+                )
+
+
 def parse_pipeline(context: object, environments: Mapping[str, EnvironmentConfig]) -> PipelineConfig:
     """Parse the `pipeline` context value against the already parsed `environments`."""
     if not isinstance(context, Mapping):
@@ -111,6 +140,7 @@ def parse_pipeline(context: object, environments: Mapping[str, EnvironmentConfig
             raise PipelineConfigError("manual_approval", f"environment {name!r} is not in any wave")
     if len(set(approvals)) != len(approvals):
         raise PipelineConfigError("manual_approval", "lists an environment twice")
+    _check_approvals_guard_their_keys(waves, approvals, environments)
 
     return PipelineConfig(
         account=account,

@@ -25,8 +25,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from kmsecdh_cdk.iam_actions import ASSUME_ROLE_ACTION
+from kmsecdh_cdk.service_roles import require_source, roles_trusting
 from stacks.config import EnvironmentConfig
 from stacks.pipeline_config import PipelineConfig
 
@@ -37,6 +39,7 @@ SYNTH_COMMANDS: tuple[str, ...] = (
     ".venv/bin/python -m pytest tests/infra",
 )
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+CODEBUILD_SERVICE = "codebuild.amazonaws.com"
 # The AWS CLI profile the publish step signs in with: the environment's publisher role, assumed with the
 # step's own (container) credentials.
 PUBLISHER_PROFILE = "kmsecdh-publisher"
@@ -128,7 +131,26 @@ class PipelineStack(Stack):
                 value=step.project.role.role_arn,
                 description=f"The role of {name}'s publish step: {name}'s publisher role must trust it",
             )
+        self._guard_artifact_keys()
+        for role in roles_trusting(self, CODEBUILD_SERVICE):
+            require_source(role, CODEBUILD_SERVICE, source_account=self.account)
         self._acknowledge_findings()
+
+    def _guard_artifact_keys(self) -> None:
+        """The artifact keys (this Region's and the replication buckets' in the support stacks) refuse a key
+        policy that bypasses KMS's lockout check, like every key of the project."""
+        codepipeline = self.pipeline.pipeline
+        buckets = [
+            codepipeline.artifact_bucket,
+            *(s.replication_bucket for s in codepipeline.cross_region_support.values()),
+        ]
+        for bucket in buckets:
+            if bucket.encryption_key is None:
+                raise ValueError(
+                    f"{bucket.node.path}: the pipeline's artifact bucket has no KMS key to guard"
+                )
+            # a replication bucket's key is reached through its alias, which forwards to the key
+            bucket.encryption_key.add_to_resource_policy(key_policy.deny_policy_lockout_bypass())
 
     @staticmethod
     def _publish_step(

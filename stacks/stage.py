@@ -16,6 +16,8 @@ from stacks.key_agreement_stack import KeyAgreementStack, derive_function_name
 from stacks.replica_stack import ReplicaKeyAgreementStack
 
 PROJECT_TAG = "kmsecdh"
+# What CDK's DefaultStackSynthesizer takes its qualifier from when given none.
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
 
 
 class KmsEcdhStage(Stage):
@@ -25,6 +27,12 @@ class KmsEcdhStage(Stage):
         env = Environment(account=config.account, region=config.region)
         super().__init__(scope, config.name, env=env)
         self.config = config
+        if config.bootstrap_qualifier is not None:
+            # Set on the stage, the qualifier reaches exactly this environment's stacks (replicas included):
+            # their synthesizers name that bootstrap's roles, bucket and version parameter, and every role ARN
+            # the policies name comes from them (key_policy.cloudformation_execution_role_arn). Not a
+            # DefaultStackSynthesizer(qualifier=...) per stack: one made in Python stays unbound to jsii.
+            self.node.set_context(BOOTSTRAP_QUALIFIER_CONTEXT, config.bootstrap_qualifier)
         common = {
             "termination_protection": config.termination_protection,
             "tags": {"project": PROJECT_TAG, "environment": config.name},

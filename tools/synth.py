@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +19,37 @@ from tools.checkov import failed_checks
 
 OUTPUT_DIR = PROJECT_ROOT / "cdk.out"
 REPORT_NAME = "validation-report.json"
+WARNING = "warning"
 
 
 def unacknowledged_findings(report: dict[str, Any]) -> list[str]:
-    """One line per violation a plugin reported and nobody acknowledged, or a failed plugin without any."""
-    findings = []
+    """One line per violation a plugin reported and nobody acknowledged, or a failed plugin without any.
+
+    Construct warnings (severity ``warning``, e.g. alarms that notify nobody) are not findings: ``warnings``
+    lists them and synthesis goes on.
+    """
+    findings = _violation_lines(report, lambda violation: violation.get("severity") != WARNING)
     for plugin in report.get("pluginReports", []):
-        violations = plugin.get("violations", [])
-        for violation in violations:
+        if plugin.get("conclusion") != "success" and not plugin.get("violations"):
+            findings.append(f"{plugin['pluginName']}: conclusion {plugin.get('conclusion')!r}")
+    return findings
+
+
+def warnings(report: dict[str, Any]) -> list[str]:
+    """One line per construct warning the report lists: said at synthesis, never a failure."""
+    return _violation_lines(report, lambda violation: violation.get("severity") == WARNING)
+
+
+def _violation_lines(report: dict[str, Any], selected: Callable[[dict[str, Any]], bool]) -> list[str]:
+    lines = []
+    for plugin in report.get("pluginReports", []):
+        for violation in filter(selected, plugin.get("violations", [])):
             for construct in violation.get("violatingConstructs", []) or [{}]:
-                findings.append(
+                lines.append(
                     f"{plugin['pluginName']}: {violation.get('ruleName')} at "
                     f"{construct.get('constructPath', '?')}: {violation.get('description', '')}"
                 )
-        if plugin.get("conclusion") != "success" and not violations:
-            findings.append(f"{plugin['pluginName']}: conclusion {plugin.get('conclusion')!r}")
-    return findings
+    return lines
 
 
 def templates(output_dir: Path) -> list[Path]:
@@ -56,7 +72,10 @@ def main() -> int:
     if not report_path.is_file():
         print(f"synth: no {REPORT_NAME} written (cdk synth exited {completed.returncode})", file=sys.stderr)
         return completed.returncode or 1
-    findings = unacknowledged_findings(read_report(OUTPUT_DIR))
+    report = read_report(OUTPUT_DIR)
+    for warning in warnings(report):
+        print(f"synth: warning: {warning}", file=sys.stderr)
+    findings = unacknowledged_findings(report)
     for finding in findings:
         print(f"synth: {finding}", file=sys.stderr)
     if findings:

@@ -111,7 +111,9 @@ from kmsecdh_cdk.iam_actions import (
     CLOUDTRAIL_ENCRYPTION_ACTION,
     CLOUDTRAIL_LOG_DECRYPTION_ACTION,
     CLOUDTRAIL_LOG_DELIVERY_ACTION,
+    TRAIL_BUCKET_PROTECTED_ACTIONS,
 )
+from kmsecdh_cdk.notifications import warn_when_unsubscribed
 
 METRIC_NAMESPACE = "kmsecdh"
 ALARM_PERIOD = Duration.minutes(5)
@@ -298,6 +300,11 @@ class KeyUsageAudit(Construct):
     :param alarm_email: subscribed to the alarm topic when given (the address must confirm); default none.
     :param log_retention: of the trail's log group (create mode); default one year.
     :param bucket_retention: how long log files (and the bucket access logs) are kept; default 365 days.
+    :param object_lock: S3 Object Lock default retention of the trail bucket's log files (create mode);
+        default none. ``bucket_retention`` must not be shorter. Compliance mode: nobody, the account's root
+        user included, deletes or overwrites a log file before it ends; governance mode: only with
+        ``s3:BypassGovernanceRetention``, which the bucket policy denies to all but the CloudFormation
+        execution role. Once on, Object Lock cannot be switched off for the bucket.
     :param removal_policy: of the trail's buckets, log group and keys, and of the topic key; default RETAIN.
     :param minimum_deletion_window_days: the trail key and the topic key refuse ScheduleKeyDeletion with a
         shorter pending window (7..30); default 30.
@@ -325,6 +332,7 @@ class KeyUsageAudit(Construct):
         alarm_email: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         bucket_retention: Duration = DEFAULT_BUCKET_RETENTION,
+        object_lock: s3.ObjectLockRetention | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         minimum_deletion_window_days: int = DEFAULT_MINIMUM_DELETION_WINDOW_DAYS,
         metric_namespace: str = METRIC_NAMESPACE,
@@ -340,6 +348,7 @@ class KeyUsageAudit(Construct):
             raise ValueError("KeyUsageAudit needs allowed_deriver_arns: every DeriveSharedSecret would alarm")
         if existing_log_group_name is not None and not existing_log_group_name.strip():
             raise ValueError("existing_log_group_name is empty; pass None to create a trail")
+        _check_object_lock(object_lock, bucket_retention, existing_log_group_name)
         retired_key_ids = list(retired_key_ids)
         if any(key_id not in key_ids for key_id in retired_key_ids):
             raise ValueError("retired_key_ids must be among key_ids")
@@ -353,7 +362,7 @@ class KeyUsageAudit(Construct):
 
         self.trail: cloudtrail.Trail | None = None
         if existing_log_group_name is None:
-            self.trail, self.log_group = self._create_trail(log_retention, bucket_retention)
+            self.trail, self.log_group = self._create_trail(log_retention, bucket_retention, object_lock)
             self._record_events(self.trail, [function.function_arn for function in derive_functions])
         else:
             self.log_group = logs.LogGroup.from_log_group_name(self, "TrailLogGroup", existing_log_group_name)
@@ -667,7 +676,10 @@ class KeyUsageAudit(Construct):
         return role, parameter_name
 
     def _create_trail(
-        self, log_retention: logs.RetentionDays, bucket_retention: Duration
+        self,
+        log_retention: logs.RetentionDays,
+        bucket_retention: Duration,
+        object_lock: s3.ObjectLockRetention | None,
     ) -> tuple[cloudtrail.Trail, logs.LogGroup]:
         stack = Stack.of(self)
         # Fixed names: the key policy must name the trail and the log group, which both refer to the key.
@@ -712,7 +724,9 @@ class KeyUsageAudit(Construct):
             ],
         )
         access_log_bucket = self._bucket("AccessLogBucket", bucket_retention, access_logs=None)
-        trail_bucket = self._bucket("TrailBucket", bucket_retention, access_logs=access_log_bucket)
+        trail_bucket = self._bucket(
+            "TrailBucket", bucket_retention, access_logs=access_log_bucket, object_lock=object_lock
+        )
         self._allow_cloudtrail_delivery(trail_bucket, from_this_trail)
         log_group = logs.LogGroup(
             self,
@@ -769,8 +783,22 @@ class KeyUsageAudit(Construct):
             )
         )
 
-    def _bucket(self, id: str, retention: Duration, *, access_logs: s3.Bucket | None) -> s3.Bucket:
-        return s3.Bucket(
+    def _bucket(
+        self,
+        id: str,
+        retention: Duration,
+        *,
+        access_logs: s3.Bucket | None,
+        object_lock: s3.ObjectLockRetention | None = None,
+    ) -> s3.Bucket:
+        """A versioned, TLS-only bucket whose retention settings change only through a deployment.
+
+        The bucket policy denies changing the lifecycle, versioning, Object Lock, access logging or the policy
+        itself, and bypassing governance retention, to every principal but the CloudFormation execution role,
+        which applies the stack's own updates and deletion: the stack stays updatable. S3 always lets the
+        account's root user replace or delete a bucket policy, so the root user remains the way out.
+        """
+        bucket = s3.Bucket(
             self,
             id,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -790,8 +818,24 @@ class KeyUsageAudit(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
+            # Enables Object Lock when given. S3 cannot lock a bucket that receives server access logs, so
+            # only the trail bucket is ever locked.
+            object_lock_default_retention=object_lock,
             removal_policy=self._removal_policy,
         )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyRetentionChangesOutsideCloudFormation",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(TRAIL_BUCKET_PROTECTED_ACTIONS),
+                resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": key_policy.cloudformation_execution_role_arn(self)}
+                },
+            )
+        )
+        return bucket
 
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         stack = Stack.of(self)
@@ -837,6 +881,7 @@ class KeyUsageAudit(Construct):
                 conditions=from_this_account_alarms,
             )
         )
+        warn_when_unsubscribed(topic, "the audit's alarms (no alarm_email was given)")
         if alarm_email is not None:
             subscription = topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
@@ -906,6 +951,25 @@ class KeyUsageAudit(Construct):
                 "The policy CDK's Trail gives the role CloudTrail assumes to deliver to CloudWatch Logs: "
                 "logs:CreateLogStream and logs:PutLogEvents on this trail's log group only, deleted with it.",
             )
+
+
+def _check_object_lock(
+    object_lock: s3.ObjectLockRetention | None,
+    bucket_retention: Duration,
+    existing_log_group_name: str | None,
+) -> None:
+    if object_lock is None:
+        return
+    if existing_log_group_name is not None:
+        raise ValueError(
+            "object_lock applies to the trail bucket this construct creates, not to an organisation trail's"
+        )
+    lock_days, retention_days = object_lock.duration.to_days(), bucket_retention.to_days()
+    if retention_days < lock_days:
+        raise ValueError(
+            f"bucket_retention ({retention_days} days) is shorter than object_lock ({lock_days} days): the "
+            "lifecycle would try to expire log files that are still locked"
+        )
 
 
 def _checked(event: AuditedEvent, pattern: str, reason: str) -> str:

@@ -178,7 +178,7 @@ class DeriveFunction(Construct):
     def _environment_key(self, removal_policy: cdk.RemovalPolicy) -> kms.Key:
         """The key of the function's environment variables: the deployment configures it, only the role
         decrypts (the variables name the keys and whether raw secrets may leave the function)."""
-        stack = cdk.Stack.of(self)
+        through_lambda = f"lambda.{cdk.Stack.of(self).region}.amazonaws.com"
         return key_policy.symmetric_service_key(
             self,
             "EnvironmentKey",
@@ -192,13 +192,16 @@ class DeriveFunction(Construct):
                     principals=[iam.ArnPrincipal(key_policy.cloudformation_execution_role_arn(self))],
                     actions=list(LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS),
                     resources=["*"],
-                    conditions={"StringEquals": {"kms:ViaService": f"lambda.{stack.region}.amazonaws.com"}},
+                    conditions={"StringEquals": {"kms:ViaService": through_lambda}},
                 ),
                 iam.PolicyStatement(
+                    # Lambda decrypts the variables with the role's credentials when an execution environment
+                    # starts; the role's credentials used anywhere else decrypt nothing with this key.
                     sid="AllowFunctionRoleDecrypt",
                     principals=[iam.ArnPrincipal(self.role.role_arn)],
                     actions=[LAMBDA_ENVIRONMENT_DECRYPTION_ACTION],
                     resources=["*"],
+                    conditions={"StringEquals": {"kms:ViaService": through_lambda}},
                 ),
             ],
         )

@@ -89,6 +89,9 @@ VPC_CONDITION_KEY = "ec2:Vpc"
 LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:CreateGrant")
 LAMBDA_ENVIRONMENT_DECRYPTION_ACTION = "kms:Decrypt"
 
+# Writing to a log group: what the isolated network's Logs endpoint admits for the derive function's group.
+LOG_DELIVERY_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
+
 # The audit construct's keys (kmsecdh_cdk/audit.py). CloudTrail (through S3) asks for a data key per log
 # file and checks the key when the trail is created or updated.
 CLOUDTRAIL_ENCRYPTION_ACTION = "kms:GenerateDataKey"
@@ -96,6 +99,18 @@ CLOUDTRAIL_DESCRIBE_KEY_ACTION = "kms:DescribeKey"
 # CloudTrail checks the bucket's ACL and writes the log files (the trail bucket's policy).
 CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION = "s3:GetBucketAcl"
 CLOUDTRAIL_LOG_DELIVERY_ACTION = "s3:PutObject"
+# What could shorten how long the trail's buckets keep log files, or hide that it happened: the audit's bucket
+# policies deny these to everyone but the CloudFormation execution role (bypassing governance retention is an
+# object action; the others act on the bucket).
+TRAIL_BUCKET_PROTECTED_ACTIONS: tuple[str, ...] = (
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketLogging",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:BypassGovernanceRetention",
+)
 # Readers of the trail's log files decrypt them through S3.
 CLOUDTRAIL_LOG_DECRYPTION_ACTION = "kms:Decrypt"
 # CloudWatch alarms publishing to the KMS-encrypted alarm topic.

@@ -43,7 +43,17 @@ def cloudformation_execution_role_arn(scope: IConstruct) -> str:
     Reading it from the synthesizer honours a custom bootstrap qualifier.
     """
     synthesizer = Stack.of(scope).synthesizer
-    role_arn = getattr(synthesizer, "cloud_formation_execution_role_arn", None)
+    try:
+        role_arn = getattr(synthesizer, "cloud_formation_execution_role_arn", None)
+    except RuntimeError as error:
+        # A DefaultStackSynthesizer made in Python: the stack binds a copy of it (Object.create), and jsii
+        # hands Python back the unbound original, whose role ARNs cannot be read.
+        raise ValueError(
+            f"{scope.node.path}: the stack's synthesizer was created in Python and cannot name its "
+            "CloudFormation execution role; set the bootstrap qualifier with the context key "
+            "@aws-cdk/core:bootstrapQualifier (on the app, a stage or the stack, before its children) "
+            "instead, or pass the role ARN explicitly"
+        ) from error
     if not role_arn:
         raise ValueError(
             f"{scope.node.path}: the stack synthesizer {type(synthesizer).__name__} names no CloudFormation "

@@ -2,18 +2,25 @@
 
 No NAT gateway and no internet gateway: the function reaches KMS and CloudWatch Logs only through
 interface endpoints with private DNS, so boto3's default endpoints resolve to them without any code
-change, and the key policy can require ``aws:SourceVpce`` of the KMS endpoint.
+change, and the key policy can require ``aws:SourceVpce`` of the KMS endpoint. Once told what they carry
+(``allow_kms_use``, ``allow_log_delivery``), the KMS and Logs endpoints get policies admitting only that:
+whatever else runs in the VPC cannot reach other keys or log groups through them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.iam_actions import LOG_DELIVERY_ACTIONS
+from kmsecdh_cdk.service_roles import require_source
 
 HTTPS = ec2.Port.tcp(443)
 DEFAULT_CIDR = "10.80.0.0/24"
@@ -69,6 +76,13 @@ class IsolatedNetwork(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+        stack = Stack.of(self)
+        require_source(
+            flow_log.node.find_child("IAMRole"),
+            "vpc-flow-logs.amazonaws.com",
+            source_account=stack.account,
+            source_arn=stack.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*"),
+        )
         self._acknowledge_flow_log_findings(flow_log)
         self._skip_restrict_default_security_group_checks()
 
@@ -88,6 +102,33 @@ class IsolatedNetwork(Construct):
         )
         # The function traces actively; without this endpoint its segments would be dropped in the VPC.
         self.xray_endpoint = self._endpoint("XRayEndpoint", ec2.InterfaceVpcEndpointAwsService.XRAY)
+
+    def allow_kms_use(
+        self, principal: iam.IPrincipal, key_arns: Sequence[str], actions: Sequence[str]
+    ) -> None:
+        """Let ``principal`` call ``actions`` on the keys ``key_arns`` (ARNs or patterns) through the KMS
+        endpoint.
+
+        The first statement replaces the endpoint's default policy (everything allowed) with one that admits
+        only what these calls add: no other principal, and no key of another account, which would otherwise be
+        a way out of the isolated VPC. The key policies still decide; the endpoint only narrows. A key whose
+        policy pins this endpoint (``aws:SourceVpce``) cannot be named by reference here: each would refer to
+        the other.
+        """
+        self.kms_endpoint.add_to_policy(
+            iam.PolicyStatement(principals=[principal], actions=list(actions), resources=list(key_arns))
+        )
+
+    def allow_log_delivery(self, principal: iam.IPrincipal, log_group: logs.ILogGroup) -> None:
+        """Let ``principal`` write to ``log_group`` through the Logs endpoint, and nothing else once the first
+        statement is added (the group's ARN as CDK's grants name it, ``...:log-group:<name>:*``)."""
+        self.logs_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                principals=[principal],
+                actions=list(LOG_DELIVERY_ACTIONS),
+                resources=[log_group.log_group_arn],
+            )
+        )
 
     def _endpoint(self, id: str, service: ec2.InterfaceVpcEndpointAwsService) -> ec2.InterfaceVpcEndpoint:
         endpoint = self.vpc.add_interface_endpoint(

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tools.deploy_local.assembly import DEFAULT_ACCOUNT, DEFAULT_REGION, read_stages
+from tools.deploy_local.assembly import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_QUALIFIER,
+    DEFAULT_REGION,
+    bootstrap_options,
+    read_stages,
+)
 from tools.deploy_local.checks import FALLBACK_REASON, check_keys, check_outputs, check_stack
 from tools.deploy_local.resolve import DeployedStack, Unresolvable
 
@@ -296,3 +302,41 @@ def test_a_replica_stack_is_skipped_and_the_stage_spans_its_regions(tmp_path: Pa
     assert "tests/lambda/test_local_endpoint_replica.py" in skipped.undeployable_reason
     assert stage.targets == [("111111111111", "eu-central-1")]
     assert stage.account == "111111111111"
+
+
+def test_each_stack_is_bootstrapped_with_the_qualifier_its_synthesizer_names(tmp_path: Path) -> None:
+    (tmp_path / "assembly-prod").mkdir()
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    "assembly-prod": {
+                        "type": "cdk:cloud-assembly",
+                        "properties": {"directoryName": "assembly-prod", "displayName": "prod"},
+                    }
+                }
+            }
+        )
+    )
+    artifacts = {}
+    for artifact_id, parameter in (("Keys", "/cdk-bootstrap/kmsecdh/version"), ("Audit", None)):
+        (tmp_path / "assembly-prod" / f"{artifact_id}.json").write_text("{}")
+        properties = {"templateFile": f"{artifact_id}.json", "stackName": artifact_id.lower()}
+        if parameter is not None:
+            properties["bootstrapStackVersionSsmParameter"] = parameter
+        artifacts[artifact_id] = {
+            "type": "aws:cloudformation:stack",
+            "displayName": f"prod/{artifact_id}",
+            "environment": f"aws://{ACCOUNT}/{REGION}",
+            "properties": properties,
+        }
+    (tmp_path / "assembly-prod" / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    [stage] = read_stages(tmp_path)
+    assert stage.bootstraps == [(ACCOUNT, REGION, DEFAULT_QUALIFIER), (ACCOUNT, REGION, "kmsecdh")]
+    assert bootstrap_options(DEFAULT_QUALIFIER) == []
+    assert bootstrap_options("kmsecdh") == [
+        "--qualifier",
+        "kmsecdh",
+        "--toolkit-stack-name",
+        "CDKToolkit-kmsecdh",
+    ]

@@ -425,3 +425,129 @@ def test_a_directory_max_age_is_read_with_publishers() -> None:
         "prod", entry(directory_publisher_arns=[f"{ROLE}/Publisher"], directory_max_age_days=7)
     )
     assert config.directory_max_age_days == 7
+
+
+# --- the deploy path: bootstrap qualifier, the trail bucket's retention and Object Lock -------------------
+
+EXISTING_TRAIL = {
+    "trail_mode": "existing",
+    "trail_log_group_name": "org-trail",
+    "existing_trail_records_derive_invokes": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"bootstrap_qualifier": "KmsEcdh"}, "bootstrap_qualifier", "lower-case letters, digits and '-'"),
+        ({"bootstrap_qualifier": "kms_ecdh"}, "bootstrap_qualifier", "at most 10"),
+        ({"bootstrap_qualifier": "kmsecdhprod1"}, "bootstrap_qualifier", "got 'kmsecdhprod1'"),
+        ({"bootstrap_qualifier": ""}, "bootstrap_qualifier", "a CDK bootstrap qualifier"),
+        ({"bootstrap_qualifier": 7}, "bootstrap_qualifier", "a CDK bootstrap qualifier"),
+        (
+            {"log_retention_days": 731},
+            "trail_bucket_retention_days",
+            "365 is below log_retention_days (731): the bucket would expire log files",
+        ),
+        (
+            {"log_retention_days": 731, "trail_bucket_retention_days": 400},
+            "trail_bucket_retention_days",
+            "400 is below log_retention_days (731)",
+        ),
+        ({"trail_bucket_retention_days": 0}, "trail_bucket_retention_days", "must be 1..36500, got 0"),
+        ({"trail_bucket_retention_days": "1y"}, "trail_bucket_retention_days", "must be an integer"),
+        (
+            {"trail_object_lock_mode": "legal-hold"},
+            "trail_object_lock_mode",
+            "must be one of compliance, governance",
+        ),
+        ({"trail_object_lock_mode": "COMPLIANCE"}, "trail_object_lock_mode", "must be one of compliance"),
+        (
+            {"trail_object_lock_mode": "compliance"},
+            "trail_object_lock_days",
+            "required with trail_object_lock_mode",
+        ),
+        ({"trail_object_lock_days": 30}, "trail_object_lock_days", "only used with trail_object_lock_mode"),
+        (
+            {"trail_object_lock_mode": "governance", "trail_object_lock_days": 0},
+            "trail_object_lock_days",
+            "must be 1..36500, got 0",
+        ),
+        (
+            {"trail_object_lock_mode": "compliance", "trail_object_lock_days": 731},
+            "trail_bucket_retention_days",
+            "365 is below trail_object_lock_days (731): the lifecycle would try to expire log files that are "
+            "still locked",
+        ),
+        (
+            {**EXISTING_TRAIL, "trail_object_lock_mode": "compliance", "trail_object_lock_days": 30},
+            "trail_object_lock_mode",
+            "only used when trail_mode is 'create'",
+        ),
+        (
+            {**EXISTING_TRAIL, "trail_bucket_retention_days": 731},
+            "trail_bucket_retention_days",
+            "only used when trail_mode is 'create'",
+        ),
+    ],
+)
+def test_a_bad_deploy_path_field_names_environment_and_field(
+    changes: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(EnvironmentConfigError) as raised:
+        parse_environment("prod", entry(**changes))
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"environments.prod.{field}: ")
+    assert message in str(raised.value)
+
+
+def test_the_trail_bucket_keeps_log_files_as_long_as_the_lock_and_the_log_group() -> None:
+    config = parse_environment(
+        "prod",
+        entry(
+            log_retention_days=731,
+            trail_bucket_retention_days=731,
+            trail_object_lock_mode="governance",
+            trail_object_lock_days=400,
+        ),
+    )
+    assert (
+        config.trail_bucket_retention_days,
+        config.trail_object_lock_mode,
+        config.trail_object_lock_days,
+    ) == (
+        731,
+        "governance",
+        400,
+    )
+    assert parse_environment("dev", VALID).trail_object_lock_mode is None
+    assert parse_environment("dev", VALID).bootstrap_qualifier is None
+
+
+def test_the_examples_keep_prod_apart_and_lock_its_trail() -> None:
+    environments = parse_environments(load_context()["environments"])
+    staging, prod = environments["staging"], environments["prod"]
+    assert staging.account != prod.account
+    assert prod.bootstrap_qualifier == "kmsecdh"
+    assert (prod.trail_object_lock_mode, prod.trail_object_lock_days) == ("compliance", 731)
+    assert prod.trail_bucket_retention_days >= prod.log_retention_days
+    for config in environments.values():
+        # every principal of an environment pinned to an account is of that account
+        if config.account is None:
+            continue
+        principals = [
+            *config.admin_arns,
+            *config.caller_arns,
+            *config.public_key_reader_arns,
+            *config.extra_deriver_arns,
+            *config.directory_publisher_arns,
+        ]
+        assert {arn.split(":")[4] for arn in principals} == {config.account}, config.name
+
+
+def test_deploy_targets_are_every_region_with_the_qualifier() -> None:
+    prod = parse_environments(load_context()["environments"])["prod"]
+    assert prod.deploy_targets == (
+        ("333333333333", "eu-central-1", "kmsecdh"),
+        ("333333333333", "eu-west-1", "kmsecdh"),
+    )

@@ -338,6 +338,8 @@ def test_environment_is_encrypted_with_a_key_only_the_role_decrypts(synth: Synth
     }
     assert by_sid["AllowFunctionRoleDecrypt"] == {
         "Action": "kms:Decrypt",
+        # only as Lambda decrypts the variables: the role's credentials elsewhere decrypt nothing
+        "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{ENV.region}.amazonaws.com"}},
         "Effect": "Allow",
         "Principal": {"AWS": f"<{role_id}.Arn>"},
         "Resource": "*",

@@ -50,6 +50,8 @@ SIDS = [
 ]
 PROTECTED_ACTIONS = ("kms:derivesharedsecret", "kms:creategrant")
 
+CDK_DEFAULT_QUALIFIER = "hnb659fds"
+
 
 def expected_sids(config: EnvironmentConfig, *, replica: bool = False) -> list[str]:
     """The statements of a key of this environment: the model's six, the organisation readers' when
@@ -173,11 +175,12 @@ def statements_by_sid(key: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def execution_role(config: EnvironmentConfig, region: str | None = None) -> dict[str, str]:
-    """The bootstrap's CloudFormation execution role (default qualifier), as the synthesizer names it;
-    in the environment's Region unless another is given (a replica Region's)."""
+    """The CloudFormation execution role of the environment's bootstrap (its qualifier, else CDK's default),
+    as the synthesizer names it; in the environment's Region unless another is given (a replica Region's)."""
     account = config.account or "${AWS::AccountId}"
     region = region or config.region or "${AWS::Region}"
-    role_name = f"cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+    qualifier = config.bootstrap_qualifier or CDK_DEFAULT_QUALIFIER
+    role_name = f"cdk-{qualifier}-cfn-exec-role-{account}-{region}"
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::{account}:role/{role_name}"}
 
 
@@ -553,6 +556,7 @@ def test_every_kms_key_denies_the_lockout_bypass(synthesized_app: SynthesizedApp
 
 
 def test_prod_flow_logs_are_encrypted_with_a_key_for_that_group_only(synthesized_app: SynthesizedApp) -> None:
+    account = synthesized_app.environments["prod"].account
     stack = key_stack(synthesized_app, "prod")
     [(_, flow_log)] = stack.resources("AWS::EC2::FlowLog").items()
     group = stack.raw["Resources"][flow_log["Properties"]["LogGroupName"]["Ref"]]["Properties"]
@@ -563,7 +567,7 @@ def test_prod_flow_logs_are_encrypted_with_a_key_for_that_group_only(synthesized
     assert statements["AllowCloudWatchLogs"]["Condition"] == {
         "ArnEquals": {
             "kms:EncryptionContext:aws:logs:arn": (
-                f"arn:aws:logs:eu-central-1:111111111111:log-group:{group['LogGroupName']}"
+                f"arn:aws:logs:eu-central-1:{account}:log-group:{group['LogGroupName']}"
             )
         }
     }

@@ -20,6 +20,7 @@ from stacks.application import create_app
 from stacks.config import parse_environments
 from stacks.pipeline_config import PipelineConfigError, parse_pipeline
 from tests.infra.conftest import SynthesizedApp, load_context
+from tests.infra.test_key_agreement_stack import CDK_DEFAULT_QUALIFIER
 
 PIPELINE_CONTEXT = load_context()["pipeline"]
 
@@ -120,8 +121,10 @@ def deploy_actions(synthesized_app: SynthesizedApp, stage: str) -> dict[str, lis
 def test_each_stack_is_deployed_to_its_environments_account_and_region(
     synthesized_app: SynthesizedApp, environment: str
 ) -> None:
-    """Through that account's bootstrap roles in that Region, which trust the pipeline's account."""
+    """Through that account's bootstrap roles in that Region (of the environment's bootstrap qualifier), which
+    trust the pipeline's account."""
     config = synthesized_app.environments[environment]
+    qualifier = config.bootstrap_qualifier or CDK_DEFAULT_QUALIFIER
     manifest = json.loads((synthesized_app.outdir / f"assembly-{environment}" / "manifest.json").read_text())
     stacks = {
         artifact["properties"]["stackName"]: artifact["environment"].removeprefix("aws://").split("/")
@@ -140,10 +143,10 @@ def test_each_stack_is_deployed_to_its_environments_account_and_region(
             # no Region on an action means the pipeline's own
             assert action.get("Region", PIPELINE_CONTEXT["region"]) == region
             assert render(action["RoleArn"]) == (
-                f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+                f"arn:aws:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-{region}"
             )
         assert render(prepare["Configuration"]["RoleArn"]) == (
-            f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+            f"arn:aws:iam::{account}:role/cdk-{qualifier}-cfn-exec-role-{account}-{region}"
         )
 
 
@@ -336,3 +339,61 @@ def test_the_publish_requirements_hold_every_package_the_publish_command_imports
     }
     assert {"boto3", "cryptography"} <= third_party
     assert third_party <= set(hashed_requirements(PUBLISH_REQUIREMENTS))
+
+
+# --- an approval guards only keys no earlier deployment can reach -------------------------------------------
+
+
+def environments_with(**prod_changes: Any) -> dict[str, Any]:
+    """The example's environments, prod's entry changed."""
+    context = load_context()["environments"]
+    prod = {**context["prod"], **prod_changes}
+    context["prod"] = {field: value for field, value in prod.items() if value is not None}
+    return parse_environments(context)
+
+
+# prod as the issue found it: staging's account and no qualifier of its own, so staging's eu-west-1 bootstrap
+# is also the one that replicates prod's keys to eu-west-1.
+PROD_BESIDE_STAGING = {"account": "111111111111", "bootstrap_qualifier": None}
+
+
+def test_an_approval_an_earlier_wave_walks_around_is_refused() -> None:
+    environments = environments_with(**PROD_BESIDE_STAGING)
+    with pytest.raises(PipelineConfigError) as raised:
+        parse_pipeline(PIPELINE_CONTEXT, environments)
+    assert raised.value.field == "manual_approval"
+    assert str(raised.value) == (
+        "pipeline.manual_approval: environment 'prod' waits for a manual approval, but 'staging', deployed "
+        "in an earlier wave, shares its account 111111111111, Region eu-west-1 and bootstrap qualifier "
+        "default: 'staging' deploys through the same CloudFormation execution role, which administers the "
+        "keys of 'prod', so the approval would not guard them; give 'prod' an account of its own (or at "
+        "least a bootstrap_qualifier of its own)"
+    )
+
+
+def test_an_approval_the_same_wave_walks_around_is_refused() -> None:
+    environments = environments_with(**PROD_BESIDE_STAGING)
+    with pytest.raises(PipelineConfigError, match="'staging', deployed in the same wave, not waiting for it"):
+        parse_pipeline(pipeline_entry(waves=[["staging", "prod"]]), environments)
+
+
+@pytest.mark.parametrize(
+    "prod_changes",
+    [
+        {},  # the example: an account of its own
+        {"account": "111111111111", "bootstrap_qualifier": "kmsecdh"},  # staging's account, its own bootstrap
+        {
+            "account": "111111111111",
+            "bootstrap_qualifier": None,
+            "replica_regions": [],
+        },  # no Region in common
+    ],
+)
+def test_an_approval_nothing_walks_around_is_accepted(prod_changes: dict[str, Any]) -> None:
+    config = parse_pipeline(PIPELINE_CONTEXT, environments_with(**prod_changes))
+    assert config.manual_approval == ("prod",)
+
+
+def test_sharing_a_bootstrap_without_any_approval_is_left_alone() -> None:
+    config = parse_pipeline(pipeline_entry(manual_approval=[]), environments_with(**PROD_BESIDE_STAGING))
+    assert config.manual_approval == ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,10 @@ from typing import Any
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 _UNKNOWN = ("unknown-account", "unknown-region")
+# CDK's bootstrap qualifier when none is configured; a stack names its bootstrap's version parameter
+# /cdk-bootstrap/<qualifier>/version.
+DEFAULT_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION_PARAMETER = re.compile(r"/cdk-bootstrap/([^/]+)/version")
 # Resource types the endpoint's CloudFormation cannot create at all: a stack holding one is not deployed;
 # what it would prove is proven through the endpoint's API instead (the reason names where).
 UNDEPLOYABLE_TYPES: dict[str, str] = {
@@ -33,6 +38,7 @@ class StackPlan:
     agnostic: bool
     termination_protection: bool
     dependencies: tuple[str, ...]
+    qualifier: str = DEFAULT_QUALIFIER
 
     @property
     def undeployable_reason(self) -> str | None:
@@ -58,6 +64,11 @@ class StagePlan:
     def targets(self) -> list[tuple[str, str]]:
         """Every (account, Region) the stage's deployable stacks go to (several with replica Regions)."""
         return sorted({(stack.account, stack.region) for stack in self.deployable})
+
+    @property
+    def bootstraps(self) -> list[tuple[str, str, str]]:
+        """Every (account, Region, bootstrap qualifier) the stage's deployable stacks need bootstrapped."""
+        return sorted({(stack.account, stack.region, stack.qualifier) for stack in self.deployable})
 
     @property
     def account(self) -> str:
@@ -92,9 +103,23 @@ def _stacks(assembly_dir: Path) -> list[StackPlan]:
                 agnostic=agnostic,
                 termination_protection=bool(properties.get("terminationProtection")),
                 dependencies=tuple(dep for dep in artifact.get("dependencies", []) if dep in artifacts),
+                qualifier=_qualifier(properties),
             )
         )
     return _dependency_order(stacks)
+
+
+def _qualifier(properties: dict[str, Any]) -> str:
+    """The bootstrap qualifier a stack deploys with, read from the version parameter its synthesizer names."""
+    match = BOOTSTRAP_VERSION_PARAMETER.fullmatch(properties.get("bootstrapStackVersionSsmParameter", ""))
+    return match.group(1) if match else DEFAULT_QUALIFIER
+
+
+def bootstrap_options(qualifier: str) -> list[str]:
+    """`cdk bootstrap` options for a qualifier: its own toolkit stack beside the default one."""
+    if qualifier == DEFAULT_QUALIFIER:
+        return []
+    return ["--qualifier", qualifier, "--toolkit-stack-name", f"CDKToolkit-{qualifier}"]
 
 
 def _dependency_order(stacks: list[StackPlan]) -> list[StackPlan]:

@@ -22,7 +22,13 @@ from botocore.exceptions import ClientError
 
 from devtools import CDK_CLI, PROJECT_ROOT, use_project_node
 from devtools.openssl import OpenSsl, OpenSslError
-from tools.deploy_local.assembly import StackPlan, StagePlan, read_stages
+from tools.deploy_local.assembly import (
+    DEFAULT_QUALIFIER,
+    StackPlan,
+    StagePlan,
+    bootstrap_options,
+    read_stages,
+)
 from tools.deploy_local.checks import Findings, check_deployed
 from tools.deploy_local.endpoint import DeployEndpoint, EndpointError
 from tools.deploy_local.exercise import exercise, publish_directory
@@ -297,10 +303,18 @@ def _deploy_everything(
         endpoint.start()
         os.environ["AWS_ENDPOINT_URL"] = endpoint.url
         run.line(f"{'':10}localstack-core {endpoint.version()} on {endpoint.url}, log {endpoint.log_path}")
-    for account, region in sorted({target for stage in stages for target in stage.targets}):
-        with run.step(f"cdk bootstrap aws://{account}/{region}"):
+    for account, region, qualifier in sorted({target for stage in stages for target in stage.bootstraps}):
+        named = "" if qualifier == DEFAULT_QUALIFIER else f" --qualifier {qualifier}"
+        with run.step(f"cdk bootstrap aws://{account}/{region}{named}"):
             env = _cdk_env(endpoint, account, region)
-            if not _cdk(run, ["bootstrap", f"aws://{account}/{region}", "--app", str(app)], env, log):
+            args = [
+                "bootstrap",
+                f"aws://{account}/{region}",
+                *bootstrap_options(qualifier),
+                "--app",
+                str(app),
+            ]
+            if not _cdk(run, args, env, log):
                 return
     for stage in stages:
         agnostic = " (environment-agnostic)" if any(stack.agnostic for stack in stage.stacks) else ""
