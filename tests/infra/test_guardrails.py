@@ -65,9 +65,9 @@ def test_the_example_section_parses_and_guards_every_environment() -> None:
         ({"environments": ["prod", "prod"]}, "environments", "lists an environment twice"),
         ({"environments": []}, "environments", "must be a non-empty list of environment names"),
         (
-            {"account": "111111111111", "environments": ["prod"]},
+            {"account": "333333333333", "environments": ["prod"]},
             "environments",
-            "environment 'prod' is deployed to 111111111111, the account that administers",
+            "environment 'prod' is deployed to 333333333333, the account that administers",
         ),
         ({"targets": ["r-ab12"]}, "targets", "unknown field"),
     ],

@@ -15,7 +15,7 @@ from kmsecdh_cdk.audit import KeyUsageAudit
 from tests.infra.conftest import SynthesizedApp, SynthesizedStack
 from tests.infra.test_key_agreement_stack import execution_role
 
-KEY = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 DERIVER = "arn:aws:iam::111111111111:role/deriver"
 PROTECTED_ACTIONS = sorted(
     [
@@ -106,7 +106,7 @@ def test_only_the_execution_role_changes_what_the_buckets_keep(
 def audit_stack(**settings: Any) -> Template:
     app = cdk.App()
     stack = cdk.Stack(app, "Audit", env=cdk.Environment(account="111111111111", region="eu-west-1"))
-    KeyUsageAudit(stack, "KeyUsageAudit", key_arns=[KEY], allowed_deriver_arns=[DERIVER], **settings)
+    KeyUsageAudit(stack, "KeyUsageAudit", key_ids=[KEY_ID], allowed_deriver_arns=[DERIVER], **settings)
     return Template.from_stack(stack)
 
 
