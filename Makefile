@@ -14,7 +14,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup synth test test-aws lint bench demo clean
+.PHONY: help setup synth test test-aws lint bench demo clean lock-keys deploy-guard
 
 help:
 	@echo "make setup     install Python deps (.venv), the CDK CLI (node_modules), the local KMS endpoint and checkov"
@@ -23,6 +23,8 @@ help:
 	@echo "make lint      ruff"
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
 	@echo "make deploy-local  cdk deploy every environment to a local AWS endpoint, check, derive, destroy"
+	@echo "make lock-keys [ENV=name]  record the keys' identities in keys.lock.json (only when a change is meant)"
+	@echo "make deploy-guard ENV=name  before cdk deploy: refuse a change that replaces or deletes a key or alias"
 	@echo "make bench     benchmarks, written to benchmarks/results.json and the README's Performance table"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 
@@ -74,6 +76,15 @@ bench: setup
 
 demo: setup
 	@$(PY) -m devtools.demo
+
+# The record of the keys' identities that synthesis checks (docs/operations.md): rewritten only on purpose.
+lock-keys: setup
+	@$(PY) -m tools.key_lock --update $(if $(ENV),--environment $(ENV))
+
+# What `cdk deploy '$(ENV)/*'` would do to the deployed stacks' keys and aliases, from cdk.out (make synth first).
+deploy-guard: setup
+	@test -n "$(ENV)" || { echo "deploy-guard: name the environment, e.g. make deploy-guard ENV=prod" >&2; exit 2; }
+	@$(PY) -m tools.deploy_guard --environment $(ENV)
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis

@@ -1,5 +1,5 @@
 """The CDK app: one stage per environment of the `environments` context and, with a `pipeline` context, the
-pipeline that deploys them; checked by the cdk-nag packs."""
+pipeline that deploys them; checked by the cdk-nag packs and against the key identity lock."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cdk_nag import (
 )
 
 from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
+from stacks.key_lock import pin_environments
 from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
@@ -33,6 +34,8 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
     pipeline_context = app.node.try_get_context(PIPELINE_CONTEXT_KEY)
     pipeline = parse_pipeline(pipeline_context, environments) if pipeline_context is not None else None
     stages = {name: KmsEcdhStage(app, config) for name, config in environments.items()}
+    # Synthesis refuses what would drop or alter a key of keys.lock.json (stacks/key_lock.py).
+    pin_environments(app, stages)
     if pipeline is not None:
         PipelineStack(
             app,

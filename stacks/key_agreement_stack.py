@@ -157,6 +157,11 @@ class KeyAgreementStack(Stack):
         )
 
     @property
+    def replicated_keys(self) -> list[KeyAgreementKey]:
+        """The multi-Region primaries: each replica Region has a replica of each."""
+        return [key for key in self.keys if key.multi_region]
+
+    @property
     def function_aliases(self) -> dict[str, KeyAgreementKey]:
         """The aliases the derive function is configured with: each spec's alias for its current generation
         (the first spec's is the default), then every active generation's own alias."""
@@ -184,23 +189,28 @@ class KeyAgreementStack(Stack):
         return spec_aliases + own_aliases
 
     def _create_generations(self, config: EnvironmentConfig) -> list[GenerationKey]:
-        """One key per generation of each configured spec (multi-Region primaries when the environment has
-        replica Regions); retired generations disabled. The spec's alias lives on its first generation's key
-        and names the current one."""
+        """One key per generation of each configured spec that this stack holds (``_holds``); retired
+        generations disabled. The spec's alias lives on its first such generation's key and names the
+        current one."""
         generation_keys = []
         for key_spec in config.key_specs:
             current = config.current_generation(key_spec)
             spec_keys = []
-            for index, generation in enumerate(config.generations(key_spec)):
+            held = [
+                (index, generation)
+                for index, generation in enumerate(config.generations(key_spec))
+                if self._holds(generation)
+            ]
+            for position, (index, generation) in enumerate(held):
                 settings = key_settings(config, key_spec)
                 own_alias = generation_alias_name(config, key_spec, generation)
-                if index == 0:
+                if position == 0:
                     settings["generation_alias_name"] = own_alias
                 else:
                     settings["alias_name"] = own_alias
                 key = self._create_key(
-                    config,
                     key_construct_id(key_spec, index, generation),
+                    generation,
                     enabled=not generation.retired,
                     **settings,
                 )
@@ -220,9 +230,13 @@ class KeyAgreementStack(Stack):
             generation_keys.extend(spec_keys)
         return generation_keys
 
-    def _create_key(self, config: EnvironmentConfig, id: str, **settings: Any) -> KeyAgreementKey:
-        """One generation's key (a multi-Region primary when the environment has replica Regions)."""
-        return KeyAgreementKey(self, id, multi_region=bool(config.replica_regions), **settings)
+    def _holds(self, generation: KeyGeneration) -> bool:
+        """Whether this stack has a key for ``generation``: the home Region has every generation."""
+        return True
+
+    def _create_key(self, id: str, generation: KeyGeneration, **settings: Any) -> KeyAgreementKey:
+        """One generation's key: a multi-Region primary when the generation says so."""
+        return KeyAgreementKey(self, id, multi_region=generation.multi_region, **settings)
 
     def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
         """Physical names of the derive function and its role: generated here."""

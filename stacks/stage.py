@@ -24,6 +24,7 @@ class KmsEcdhStage(Stage):
     def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
         env = Environment(account=config.account, region=config.region)
         super().__init__(scope, config.name, env=env)
+        self.config = config
         common = {
             "termination_protection": config.termination_protection,
             "tags": {"project": PROJECT_TAG, "environment": config.name},
@@ -56,7 +57,8 @@ class KmsEcdhStage(Stage):
         for region in config.replica_regions:
             name = replica_function_name(config, region)
             replica_key_arns = {
-                key: replica_key_arn(self.key_agreement, key, region) for key in self.key_agreement.keys
+                key: replica_key_arn(self.key_agreement, key, region)
+                for key in self.key_agreement.replicated_keys
             }
             key_arns.extend(replica_key_arns.values())
             retired_key_arns.extend(arn for key, arn in replica_key_arns.items() if not key.enabled)
@@ -117,7 +119,7 @@ class KmsEcdhStage(Stage):
                 self,
                 f"KeyAgreement-{region}",
                 config=config,
-                primary_keys=self.key_agreement.keys,
+                primary_keys=self.key_agreement.replicated_keys,
                 env=Environment(account=config.account, region=region),
                 stack_name=f"{config.resource_name_prefix}-key-agreement-{region}",
                 description=f"kmsecdh {config.name}: replicas of the key agreement keys in {region} and the "
@@ -125,7 +127,7 @@ class KmsEcdhStage(Stage):
                 **common,
             )
             execution_role_arn = cloudformation_execution_role_arn(replica)
-            for key in self.key_agreement.keys:
+            for key in self.key_agreement.replicated_keys:
                 key.allow_replication(execution_role_arn)
             replicas.append(replica)
         return replicas
