@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import PROJECT_ROOT
-from kmsecdh_cdk.key_lock import KeyLock, changed_identities, describe
+from kmsecdh_cdk.key_lock import KeyLock, describe, identity_changes
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY
 from stacks.key_lock import ALLOW_REPLACEMENT_CONTEXT_KEY, KEY_LOCK_FILE_CONTEXT_KEY
@@ -37,11 +37,12 @@ def changes(before: KeyLock, after: KeyLock, environments: list[str]) -> list[st
             where = f"{environment} {stack_name}"
             for logical_id in sorted(set(recorded) - set(pinned)):
                 lines.append(f"+ {where} {logical_id} {describe(recorded[logical_id])}")
-            for logical_id, identity, now in changed_identities(pinned, recorded):
-                if now is None:
+            for logical_id, identity in pinned.items():
+                if logical_id not in recorded:
                     lines.append(f"- {where} {logical_id} {describe(identity)}")
-                else:
-                    lines.append(f"~ {where} {logical_id} {describe(identity)} -> {describe(now)}")
+                elif recorded[logical_id] != identity:
+                    changed = ", ".join(identity_changes(identity, recorded[logical_id]))
+                    lines.append(f"~ {where} {logical_id} {describe(identity)}: {changed}")
     return lines
 
 

@@ -58,6 +58,8 @@ _RECORD_NOTE = (
 
 Identity = dict[str, Any]
 """``{"Type": ..., <identity property>: <template value>, ...}``"""
+Resources = Mapping[str, tuple[str, Mapping[str, Any]]]
+"""Logical id -> (resource type, template properties)."""
 
 
 def _is_pinned_key(resource_type: str, properties: Mapping[str, Any]) -> bool:
@@ -77,38 +79,37 @@ def _target_logical_id(target: Any) -> str | None:
     return None
 
 
-def identities(resources: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, Identity]:
-    """The pinned resources among ``resources`` (logical id -> (type, template properties)) and their
-    identities: asymmetric keys, replica keys, and the aliases whose target is one of those."""
+def identity(resource_type: str, properties: Mapping[str, Any]) -> Identity:
+    """A resource's identity: its type and, for a KMS key, replica key or alias, the identity properties."""
+    defaults = IDENTITY_PROPERTIES.get(resource_type, {})
+    return {"Type": resource_type, **{name: properties.get(name, value) for name, value in defaults.items()}}
+
+
+def identities(resources: Resources) -> dict[str, Identity]:
+    """The pinned resources among ``resources`` and their identities: asymmetric keys, replica keys, and the
+    aliases whose target is one of those."""
     pinned = {
-        logical_id: _identity(resource_type, properties)
+        logical_id: identity(resource_type, properties)
         for logical_id, (resource_type, properties) in resources.items()
         if _is_pinned_key(resource_type, properties)
     }
     for logical_id, (resource_type, properties) in resources.items():
         if resource_type == ALIAS and _target_logical_id(properties.get("TargetKeyId")) in pinned:
-            pinned[logical_id] = _identity(resource_type, properties)
+            pinned[logical_id] = identity(resource_type, properties)
     return dict(sorted(pinned.items()))
 
 
-def _identity(resource_type: str, properties: Mapping[str, Any]) -> Identity:
+def template_resources(template: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """A CloudFormation template's resources, as ``Resources``."""
     return {
-        "Type": resource_type,
-        **{
-            name: properties.get(name, default)
-            for name, default in IDENTITY_PROPERTIES[resource_type].items()
-        },
+        logical_id: (resource.get("Type", ""), resource.get("Properties", {}))
+        for logical_id, resource in template.get("Resources", {}).items()
     }
 
 
 def template_identities(template: Mapping[str, Any]) -> dict[str, Identity]:
     """The pinned resources of a CloudFormation template, as ``identities`` gives them."""
-    return identities(
-        {
-            logical_id: (resource.get("Type", ""), resource.get("Properties", {}))
-            for logical_id, resource in template.get("Resources", {}).items()
-        }
-    )
+    return identities(template_resources(template))
 
 
 def _l1_properties(resource: CfnResource) -> Mapping[str, Any] | None:
@@ -129,8 +130,9 @@ def _l1_properties(resource: CfnResource) -> Mapping[str, Any] | None:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def stack_identities(stack: Stack) -> dict[str, Identity]:
-    """The pinned resources of ``stack`` (not of stacks nested in it) as its template will have them."""
+def stack_resources(stack: Stack) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """The KMS keys, replica keys and aliases of ``stack`` (not of stacks nested in it), with their identity
+    properties as its template will have them."""
     resources = {}
     for construct in stack.node.find_all():
         if not isinstance(construct, CfnResource) or Stack.of(construct).node.path != stack.node.path:
@@ -139,19 +141,34 @@ def stack_identities(stack: Stack) -> dict[str, Identity]:
         if properties is not None:
             logical_id = stack.resolve(construct.logical_id)
             resources[logical_id] = (construct.cfn_resource_type, stack.resolve(properties))
-    return identities(resources)
+    return resources
 
 
 def changed_identities(
-    pinned: Mapping[str, Identity], current: Mapping[str, Identity]
+    pinned: Mapping[str, Identity], resources: Resources
 ) -> list[tuple[str, Identity, Identity | None]]:
-    """(logical id, pinned identity, current identity or None when gone) of each pinned resource that
-    ``current`` drops or alters; resources only in ``current`` are new, not changes."""
+    """(logical id, pinned identity, its identity in ``resources``, None when gone) of each pinned resource
+    that ``resources`` drops or alters; resources not pinned are new, not changes."""
+    changed = []
+    for logical_id, pinned_identity in pinned.items():
+        resource = resources.get(logical_id)
+        current = None if resource is None else identity(*resource)
+        if current != pinned_identity:
+            changed.append((logical_id, pinned_identity, current))
+    return changed
+
+
+def identity_changes(pinned: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``MultiRegion false -> true``: one per identity property ``current`` has otherwise than ``pinned``."""
     return [
-        (logical_id, identity, current.get(logical_id))
-        for logical_id, identity in pinned.items()
-        if current.get(logical_id) != identity
+        f"{name} {_show(value)} -> {_show(current.get(name))}"
+        for name, value in pinned.items()
+        if current.get(name) != value
     ]
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def describe(identity: Mapping[str, Any]) -> str:
@@ -162,13 +179,11 @@ def describe(identity: Mapping[str, Any]) -> str:
         )
     elif identity["Type"] == ALIAS:
         detail = str(identity["AliasName"])
-    else:
+    elif identity["Type"] == REPLICA_KEY:
         detail = "replica"
+    else:
+        return identity["Type"]
     return f"{identity['Type']} {detail}"
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -184,13 +199,7 @@ class KeyLockViolation:
     @property
     def changes(self) -> list[str]:
         """``MultiRegion false -> true``, one per identity property that differs (empty when dropped)."""
-        if self.current is None:
-            return []
-        return [
-            f"{name} {_show(value)} -> {_show(self.current.get(name))}"
-            for name, value in self.pinned.items()
-            if self.current.get(name) != value
-        ]
+        return [] if self.current is None else identity_changes(self.pinned, self.current)
 
     @property
     def is_key(self) -> bool:
@@ -249,7 +258,7 @@ class KeyLock:
 
     def violations(self, scope: Construct, environment: str) -> list[KeyLockViolation]:
         """What the stacks under ``scope`` would drop or alter of ``environment``'s pinned resources."""
-        current = {stack.stack_name: stack_identities(stack) for stack in _stacks(scope)}
+        current = {stack.stack_name: stack_resources(stack) for stack in _stacks(scope)}
         return [
             KeyLockViolation(environment, stack_name, logical_id, identity, now)
             for stack_name, pinned in self.pinned(environment).items()
@@ -272,7 +281,7 @@ class KeyLock:
     def record(self, scope: Construct, environment: str) -> None:
         """Make the stacks under ``scope`` (synthesized: call after ``app.synth()``) ``environment``'s
         record, replacing what it held."""
-        stacks = {stack.stack_name: stack_identities(stack) for stack in _stacks(scope)}
+        stacks = {stack.stack_name: identities(stack_resources(stack)) for stack in _stacks(scope)}
         self._record[environment] = {name: pinned for name, pinned in stacks.items() if pinned}
 
     def forget(self, environment: str) -> None:

@@ -18,7 +18,13 @@ from constructs import Construct
 
 from devtools import PROJECT_ROOT
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
-from kmsecdh_cdk.key_lock import KeyLock, KeyLockError, changed_identities, template_identities
+from kmsecdh_cdk.key_lock import (
+    KeyLock,
+    KeyLockError,
+    changed_identities,
+    template_identities,
+    template_resources,
+)
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY
 from stacks.key_agreement_stack import KeyAgreementStack
@@ -103,10 +109,10 @@ def test_adding_a_key_spec_beside_the_pinned_one_passes(tmp_path: Path) -> None:
     dev = shipped("dev")
     dev["key_specs"] = ["ECC_NIST_P256", "ECC_NIST_P384"]
     templates = synthesize(tmp_path, "dev", dev)
+    template = templates["kmsecdh-dev-key-agreement"]
     pinned = KeyLock.load(LOCK_FILE).pinned("dev")["kmsecdh-dev-key-agreement"]
-    current = template_identities(templates["kmsecdh-dev-key-agreement"])
-    assert changed_identities(pinned, current) == []
-    assert len(current) == len(pinned) + 2  # the new spec's key and alias
+    assert changed_identities(pinned, template_resources(template)) == []
+    assert len(template_identities(template)) == len(pinned) + 2  # the new spec's key and alias
 
 
 def test_making_a_deployed_generation_multi_region_is_refused_naming_the_generation(tmp_path: Path) -> None:
@@ -130,7 +136,7 @@ def test_the_same_intent_as_a_new_generation_keeps_the_pinned_key(tmp_path: Path
     }
     template = synthesize(tmp_path, "dev", dev)["kmsecdh-dev-key-agreement"]
     pinned = KeyLock.load(LOCK_FILE).pinned("dev")["kmsecdh-dev-key-agreement"]
-    assert changed_identities(pinned, template_identities(template)) == []
+    assert changed_identities(pinned, template_resources(template)) == []
     [new_key] = [
         resource
         for logical_id, resource in template["Resources"].items()
@@ -174,7 +180,7 @@ def test_a_refactor_that_moves_the_construct_keeps_the_logical_id_and_passes(
     # moved (without override_logical_id they would be KeysP256...: the refusal above), ids kept
     assert {DEV_KEY, DEV_ALIAS} <= set(template["Resources"])
     pinned = KeyLock.load(LOCK_FILE).pinned("dev")["kmsecdh-dev-key-agreement"]
-    assert changed_identities(pinned, template_identities(template)) == []
+    assert changed_identities(pinned, template_resources(template)) == []
 
 
 def test_the_escape_hatch_lets_a_named_environment_past_the_lock(tmp_path: Path) -> None:
@@ -211,7 +217,7 @@ def test_adding_replica_regions_the_generations_way_keeps_every_pinned_key(tmp_p
     templates = synthesize(tmp_path, "staging", staging)
     home = templates["kmsecdh-staging-key-agreement"]
     pinned = KeyLock.load(LOCK_FILE).pinned("staging")["kmsecdh-staging-key-agreement"]
-    assert changed_identities(pinned, template_identities(home)) == []
+    assert changed_identities(pinned, template_resources(home)) == []
     replica = templates["kmsecdh-staging-key-agreement-eu-central-1"]
     replicas = [r for r in replica["Resources"].values() if r["Type"] == "AWS::KMS::ReplicaKey"]
     assert len(replicas) == 2  # one per spec: the multi-Region generations
@@ -273,12 +279,16 @@ def test_identities_pin_asymmetric_keys_their_replicas_and_aliases_only() -> Non
 
 
 def test_changed_identities_are_drops_and_alterations_never_additions() -> None:
+    """A key made symmetric is altered (its KeySpec), not dropped: its logical id is still there."""
     key = template_identities({"Resources": {"K": resource("AWS::KMS::Key", KeySpec="ECC_NIST_P256")}})["K"]
     moved = {**key, "MultiRegion": True}
     alias = {"Type": "AWS::KMS::Alias", "AliasName": "alias/a"}
-    assert changed_identities({"K": key, "A": alias}, {"K": moved, "New": key}) == [
+    resources = {"K": ("AWS::KMS::Key", moved), "New": ("AWS::KMS::Key", key), "S": ("AWS::KMS::Key", {})}
+    symmetric = {**key, "KeySpec": "SYMMETRIC_DEFAULT"}
+    assert changed_identities({"K": key, "A": alias, "S": key}, resources) == [
         ("K", key, moved),
         ("A", alias, None),
+        ("S", key, {**symmetric, "KeyUsage": "ENCRYPT_DECRYPT"}),
     ]
 
 
