@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Environment, Stage
+from aws_cdk import ArnFormat, Environment, Stack, Stage
 from constructs import Construct
 
 from kmsecdh_cdk.audit import AuditedFunction
@@ -108,6 +108,12 @@ class KmsEcdhStage(Stage):
             if config.directory_publisher_arns
             else None
         )
+
+    @property
+    def key_stacks(self) -> list[Stack]:
+        """The stacks holding keys whose public key others hold: the deploy guard checks each before it
+        deploys (stacks/pipeline_stack.py)."""
+        return [self.key_agreement, *self.replicas, *([self.directory] if self.directory else [])]
 
     def _replica_stacks(
         self, config: EnvironmentConfig, common: dict[str, Any]
