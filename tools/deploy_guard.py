@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from devtools import PROJECT_ROOT
 from kmsecdh_cdk.key_lock import (
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             found, notes = guard_environment(args.environment, args.app)
         else:
             found, notes = guard_change_set(args.stack_name, args.change_set_name, args.region)
-    except (LookupError, RuntimeError, ClientError) as error:
+    except (LookupError, RuntimeError, ClientError, BotoCoreError) as error:
         print(f"deploy guard: {error}", file=sys.stderr)
         return 2
     for note in notes:

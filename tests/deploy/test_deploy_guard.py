@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError
 from botocore.stub import ANY, Stubber
 
 from tools import deploy_guard
@@ -292,3 +293,14 @@ def test_main_exits_1_and_names_every_refusal(
     monkeypatch.setattr(deploy_guard, "guard_environment", lambda environment, app: ([], ["note"]))
     assert main(["--environment", "dev"]) == 0
     assert "every pinned key and alias stays as deployed" in capsys.readouterr().out
+
+
+def test_main_exits_2_when_it_cannot_tell(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_credentials(environment: str, app: Path) -> None:
+        raise NoCredentialsError()
+
+    monkeypatch.setattr(deploy_guard, "guard_environment", no_credentials)
+    assert main(["--environment", "dev"]) == 2
+    assert capsys.readouterr().err == "deploy guard: Unable to locate credentials\n"
