@@ -9,7 +9,9 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``DeriveFunction``: the derive Lambda, bundled without Docker from the installed ``kmsecdh`` package;
 * ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters and alarms;
 * ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs;
-* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory.
+* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory;
+* ``key_lock.KeyLock``: a committed record of the keys' identities that synthesis checks, so that no key
+  is replaced or deleted by accident (docs/operations.md).
 """
 
 from kmsecdh_cdk.audit import KeyUsageAudit
