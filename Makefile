@@ -21,7 +21,7 @@ SYNTH_SETUP := $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.insta
 LOCAL_KMS_SETUP := $(LOCALSTACK_VENV)/.installed
 DEPLOY_LOCAL_SETUP := $(LOCALSTACK_FULL_VENV)/.installed
 
-.PHONY: help setup synth test test-aws lint bench demo deploy-local deploy-local-setup clean access-matrix
+.PHONY: help setup synth test test-aws lint bench demo deploy-local deploy-local-setup clean access-matrix lock-keys deploy-guard
 
 help:
 	@echo "make synth     synthesize every environment in cdk.json into cdk.out, failing on any cdk-nag or checkov finding"
@@ -31,6 +31,8 @@ help:
 	@echo "make lint      ruff"
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
 	@echo "make deploy-local  cdk deploy every environment to a local AWS endpoint, check, derive, destroy"
+	@echo "make lock-keys [ENV=name]  record the keys' identities in keys.lock.json (only when a change is meant)"
+	@echo "make deploy-guard ENV=name  before cdk deploy: refuse a change that replaces or deletes a key or alias"
 	@echo "make bench     benchmarks, written to benchmarks/results.json and docs/performance.md"
 	@echo "make access-matrix  who may do what, by an IAM evaluator over the synthesized policies: docs/access-matrix.md"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
@@ -58,6 +60,15 @@ $(LOCALSTACK_VENV)/.installed: localstack-constraints.txt
 	@$(LOCALSTACK_VENV)/bin/pip install $(PIP_QUIET) 'localstack-core[base-runtime]==2026.3.0' service_identity \
 		-c localstack-constraints.txt || { echo "setup failed: pip install localstack-core into $(LOCALSTACK_VENV)" >&2; exit 1; }
 	@touch $@
+
+# The record of the keys' identities that synthesis checks (docs/operations.md): rewritten only on purpose.
+lock-keys: $(SYNTH_SETUP)
+	@$(PY) -m tools.key_lock --update $(if $(ENV),--environment $(ENV))
+
+# What `cdk deploy '$(ENV)/*'` would do to the deployed stacks' keys and aliases, from cdk.out (make synth first).
+deploy-guard: $(SYNTH_SETUP)
+	@test -n "$(ENV)" || { echo "deploy-guard: name the environment, e.g. make deploy-guard ENV=prod" >&2; exit 2; }
+	@$(PY) -m tools.deploy_guard --environment $(ENV)
 
 $(LOCALSTACK_FULL_VENV)/.installed: localstack-full-constraints.txt
 	@echo "setup: local AWS endpoint with CloudFormation $(LOCALSTACK_FULL_VENV) (localstack-core[runtime] on Python 3.13)"

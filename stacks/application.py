@@ -1,6 +1,6 @@
 """The CDK app: one stage per environment of the `environments` context and, with a `pipeline` context, the
 pipeline that deploys them, with a `guardrails` context the organisation policies guarding them; checked by
-the cdk-nag packs."""
+the cdk-nag packs and against the key identity lock."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from cdk_nag import (
 from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
 from stacks.guardrails_config import GUARDRAILS_CONTEXT_KEY, parse_guardrails
 from stacks.guardrails_stack import GuardrailsStack
+from stacks.key_lock import pin_environments
 from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
@@ -40,6 +41,8 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
         parse_guardrails(guardrails_context, environments) if guardrails_context is not None else None
     )
     stages = {name: KmsEcdhStage(app, config) for name, config in environments.items()}
+    # Synthesis refuses what would drop or alter a key of keys.lock.json (stacks/key_lock.py).
+    pin_environments(app, stages)
     if pipeline is not None:
         PipelineStack(
             app,

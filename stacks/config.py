@@ -38,7 +38,7 @@ PRINCIPAL_ARN_PATTERN = re.compile(
 ENVIRONMENT_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # A generation's name ends its alias (alias/kmsecdh-<environment>-p256-<generation>), e.g. 2026-11.
 GENERATION_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
-GENERATION_FIELDS = ("name", "retire_after")
+GENERATION_FIELDS = ("name", "retire_after", "multi_region")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 LOG_GROUP_NAME_PATTERN = re.compile(r"[\w#./-]{1,512}")
 # AWS Organizations: an organisation id, and an organisation entity path as aws:PrincipalOrgPaths carries it
@@ -104,11 +104,15 @@ class KeyGeneration:
     ``name`` is None for the one implicit generation of a spec without ``key_generations`` (no generation
     alias). ``retired`` is whether ``retire_after`` had passed on the day of synthesis: the stack then
     disables the key (never deletes it) and the derive function is no longer configured with it.
+    ``multi_region``: the key is a multi-Region primary, replicated to every replica Region. KMS fixes it
+    when it creates the key, so it belongs to the generation: a key that should become multi-Region is a
+    new generation, never the same key changed.
     """
 
     name: str | None
     retire_after: datetime.date | None = None
     retired: bool = False
+    multi_region: bool = False
 
     @property
     def status(self) -> Literal["active", "retired"]:
@@ -322,6 +326,8 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
     bucket_retention_days, object_lock_mode, object_lock_days = reader.trail_bucket(
         trail_mode, log_retention_days
     )
+    if replica_regions:
+        reader.check_replicated(key_specs, key_generations)
 
     return EnvironmentConfig(
         name=name,
@@ -508,6 +514,47 @@ class _Reader:
             raise self._error(field, "lists a Region twice")
         return tuple(values)
 
+    def check_replicated(
+        self,
+        key_specs: tuple[str, ...],
+        key_generations: Mapping[str, tuple[KeyGeneration, ...]],
+    ) -> None:
+        """Each spec's current generation is multi-Region, so every replica Region has a key of each spec.
+
+        An existing key never becomes multi-Region: KMS fixes ``MultiRegion`` at creation, and CloudFormation
+        would replace the key. The way is a new generation, which is what the message says.
+        """
+        for key_spec in key_specs:
+            generations = key_generations.get(key_spec, (IMPLICIT_GENERATION,))
+            generation = [generation for generation in generations if not generation.retired][-1]
+            if generation.multi_region:
+                continue
+            replacement = (
+                "KMS fixes MultiRegion when it creates a key, so making this key multi-Region would replace "
+                "it (a new key and public key: every key peers derived with it changes)"
+            )
+            if generation.name is None:
+                raise self._error(
+                    "replica_regions",
+                    f"the key of {key_spec} (the one key_specs made, no key_generations entry) is "
+                    f"single-Region, and a replica Region needs multi-Region keys: {replacement}. List it as "
+                    "the first generation and add a multi-Region one after it: "
+                    f'"key_generations": {{"{key_spec}": [{{"name": "<existing>"}}, {{"name": "<new>", '
+                    '"multi_region": true}]} (the first keeps the key as it is; retire it with retire_after '
+                    "once peers moved over). A key already deployed multi-Region is declared so: "
+                    f'[{{"name": "<existing>", "multi_region": true}}]; a new environment makes its first '
+                    "generation multi-Region from the start the same way",
+                )
+            index = generations.index(generation)
+            raise self._error(
+                "replica_regions",
+                f"the current generation {generation.name!r} of {key_spec} (key_generations.{key_spec}"
+                f"[{index}]) is single-Region, and a replica Region needs multi-Region keys: {replacement}. "
+                f'Add a new generation after it, {{"name": "<new>", "multi_region": true}}, and retire '
+                f"{generation.name!r} with retire_after once peers moved over; the replica Regions serve the "
+                "multi-Region generations",
+            )
+
     def key_specs(self) -> tuple[str, ...]:
         field = "key_specs"
         if field not in self._entry:
@@ -581,10 +628,13 @@ class _Reader:
                 f"{field}.name",
                 f"required: lower-case letters, digits and '-', at most 20, such as 2026-11; got {name!r}",
             )
+        multi_region = entry.get("multi_region", False)
+        if not isinstance(multi_region, bool):
+            raise self._error(f"{field}.multi_region", f"must be true or false, got {multi_region!r}")
         retire_after = entry.get("retire_after")
         if retire_after is None:
-            return KeyGeneration(name=name)
+            return KeyGeneration(name=name, multi_region=multi_region)
         date = _iso_date(retire_after)
         if date is None:
             raise self._error(f"{field}.retire_after", f"must be a date YYYY-MM-DD, got {retire_after!r}")
-        return KeyGeneration(name=name, retire_after=date, retired=today > date)
+        return KeyGeneration(name=name, retire_after=date, retired=today > date, multi_region=multi_region)

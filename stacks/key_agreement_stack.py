@@ -93,6 +93,7 @@ def key_settings(config: EnvironmentConfig, key_spec: str) -> dict[str, Any]:
 class KeyAgreementStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
+        self.config = config
         self.generation_keys = self._create_generations(config)
         self.keys = [generation.key for generation in self.generation_keys]
 
@@ -175,6 +176,11 @@ class KeyAgreementStack(Stack):
         )
 
     @property
+    def replicated_keys(self) -> list[KeyAgreementKey]:
+        """The multi-Region primaries: each replica Region has a replica of each."""
+        return [key for key in self.keys if key.multi_region]
+
+    @property
     def function_aliases(self) -> dict[str, KeyAgreementKey]:
         """The aliases the derive function is configured with: each spec's alias for its current generation
         (the first spec's is the default), then every active generation's own alias."""
@@ -202,23 +208,28 @@ class KeyAgreementStack(Stack):
         return spec_aliases + own_aliases
 
     def _create_generations(self, config: EnvironmentConfig) -> list[GenerationKey]:
-        """One key per generation of each configured spec (multi-Region primaries when the environment has
-        replica Regions); retired generations disabled. The spec's alias lives on its first generation's key
-        and names the current one."""
+        """One key per generation of each configured spec that this stack holds (``_holds``); retired
+        generations disabled. The spec's alias lives on its first such generation's key and names the
+        current one."""
         generation_keys = []
         for key_spec in config.key_specs:
             current = config.current_generation(key_spec)
             spec_keys = []
-            for index, generation in enumerate(config.generations(key_spec)):
+            held = [
+                (index, generation)
+                for index, generation in enumerate(config.generations(key_spec))
+                if self._holds(generation)
+            ]
+            for position, (index, generation) in enumerate(held):
                 settings = key_settings(config, key_spec)
                 own_alias = generation_alias_name(config, key_spec, generation)
-                if index == 0:
+                if position == 0:
                     settings["generation_alias_name"] = own_alias
                 else:
                     settings["alias_name"] = own_alias
                 key = self._create_key(
-                    config,
                     key_construct_id(key_spec, index, generation),
+                    generation,
                     enabled=not generation.retired,
                     **settings,
                 )
@@ -238,13 +249,18 @@ class KeyAgreementStack(Stack):
             generation_keys.extend(spec_keys)
         return generation_keys
 
-    def _create_key(self, config: EnvironmentConfig, id: str, **settings: Any) -> KeyAgreementKey:
-        """One generation's key (a multi-Region primary when the environment has replica Regions)."""
+    def _holds(self, generation: KeyGeneration) -> bool:
+        """Whether this stack has a key for ``generation``: the home Region has every generation."""
+        return True
+
+    def _create_key(self, id: str, generation: KeyGeneration, **settings: Any) -> KeyAgreementKey:
+        """One generation's key: a multi-Region primary when the generation says so, which only the
+        environment's replica Regions may replicate."""
         return KeyAgreementKey(
             self,
             id,
-            multi_region=bool(config.replica_regions),
-            replica_regions=config.replica_regions,
+            multi_region=generation.multi_region,
+            replica_regions=self.config.replica_regions if generation.multi_region else (),
             **settings,
         )
 

@@ -13,13 +13,18 @@ deploys each environment's stages, wave after wave, into the environment's own a
 the bootstrap roles of those accounts, which trust the pipeline's account (``cdk bootstrap --trust``). Its
 artifacts are encrypted with a KMS key the target accounts' deploy roles can use (cross-account keys), and
 CodePipeline keeps a replication bucket in every other Region it deploys to (a support stack per Region).
+
+Between the change set CodePipeline creates for a stack holding keys (``PipelineChange``) and its execution,
+a CodeBuild step runs the deploy guard on that change set (``python -m tools.deploy_guard``), as the target
+account's bootstrap deploy role (which may read change sets and templates): a change that would replace or
+delete a key-agreement key, a replica, the directory's signing key or an alias stops the pipeline there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import CfnOutput, Stack, Stage, pipelines
+from aws_cdk import CfnOutput, DefaultStackSynthesizer, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -31,6 +36,7 @@ from kmsecdh_cdk.iam_actions import ASSUME_ROLE_ACTION
 from kmsecdh_cdk.service_roles import require_source, roles_trusting
 from stacks.config import EnvironmentConfig
 from stacks.pipeline_config import PipelineConfig
+from stacks.stage import KmsEcdhStage
 
 SYNTH_COMMANDS: tuple[str, ...] = (
     # every environment of cdk.json (and this pipeline), failing on any cdk-nag or checkov finding
@@ -46,6 +52,10 @@ PUBLISHER_PROFILE = "kmsecdh-publisher"
 PUBLISH_REQUIREMENTS = "requirements-publish.txt"
 # In the checked-out source folder, where the step runs: a folder of this build only.
 PUBLISH_VENV = ".publish-venv"
+# The deploy guard's profile: the target account's bootstrap deploy role, assumed the same way.
+GUARD_PROFILE = "kmsecdh-deploy-guard"
+# The change set CDK Pipelines creates for each stack before it executes it.
+PIPELINE_CHANGE_SET = "PipelineChange"
 
 
 def publish_step_id(environment: str) -> str:
@@ -73,6 +83,31 @@ def approval_step_id(environment: str) -> str:
     return f"Approve-{environment}"
 
 
+def guard_step_id(stack: Stack) -> str:
+    return f"DeployGuard-{stack.stack_name}"
+
+
+def deploy_role_arn(stack: Stack) -> str:
+    """The bootstrap deploy role of ``stack``'s account and Region, which CDK Pipelines deploys it with."""
+    synthesizer = stack.synthesizer
+    assert isinstance(synthesizer, DefaultStackSynthesizer)
+    # A literal partition: the pipeline's environments have a Region (@aws-cdk/core:enablePartitionLiterals).
+    return synthesizer.deploy_role_arn.replace("${AWS::Partition}", stack.partition)
+
+
+def guard_commands(stack: Stack) -> list[str]:
+    """Install kmsecdh and its pinned dependencies from the source, then judge the stack's change set as the
+    stack's deploy role."""
+    return [
+        "python3 -m pip install --quiet -r requirements.txt",
+        "python3 -m pip install --quiet --no-deps .",
+        f"aws configure set profile.{GUARD_PROFILE}.role_arn {deploy_role_arn(stack)}",
+        f"aws configure set profile.{GUARD_PROFILE}.credential_source EcsContainer",
+        f"AWS_PROFILE={GUARD_PROFILE} python3 -m tools.deploy_guard --stack-name {stack.stack_name} "
+        f"--change-set-name {PIPELINE_CHANGE_SET} --region {stack.region}",
+    ]
+
+
 class PipelineStack(Stack):
     """``kmsecdh-pipeline``: a CDK Pipelines ``CodePipeline`` deploying ``stages`` in the configured waves."""
 
@@ -82,7 +117,7 @@ class PipelineStack(Stack):
         id: str,
         *,
         config: PipelineConfig,
-        stages: Mapping[str, Stage],
+        stages: Mapping[str, KmsEcdhStage],
         environments: Mapping[str, EnvironmentConfig],
         **kwargs: object,
     ) -> None:
@@ -120,7 +155,11 @@ class PipelineStack(Stack):
                 if environment.directory_publisher_arns:
                     self.publish_steps[name] = self._publish_step(source, environment)
                 post = [self.publish_steps[name]] if name in self.publish_steps else None
-                wave.add_stage(stages[name], pre=pre, post=post)
+                guards = [
+                    pipelines.StackSteps(stack=stack, change_set=[self._guard_step(source, stack)])
+                    for stack in stages[name].key_stacks
+                ]
+                wave.add_stage(stages[name], pre=pre, post=post, stack_steps=guards)
             self.waves.append(wave)
         # Built now rather than at synthesis, so that the findings below can be acknowledged on its parts.
         self.pipeline.build_pipeline()
@@ -151,6 +190,18 @@ class PipelineStack(Stack):
                 )
             # a replication bucket's key is reached through its alias, which forwards to the key
             bucket.encryption_key.add_to_resource_policy(key_policy.deny_policy_lockout_bypass())
+
+    @staticmethod
+    def _guard_step(source: pipelines.IFileSetProducer, stack: Stack) -> pipelines.CodeBuildStep:
+        """Before ``stack``'s change set executes: the deploy guard on it."""
+        return pipelines.CodeBuildStep(
+            guard_step_id(stack),
+            input=source,
+            commands=guard_commands(stack),
+            role_policy_statements=[
+                iam.PolicyStatement(actions=[ASSUME_ROLE_ACTION], resources=[deploy_role_arn(stack)])
+            ],
+        )
 
     @staticmethod
     def _publish_step(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Environment, Stage
+from aws_cdk import ArnFormat, Environment, Stack, Stage
 from constructs import Construct
 
 from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey
@@ -114,6 +114,12 @@ class KmsEcdhStage(Stage):
             **common,
         )
 
+    @property
+    def key_stacks(self) -> list[Stack]:
+        """The stacks holding keys whose public key others hold: the deploy guard checks each before it
+        deploys (stacks/pipeline_stack.py)."""
+        return [self.key_agreement, *self.replicas, *([self.directory] if self.directory else [])]
+
     def _replica_stacks(
         self, config: EnvironmentConfig, common: dict[str, Any]
     ) -> list[ReplicaKeyAgreementStack]:
@@ -124,7 +130,7 @@ class KmsEcdhStage(Stage):
                 self,
                 f"KeyAgreement-{region}",
                 config=config,
-                primary_keys=self.key_agreement.keys,
+                primary_keys=self.key_agreement.replicated_keys,
                 env=Environment(account=config.account, region=region),
                 stack_name=f"{config.resource_name_prefix}-key-agreement-{region}",
                 description=f"kmsecdh {config.name}: replicas of the key agreement keys in {region} and the "
@@ -132,7 +138,7 @@ class KmsEcdhStage(Stage):
                 **common,
             )
             execution_role_arn = cloudformation_execution_role_arn(replica)
-            for key in self.key_agreement.keys:
+            for key in self.key_agreement.replicated_keys:
                 key.allow_replication(execution_role_arn, region)
             replicas.append(replica)
         return replicas

@@ -12,6 +12,8 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory;
 * ``OrganizationGuardrails``: service and resource control policies guarding deployments
   (``GuardedResources``) from principals of their own accounts.
+* ``key_lock.KeyLock``: a committed record of the keys' identities that synthesis checks, so that no key
+  is replaced or deleted by accident (docs/operations.md).
 """
 
 from kmsecdh_cdk.audit import KeyUsageAudit

@@ -50,3 +50,7 @@ def test_every_environment_deploys_matches_its_templates_and_derives_like_openss
     publishing = [name for name, settings in environments.items() if settings.get("directory_publisher_arns")]
     assert transcript.count("directory publish: ") == len(publishing), transcript
     assert "x AWS::CloudTrail::Trail: reported CREATE_COMPLETE, not created" in transcript
+    # a key is never replaced by accident (tools/deploy_local/guard_demo.py, on dev)
+    assert "synthesis refuses ECC_NIST_P256 generation 2026-01 made multi-Region in place" in transcript
+    assert "the deploy guard refuses: REFUSED  kmsecdh-dev-key-agreement: " in transcript
+    assert "2026-01 by its kid derives what it derived before" in transcript

@@ -106,6 +106,215 @@ EXPECTED_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
 # (``Pipeline``, or CodePipeline's support stack of another Region). CDK Pipelines' generated policies carry
 # one AwsSolutions-IAM5 acknowledgment per wildcard finding (stacks.pipeline_stack.wildcard_findings).
 EXPECTED_PIPELINE_ACKNOWLEDGMENTS: dict[tuple[str, str], tuple[str, ...]] = {
+    # the deploy guard's CodeBuild step before each key stack's deployment (stacks/pipeline_stack.py)
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Resource",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelineprodkmsecdhproddirectoryDeployGuardkmsecdhproddirectoryAC66C576>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelineprodkmsecdhproddirectoryDeployGuardkmsecdhproddirectoryAC66C576>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-directory.DeployGuard-kmsecdh-prod-directory/DeployGuard-kmsecdh-prod-directory/Role/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Resource",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<Pipelineprodkmsecdhprodkeyagreementeuwest1DeployGuardkmsecdhprodkeyagreementeuwest19B9A002D>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<Pipelineprodkmsecdhprodkeyagreementeuwest1DeployGuardkmsecdhprodkeyagreementeuwest19B9A002D>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement-eu-west-1.DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/DeployGuard-kmsecdh-prod-key-agreement-eu-west-1/Role/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Resource",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelineprodkmsecdhprodkeyagreementDeployGuardkmsecdhprodkeyagreementE758F582>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelineprodkmsecdhprodkeyagreementDeployGuardkmsecdhprodkeyagreementE758F582>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/prod/kmsecdh-prod-key-agreement.DeployGuard-kmsecdh-prod-key-agreement/DeployGuard-kmsecdh-prod-key-agreement/Role/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Resource",
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Resource",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<PipelineArtifactsBucketAEA9A052.Arn>/*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:eu-west-1:222222222222:report-group/<PipelinestagingkmsecdhstagingkeyagreementDeployGuardkmsecdhstagingkeyagreement73D4DA15>-*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:eu-west-1:222222222222:log-group:/aws/codebuild/<PipelinestagingkmsecdhstagingkeyagreementDeployGuardkmsecdhstagingkeyagreement73D4DA15>:*]",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "HIPAA.Security-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    ): ("Pipeline",),
+    (
+        "Pipeline/Pipeline/staging/kmsecdh-staging-key-agreement.DeployGuard-kmsecdh-staging-key-agreement/DeployGuard-kmsecdh-staging-key-agreement/Role/DefaultPolicy",
+        "PCI.DSS.321-IAMNoInlinePolicy",
+    ): ("Pipeline",),
     ("Default/CrossRegionCodePipelineReplicationBucket", "AwsSolutions-S1"): (
         "cross-region-stack-222222222222:eu-central-1",
     ),

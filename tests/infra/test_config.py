@@ -225,6 +225,16 @@ def test_defaults_apply_to_absent_fields() -> None:
         ),
         ({"replica_regions": "eu-west-1"}, "replica_regions", "must be a list of AWS Region names"),
         ({"key_generations": ["2026-11"]}, "key_generations", "must be an object of key spec"),
+        (
+            {"key_generations": {"ECC_NIST_P256": [{"name": "2026-11", "multi_region": "yes"}]}},
+            "key_generations.ECC_NIST_P256[0].multi_region",
+            "must be true or false",
+        ),
+        (
+            {"replica_regions": ["eu-west-1"], "region": "eu-central-1", "account": "111111111111"},
+            "replica_regions",
+            "the key of ECC_NIST_P256 (the one key_specs made, no key_generations entry) is single-Region",
+        ),
         ({"directory_publisher_arns": [ROOT]}, "directory_publisher_arns", "is an account root"),
         ({"directory_publisher_arns": [f"{ROLE}/app-*"]}, "directory_publisher_arns", "is not an IAM role"),
         (
@@ -241,7 +251,7 @@ def test_defaults_apply_to_absent_fields() -> None:
         (
             {"key_generations": {"ECC_NIST_P256": [{"name": "2026-11", "retire": "2027-01-01"}]}},
             "key_generations.ECC_NIST_P256[0].retire",
-            "unknown field (known: name, retire_after)",
+            "unknown field (known: name, retire_after, multi_region)",
         ),
         (
             {"key_generations": {"ECC_NIST_P256": [{"name": "2026-11"}, {"retire_after": "2027-01-01"}]}},
@@ -551,3 +561,50 @@ def test_deploy_targets_are_every_region_with_the_qualifier() -> None:
         ("333333333333", "eu-central-1", "kmsecdh"),
         ("333333333333", "eu-west-1", "kmsecdh"),
     )
+
+
+def test_adding_replica_regions_to_a_running_environment_is_refused_with_the_way_out() -> None:
+    """staging as shipped, plus a replica Region: each spec's current key is single-Region, and making it
+    multi-Region would replace it; the message names the generation and the new-generation way."""
+    staging = copy.deepcopy(load_context()["environments"]["staging"])
+    staging["replica_regions"] = ["eu-central-1"]
+    with pytest.raises(EnvironmentConfigError) as raised:
+        parse_environment("staging", staging)
+    assert raised.value.field == "replica_regions"
+    assert (
+        "the current generation '2026-11' of ECC_NIST_P256 (key_generations.ECC_NIST_P256[1]) is "
+        "single-Region" in str(raised.value)
+    )
+    assert "would replace it" in str(raised.value)
+    assert 'Add a new generation after it, {"name": "<new>", "multi_region": true}' in str(raised.value)
+
+    staging["key_generations"]["ECC_NIST_P256"].append({"name": "2027-01", "multi_region": True})
+    with pytest.raises(EnvironmentConfigError) as raised:
+        parse_environment("staging", staging)
+    assert "the key of ECC_NIST_P384 (the one key_specs made, no key_generations entry)" in str(raised.value)
+    assert (
+        '"key_generations": {"ECC_NIST_P384": [{"name": "<existing>"}, {"name": "<new>", "multi_region": '
+        "true}]}" in str(raised.value)
+    )
+
+    staging["key_generations"]["ECC_NIST_P384"] = [
+        {"name": "2026-01"},
+        {"name": "2027-01", "multi_region": True},
+    ]
+    config = parse_environment("staging", staging)
+    multi_region = [generation.multi_region for generation in config.generations("ECC_NIST_P256")]
+    assert multi_region == [False, False, True]
+    assert config.current_generation("ECC_NIST_P384").multi_region is True
+
+
+def test_a_new_environment_is_multi_region_from_its_first_generation() -> None:
+    config = parse_environment(
+        "dr",
+        entry(
+            account="111111111111",
+            region="eu-central-1",
+            replica_regions=["eu-west-1"],
+            key_generations={"ECC_NIST_P256": [{"name": "2026-01", "multi_region": True}]},
+        ),
+    )
+    assert config.generations("ECC_NIST_P256")[0].multi_region is True

@@ -44,7 +44,11 @@ def synthesize(environment: str, generations: list[dict[str, str]] | None, today
     context = load_context()
     entry = copy.deepcopy(context["environments"][environment])
     if generations is not None:
-        entry["key_generations"] = {"ECC_NIST_P256": generations}
+        # with replica Regions, every generation is multi-Region (its key is replicated)
+        multi_region = {"multi_region": True} if entry.get("replica_regions") else {}
+        entry.setdefault("key_generations", {})["ECC_NIST_P256"] = [
+            {**generation, **multi_region} for generation in generations
+        ]
     config = parse_environment(environment, entry, parse_today(today))
     app = cdk.App(context={**context, TODAY_CONTEXT_KEY: today})
     stage = KmsEcdhStage(app, config)

@@ -397,3 +397,56 @@ def test_an_approval_nothing_walks_around_is_accepted(prod_changes: dict[str, An
 def test_sharing_a_bootstrap_without_any_approval_is_left_alone() -> None:
     config = parse_pipeline(pipeline_entry(manual_approval=[]), environments_with(**PROD_BESIDE_STAGING))
     assert config.manual_approval == ()
+
+
+@pytest.mark.parametrize("environment", [name for wave in PIPELINE_CONTEXT["waves"] for name in wave])
+def test_the_deploy_guard_judges_each_key_stacks_change_set_before_it_executes(
+    synthesized_app: SynthesizedApp, environment: str
+) -> None:
+    """Between Prepare (the PipelineChange change set) and Deploy of every stack holding keys: the deploy
+    guard on that change set, as the target account's deploy role; the audit stack has none."""
+    config = synthesized_app.environments[environment]
+    actions = stages(synthesized_app)[environment]
+    resources = pipeline_template(synthesized_app)["Resources"]
+    deploys = deploy_actions(synthesized_app, environment)
+    key_stacks = [
+        f"kmsecdh-{environment}-key-agreement",
+        *(f"kmsecdh-{environment}-key-agreement-{region}" for region in config.replica_regions),
+        *([f"kmsecdh-{environment}-directory"] if config.directory_publisher_arns else []),
+    ]
+    guards = {action["Name"]: action for action in actions if ".DeployGuard-" in action["Name"]}
+    assert sorted(guards) == sorted(f"{name}.DeployGuard-{name}" for name in key_stacks)
+    for stack_name in key_stacks:
+        guard = guards[f"{stack_name}.DeployGuard-{stack_name}"]
+        prepare, execute = deploys[stack_name]
+        assert prepare["Configuration"]["ChangeSetName"] == "PipelineChange"
+        assert prepare["RunOrder"] < guard["RunOrder"] < execute["RunOrder"]
+        manifest = json.loads(
+            (synthesized_app.outdir / f"assembly-{environment}" / "manifest.json").read_text()
+        )
+        [(account, region)] = [
+            artifact["environment"].removeprefix("aws://").split("/")
+            for artifact in manifest["artifacts"].values()
+            if artifact.get("properties", {}).get("stackName") == stack_name
+        ]
+        qualifier = config.bootstrap_qualifier or "hnb659fds"
+        role = f"arn:aws:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-{region}"
+        project = resources[guard["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+        assert json.loads(project["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
+            "python3 -m pip install --quiet -r requirements.txt",
+            "python3 -m pip install --quiet --no-deps .",
+            f"aws configure set profile.kmsecdh-deploy-guard.role_arn {role}",
+            "aws configure set profile.kmsecdh-deploy-guard.credential_source EcsContainer",
+            f"AWS_PROFILE=kmsecdh-deploy-guard python3 -m tools.deploy_guard --stack-name {stack_name} "
+            f"--change-set-name PipelineChange --region {region}",
+        ]
+        project_role = project["ServiceRole"]["Fn::GetAtt"][0]
+        assume = [
+            statement
+            for policy in resources.values()
+            if policy["Type"] == "AWS::IAM::Policy" and {"Ref": project_role} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Action"] == "sts:AssumeRole"
+        ]
+        assert [statement["Resource"] for statement in assume] == [role]
+    assert not [name for name in guards if name.startswith(f"kmsecdh-{environment}-audit.")]

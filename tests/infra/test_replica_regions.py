@@ -92,7 +92,10 @@ def test_every_primary_has_a_replica_named_by_its_arn_with_the_same_alias(
     primaries = aliases(home)
     replicas = aliases(replica)
     assert sorted(replicas) == sorted(primaries)
-    assert len(replicas) == len(config.key_specs)
+    # a replica of each multi-Region generation's key
+    assert len(set(replicas.values())) == sum(
+        generation.multi_region for spec in config.key_specs for generation in config.generations(spec)
+    )
     for alias_name, replica_id in replicas.items():
         replica_key = replica.raw["Resources"][replica_id]
         assert replica_key["Type"] == "AWS::KMS::ReplicaKey"
@@ -148,7 +151,7 @@ def test_the_replica_region_function_serves_that_regions_replicas(
         }
         for alias_name, logical_id in aliases(replica).items()
     }
-    assert rendered.count("${") == len(config.key_specs)
+    assert rendered.count("${") == len(aliases(replica))
     home_variables = home_function["Environment"]["Variables"]
     assert variables["KMSECDH_DEFAULT_KEY"] == home_variables["KMSECDH_DEFAULT_KEY"]
     assert variables["KMSECDH_ALLOW_RAW_SECRET"] == home_variables["KMSECDH_ALLOW_RAW_SECRET"]
@@ -168,7 +171,7 @@ def test_the_replica_region_function_serves_that_regions_replicas(
     ]
     derive = [s for s in role_statements if "kms:DeriveSharedSecret" in as_list(s["Action"])]
     assert canonical([resource for s in derive for resource in as_list(s["Resource"])]) == canonical(
-        [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in aliases(replica).values()]
+        [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in set(aliases(replica).values())]
     )
     callers = sorted(
         p["Properties"]["Principal"] for p in replica.resources("AWS::Lambda::Permission").values()

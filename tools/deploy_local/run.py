@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from devtools import CDK_CLI, PROJECT_ROOT, use_project_node
 from devtools.openssl import OpenSsl, OpenSslError
+from tools.deploy_local import guard_demo
 from tools.deploy_local.assembly import (
     DEFAULT_QUALIFIER,
     StackPlan,
@@ -31,7 +32,7 @@ from tools.deploy_local.assembly import (
 )
 from tools.deploy_local.checks import Findings, check_deployed
 from tools.deploy_local.endpoint import DeployEndpoint, EndpointError
-from tools.deploy_local.exercise import exercise, publish_directory
+from tools.deploy_local.exercise import derive_functions, exercise, publish_directory
 from tools.deploy_local.resolve import DeployedStack, Unresolvable
 
 # Not enforced or not modelled by the endpoint whatever the template says (docs/local-deploy-and-testing.md).
@@ -171,8 +172,48 @@ def deploy_stage(
                         run.report(publish_directory(stack, stage.name, client_env, stage_work))
                     except ClientError as error:
                         run.fail(f"{plan.stack_name}: {error}")
+            if stage.name == guard_demo.DEMO_STAGE:
+                app, stage = _guard_demo(run, endpoint, app, stage, stacks, work, log)
     finally:
         destroy_stage(run, endpoint, app, stage, log)
+
+
+def _guard_demo(
+    run: Run,
+    endpoint: DeployEndpoint,
+    app: Path,
+    stage: StagePlan,
+    stacks: list[tuple[StackPlan, DeployedStack]],
+    work: Path,
+    log: Path,
+) -> tuple[Path, StagePlan]:
+    """tools/deploy_local/guard_demo.py on the deployed stage; the assembly and stage deployed last."""
+    [(plan, stack)] = [(plan, stack) for plan, stack in stacks if derive_functions(stack)]
+    env = _cdk_env(endpoint, plan.account, plan.region)
+    client_env = endpoint.client_environment(plan.account, plan.region)
+
+    def deploy(assembly: Path) -> bool:
+        return _cdk(
+            run,
+            ["deploy", *_selectors(stage), "--app", str(assembly), "--require-approval", "never"],
+            env,
+            log,
+        )
+
+    with run.step(f"keys are never replaced by accident: {stage.name}'s key made multi-Region two ways"):
+        stage_work = Path(tempfile.mkdtemp(prefix=f"{stage.name}-guard-", dir=work))
+        try:
+            findings, deployed = guard_demo.demonstrate(
+                stack, _session(plan.account, plan.region), client_env, stage_work, OpenSsl(), deploy
+            )
+        except (ClientError, OpenSslError, Unresolvable) as error:
+            run.fail(f"{plan.stack_name}: {error}")
+            return app, stage
+        run.report(findings)
+    if deployed is None:
+        return app, stage
+    [deployed_stage] = [candidate for candidate in read_stages(deployed) if candidate.name == stage.name]
+    return deployed, deployed_stage
 
 
 def _keys_before_destroy(stage: StagePlan) -> list[tuple[StackPlan, str, str, int]]:
