@@ -1,5 +1,5 @@
 """The CDK app: one stage per environment of the `environments` context and, with a `pipeline` context, the
-pipeline that deploys them; checked by the cdk-nag packs."""
+pipeline that deploys them; checked by cdk-nag's packs and the construct library's ``KmsEcdhChecks``."""
 
 from __future__ import annotations
 
@@ -15,12 +15,21 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
+from kmsecdh_cdk.nag_pack import KmsEcdhChecks
 from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
 from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
 
-NAG_PACKS = (AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks, PCIDSS321Checks, ServerlessChecks)
+# cdk-nag's packs, and the construct library's own for key-agreement keys and what can derive with them.
+NAG_PACKS = (
+    AwsSolutionsChecks,
+    NIST80053R5Checks,
+    HIPAASecurityChecks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+    KmsEcdhChecks,
+)
 
 
 def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = None) -> App:
