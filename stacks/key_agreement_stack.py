@@ -222,7 +222,13 @@ class KeyAgreementStack(Stack):
 
     def _create_key(self, config: EnvironmentConfig, id: str, **settings: Any) -> KeyAgreementKey:
         """One generation's key (a multi-Region primary when the environment has replica Regions)."""
-        return KeyAgreementKey(self, id, multi_region=bool(config.replica_regions), **settings)
+        return KeyAgreementKey(
+            self,
+            id,
+            multi_region=bool(config.replica_regions),
+            replica_regions=config.replica_regions,
+            **settings,
+        )
 
     def _derive_function_names(self, config: EnvironmentConfig) -> dict[str, str]:
         """Physical names of the derive function and its role: generated here."""

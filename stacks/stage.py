@@ -126,6 +126,6 @@ class KmsEcdhStage(Stage):
             )
             execution_role_arn = cloudformation_execution_role_arn(replica)
             for key in self.key_agreement.keys:
-                key.allow_replication(execution_role_arn)
+                key.allow_replication(execution_role_arn, region)
             replicas.append(replica)
         return replicas

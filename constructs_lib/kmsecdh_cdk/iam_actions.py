@@ -39,6 +39,8 @@ PUBLIC_KEY_READ_ACTIONS: tuple[str, ...] = (
 
 # Creating a replica of a multi-Region key: allowed in the primary key's policy to whoever creates replicas.
 REPLICATE_KEY_ACTION = "kms:ReplicateKey"
+# Moving a multi-Region key's primary to a replica's Region: no statement grants it.
+UPDATE_PRIMARY_REGION_ACTION = "kms:UpdatePrimaryRegion"
 
 DERIVE_ACTIONS: tuple[str, ...] = (DERIVE_SHARED_SECRET_ACTION, *PUBLIC_KEY_READ_ACTIONS)
 

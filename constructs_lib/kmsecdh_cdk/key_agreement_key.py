@@ -14,8 +14,11 @@ principal that may use it is named in one of these statements:
 - ``DenyDeriveToOthers``: everyone but the derivers; no ``kms:DeriveSharedSecret``.
 - ``AllowOrganizationPublicKeyRead`` (optional): anyone of an AWS Organization or of organisational units
   (``aws:PrincipalOrgID`` / ``aws:PrincipalOrgPaths``); ``kms:GetPublicKey`` and ``kms:DescribeKey`` only.
-- ``AllowReplicateKey`` (multi-Region primaries with replicas): the replica Regions' CloudFormation
-  execution roles; ``kms:ReplicateKey`` only.
+- ``AllowReplicateKeyTo<Region>`` (multi-Region primaries, one per replica Region): that Region's
+  CloudFormation execution role; ``kms:ReplicateKey`` into that Region only (``kms:ReplicaRegion``).
+- ``DenyReplicateKeyOutsideReplicaRegions``, ``DenyPrimaryRegionOutsideReplicaRegions`` (multi-Region
+  primaries): everyone; no ``kms:ReplicateKey`` nor ``kms:UpdatePrimaryRegion`` to a Region outside
+  ``replica_regions`` (none at all without replica Regions).
 
 A construct validation refuses, at synthesis, a key whose policy (as it will be deployed, escape hatches
 included) lacks ``AllowDeriveSharedSecret`` or a ``DenyDeriveToOthers`` that denies every other principal.
@@ -151,6 +154,9 @@ class KeyAgreementKey(Construct):
         (``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``); with an organisation id, both must hold.
     :param multi_region: a multi-Region primary key (id ``mrk-...``), to be replicated with
         ``ReplicaKeyAgreementKey`` (the replicating roles need ``allow_replication``).
+    :param replica_regions: the only Regions the multi-Region primary may be replicated to (and its primary
+        moved to); default none: the key policy then refuses every ``kms:ReplicateKey``. Only with
+        ``multi_region``.
     :param generation_alias_name: a second alias naming this key for good, as one generation of a rotated
         key spec (``alias/...-p256-2026-11``), while ``alias_name`` may move on (``point_alias_at``).
     :param enabled: False disables the key (a retired generation): its policy stays whole, every
@@ -179,6 +185,7 @@ class KeyAgreementKey(Construct):
         public_key_reader_organization_id: str | None = None,
         public_key_reader_org_paths: Sequence[str] = (),
         multi_region: bool = False,
+        replica_regions: Sequence[str] = (),
         generation_alias_name: str | None = None,
         enabled: bool = True,
     ) -> None:
@@ -186,6 +193,10 @@ class KeyAgreementKey(Construct):
         check_key_spec(key_spec)
         if enable_key_rotation:
             raise ValueError("enable_key_rotation: KMS does not rotate asymmetric (key agreement) keys")
+        if replica_regions and not multi_region:
+            raise ValueError(f"{alias_name}: replica_regions given for a key that is not multi-Region")
+        if len(set(replica_regions)) != len(replica_regions):
+            raise ValueError(f"{alias_name}: replica_regions lists a Region twice")
         key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
 
         execution_role_arn = cloudformation_execution_role_arn or (
@@ -208,8 +219,11 @@ class KeyAgreementKey(Construct):
                     public_key_reader_organization_id, public_key_reader_org_paths
                 )
             )
-        self._allow_replicate: iam.PolicyStatement | None = None
         self.multi_region = multi_region
+        self.replica_regions: tuple[str, ...] = tuple(replica_regions)
+        self._replicating_regions: list[str] = []
+        if multi_region:
+            self._policy.add_statements(*key_policy.deny_replication_outside(self.replica_regions))
         self.key_resource: kms.CfnKey | kms.CfnReplicaKey = self._create_key(
             description=description or f"kmsecdh {key_spec} key agreement key {alias_name}",
             key_spec=key_spec,
@@ -295,16 +309,21 @@ class KeyAgreementKey(Construct):
             raise ValueError(f"{self.alias_name} names {self.key_spec} keys, not {key.key_spec}")
         self.alias.target_key_id = key.key_arn
 
-    def allow_replication(self, role_arn: str) -> None:
-        """Let ``role_arn`` (a replica Region's CloudFormation execution role) create replicas of this
-        multi-Region primary key (``kms:ReplicateKey``, in ``AllowReplicateKey``)."""
+    def allow_replication(self, role_arn: str, region: str) -> None:
+        """Let ``role_arn`` (``region``'s CloudFormation execution role) create this multi-Region primary's
+        replica in ``region``, one of ``replica_regions`` (``kms:ReplicateKey`` with ``kms:ReplicaRegion``,
+        in ``AllowReplicateKeyTo<Region>``)."""
         if not self.multi_region:
             raise ValueError(f"{self.alias_name} is not a multi-Region key: it cannot be replicated")
-        if self._allow_replicate is None:
-            self._allow_replicate = key_policy.allow_replicate_key([role_arn])
-            self._policy.add_statements(self._allow_replicate)
-        else:
-            self._allow_replicate.add_principals(iam.ArnPrincipal(role_arn))
+        if region not in self.replica_regions:
+            raise ValueError(
+                f"{self.alias_name}: {region} is not one of its replica_regions "
+                f"({', '.join(self.replica_regions) or 'none'}): the key policy refuses replication there"
+            )
+        if region in self._replicating_regions:
+            raise ValueError(f"{self.alias_name}: replication to {region} is already allowed")
+        self._replicating_regions.append(region)
+        self._policy.add_statements(key_policy.allow_replicate_key(role_arn, region))
 
     @property
     def allowed_deriver_arns(self) -> list[str]:

@@ -21,7 +21,11 @@ KEY_ADMINISTRATION_SID = "KeyAdministration"
 DENY_POLICY_LOCKOUT_BYPASS_SID = "DenyPolicyLockoutBypass"
 DENY_SHORT_DELETION_WINDOW_SID = "DenyShortDeletionWindow"
 ALLOW_ORGANIZATION_PUBLIC_KEY_READ_SID = "AllowOrganizationPublicKeyRead"
-ALLOW_REPLICATION_SID = "AllowReplicateKey"
+ALLOW_REPLICATION_SID_PREFIX = "AllowReplicateKeyTo"
+DENY_REPLICATION_OUTSIDE_SID = "DenyReplicateKeyOutsideReplicaRegions"
+DENY_PRIMARY_REGION_OUTSIDE_SID = "DenyPrimaryRegionOutsideReplicaRegions"
+REPLICA_REGION_CONDITION_KEY = "kms:ReplicaRegion"
+PRIMARY_REGION_CONDITION_KEY = "kms:PrimaryRegion"
 PRINCIPAL_ORG_ID_CONDITION_KEY = "aws:PrincipalOrgID"
 PRINCIPAL_ORG_PATHS_CONDITION_KEY = "aws:PrincipalOrgPaths"
 
@@ -210,12 +214,50 @@ def allow_organization_public_key_read(
     )
 
 
-def allow_replicate_key(replicating_role_arns: Sequence[str]) -> iam.PolicyStatement:
-    """``kms:ReplicateKey`` of a multi-Region primary key for the roles that create its replicas (the
-    CloudFormation execution roles of the replica Regions): KMS checks it in the primary's key policy."""
+def allow_replication_sid(region: str) -> str:
+    """``AllowReplicateKeyToEuwest1`` for eu-west-1: a statement id holds letters and digits only."""
+    return ALLOW_REPLICATION_SID_PREFIX + region.replace("-", "").capitalize()
+
+
+def allow_replicate_key(replicating_role_arn: str, region: str) -> iam.PolicyStatement:
+    """``kms:ReplicateKey`` of a multi-Region primary key for the role that creates its replica in ``region``
+    (that Region's CloudFormation execution role), into ``region`` only (``kms:ReplicaRegion``): KMS checks it
+    in the primary's key policy. Without the condition, whoever could pass the role to CloudFormation could
+    create a replica in any Region, with a key policy of their choosing."""
     return iam.PolicyStatement(
-        sid=ALLOW_REPLICATION_SID,
-        principals=[iam.ArnPrincipal(arn) for arn in replicating_role_arns],
+        sid=allow_replication_sid(region),
+        principals=[iam.ArnPrincipal(replicating_role_arn)],
         actions=[iam_actions.REPLICATE_KEY_ACTION],
         resources=["*"],
+        conditions={"StringEquals": {REPLICA_REGION_CONDITION_KEY: region}},
     )
+
+
+def deny_replication_outside(replica_regions: Sequence[str]) -> list[iam.PolicyStatement]:
+    """What bounds a multi-Region primary to its configured Regions, whatever else its policy allows:
+
+    - ``DenyReplicateKeyOutsideReplicaRegions``: no ``kms:ReplicateKey`` into another Region (none at all
+      when the key has no replica Regions);
+    - ``DenyPrimaryRegionOutsideReplicaRegions``: no ``kms:UpdatePrimaryRegion`` to another Region. KMS
+      moves a primary only to a Region that holds a replica, so the first deny bounds this one already; it
+      still refuses a move to a replica made before the first deny existed. No statement grants the action.
+    """
+    bounds = (
+        (DENY_REPLICATION_OUTSIDE_SID, iam_actions.REPLICATE_KEY_ACTION, REPLICA_REGION_CONDITION_KEY),
+        (
+            DENY_PRIMARY_REGION_OUTSIDE_SID,
+            iam_actions.UPDATE_PRIMARY_REGION_ACTION,
+            PRIMARY_REGION_CONDITION_KEY,
+        ),
+    )
+    return [
+        iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=[action],
+            resources=["*"],
+            conditions={"StringNotEquals": {key: list(replica_regions)}} if replica_regions else None,
+        )
+        for sid, action, key in bounds
+    ]

@@ -101,5 +101,5 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
     def _add_alias(self, id: str, alias_name: str) -> kms.CfnAlias:
         return kms.CfnAlias(self, id, alias_name=alias_name, target_key_id=self.key_id)
 
-    def allow_replication(self, role_arn: str) -> None:
+    def allow_replication(self, role_arn: str, region: str) -> None:
         raise ValueError(f"{self.alias_name} is a replica: only its primary key can be replicated")

@@ -53,12 +53,12 @@ PROTECTED_ACTIONS = ("kms:derivesharedsecret", "kms:creategrant")
 
 def expected_sids(config: EnvironmentConfig, *, replica: bool = False) -> list[str]:
     """The statements of a key of this environment: the model's six, the organisation readers' when
-    configured, and on a multi-Region primary the replicating roles'."""
+    configured, and on a multi-Region primary the replicating roles' and the replication bounds."""
     sids = list(SIDS)
     if config.public_key_reader_organization_id or config.public_key_reader_org_paths:
         sids.append("AllowOrganizationPublicKeyRead")
     if config.replica_regions and not replica:
-        sids.append("AllowReplicateKey")
+        sids.extend(replication_statements(config))
     return sids
 
 
@@ -81,16 +81,34 @@ def organization_read_statement(config: EnvironmentConfig) -> dict[str, Any]:
     }
 
 
-def allow_replicate_key(config: EnvironmentConfig) -> dict[str, Any]:
-    """Only the replica Regions' CloudFormation execution roles may replicate a primary, and only that."""
-    roles = [execution_role(config, region) for region in config.replica_regions]
-    return {
-        "Sid": "AllowReplicateKey",
-        "Effect": "Allow",
-        "Principal": {"AWS": roles[0] if len(roles) == 1 else roles},
-        "Action": "kms:ReplicateKey",
-        "Resource": "*",
+def replication_statements(config: EnvironmentConfig) -> dict[str, dict[str, Any]]:
+    """A multi-Region primary: each replica Region's CloudFormation execution role may replicate it into
+    that Region only, and nobody into (or move its primary to) any other Region."""
+    regions = list(config.replica_regions)
+    statements = {
+        f"AllowReplicateKeyTo{region.replace('-', '').capitalize()}": {
+            "Sid": f"AllowReplicateKeyTo{region.replace('-', '').capitalize()}",
+            "Effect": "Allow",
+            "Principal": {"AWS": execution_role(config, region)},
+            "Action": "kms:ReplicateKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ReplicaRegion": region}},
+        }
+        for region in regions
     }
+    for sid, action, key in (
+        ("DenyReplicateKeyOutsideReplicaRegions", "kms:ReplicateKey", "kms:ReplicaRegion"),
+        ("DenyPrimaryRegionOutsideReplicaRegions", "kms:UpdatePrimaryRegion", "kms:PrimaryRegion"),
+    ):
+        statements[sid] = {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": action,
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {key: regions}},
+        }
+    return statements
 
 
 def as_list(value: Any) -> list[Any]:
@@ -278,8 +296,8 @@ def test_key_policy_statements_exactly(
         assert sorted(statements) == sorted(expected_sids(config, replica=replica_region is not None))
         if replica_region is None:
             assert key["Properties"].get("MultiRegion", False) is bool(config.replica_regions)
-            if config.replica_regions:
-                assert statements.pop("AllowReplicateKey") == allow_replicate_key(config)
+            for sid, statement in (replication_statements(config) if config.replica_regions else {}).items():
+                assert statements.pop(sid) == statement
         if config.public_key_reader_organization_id or config.public_key_reader_org_paths:
             assert statements.pop("AllowOrganizationPublicKeyRead") == organization_read_statement(config)
         for statement in statements.values():

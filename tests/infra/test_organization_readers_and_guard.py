@@ -135,28 +135,86 @@ def test_a_replica_carries_the_same_policy_model() -> None:
 def test_a_replica_cannot_be_replicated_and_a_single_region_key_neither() -> None:
     stack = new_stack()
     with pytest.raises(ValueError, match="is a replica"):
-        new_replica(stack).allow_replication("arn:aws:iam::111111111111:role/cfn")
+        new_replica(stack).allow_replication("arn:aws:iam::111111111111:role/cfn", "eu-west-1")
     key = KeyAgreementKey(stack, "Single", key_spec="ECC_NIST_P256", alias_name="alias/single")
     with pytest.raises(ValueError, match="not a multi-Region key"):
-        key.allow_replication("arn:aws:iam::111111111111:role/cfn")
+        key.allow_replication("arn:aws:iam::111111111111:role/cfn", "eu-west-1")
+    with pytest.raises(ValueError, match="alias/regions: replica_regions given for a key that is not multi"):
+        KeyAgreementKey(
+            stack,
+            "Regions",
+            key_spec="ECC_NIST_P256",
+            alias_name="alias/regions",
+            replica_regions=["eu-west-1"],
+        )
 
 
-def test_a_primary_lets_the_replicating_roles_replicate_only() -> None:
+def test_a_primary_lets_each_replicating_role_replicate_into_its_own_region_only() -> None:
+    stack = new_stack("eu-central-1")
+    regions = ["eu-west-1", "us-east-1"]
+    key = KeyAgreementKey(
+        stack,
+        "Key",
+        key_spec="ECC_NIST_P256",
+        alias_name="alias/test",
+        multi_region=True,
+        replica_regions=regions,
+    )
+    key.grant_derive(iam.ArnPrincipal(DERIVER))
+    for region in regions:
+        key.allow_replication(f"arn:aws:iam::111111111111:role/cfn-{region}", region)
+    with pytest.raises(ValueError, match="alias/test: ap-south-1 is not one of its replica_regions"):
+        key.allow_replication("arn:aws:iam::111111111111:role/cfn-ap-south-1", "ap-south-1")
+    [resource] = Template.from_stack(stack).find_resources("AWS::KMS::Key").values()
+    assert resource["Properties"]["MultiRegion"] is True
+    policy = policy_of(stack)
+    sids = ["AllowReplicateKeyToEuwest1", "AllowReplicateKeyToUseast1"]
+    for region, sid in zip(regions, sids, strict=True):
+        assert policy[sid] == {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::111111111111:role/cfn-{region}"},
+            "Action": "kms:ReplicateKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ReplicaRegion": region}},
+        }
+    assert policy["DenyReplicateKeyOutsideReplicaRegions"] == {
+        "Sid": "DenyReplicateKeyOutsideReplicaRegions",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:ReplicateKey",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"kms:ReplicaRegion": regions}},
+    }
+    assert policy["DenyPrimaryRegionOutsideReplicaRegions"] == {
+        "Sid": "DenyPrimaryRegionOutsideReplicaRegions",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:UpdatePrimaryRegion",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"kms:PrimaryRegion": regions}},
+    }
+
+
+def test_a_multi_region_primary_without_replica_regions_refuses_every_replication() -> None:
     stack = new_stack("eu-central-1")
     key = KeyAgreementKey(stack, "Key", key_spec="ECC_NIST_P256", alias_name="alias/test", multi_region=True)
     key.grant_derive(iam.ArnPrincipal(DERIVER))
-    roles = ["arn:aws:iam::111111111111:role/cfn-eu-west-1", "arn:aws:iam::111111111111:role/cfn-us-east-1"]
-    for role in roles:
-        key.allow_replication(role)
-    [resource] = Template.from_stack(stack).find_resources("AWS::KMS::Key").values()
-    assert resource["Properties"]["MultiRegion"] is True
-    assert policy_of(stack)["AllowReplicateKey"] == {
-        "Sid": "AllowReplicateKey",
-        "Effect": "Allow",
-        "Principal": {"AWS": roles},
-        "Action": "kms:ReplicateKey",
-        "Resource": "*",
-    }
+    with pytest.raises(ValueError, match="eu-west-1 is not one of its replica_regions \\(none\\)"):
+        key.allow_replication("arn:aws:iam::111111111111:role/cfn", "eu-west-1")
+    policy = policy_of(stack)
+    assert not [sid for sid in policy if sid.startswith("AllowReplicateKey")]
+    for sid, action in (
+        ("DenyReplicateKeyOutsideReplicaRegions", "kms:ReplicateKey"),
+        ("DenyPrimaryRegionOutsideReplicaRegions", "kms:UpdatePrimaryRegion"),
+    ):
+        assert policy[sid] == {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": action,
+            "Resource": "*",
+        }
 
 
 def _without(statements: list[dict[str, Any]], sid: str) -> list[dict[str, Any]]:
