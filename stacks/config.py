@@ -151,6 +151,7 @@ class EnvironmentConfig:
     replica_regions: tuple[str, ...] = ()
     key_generations: Mapping[str, tuple[KeyGeneration, ...]] = dataclasses.field(default_factory=dict)
     directory_publisher_arns: tuple[str, ...] = ()
+    dashboard: bool = True
 
     def generations(self, key_spec: str) -> tuple[KeyGeneration, ...]:
         """``key_spec``'s generations, oldest first: those of ``key_generations``, or the implicit one."""
@@ -312,6 +313,7 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
         replica_regions=replica_regions,
         key_generations=key_generations,
         directory_publisher_arns=reader.principal_arns("directory_publisher_arns", exact=True),
+        dashboard=reader.bool("dashboard"),
     )
 
 

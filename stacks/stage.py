@@ -8,9 +8,11 @@ from aws_cdk import ArnFormat, Environment, Stage
 from constructs import Construct
 
 from kmsecdh_cdk.audit import AuditedFunction
+from kmsecdh_cdk.dashboard import DashboardFunction
 from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
+from stacks.dashboard_stack import DashboardStack
 from stacks.directory_stack import DirectoryStack
 from stacks.key_agreement_stack import KeyAgreementStack
 from stacks.replica_stack import ReplicaKeyAgreementStack, replica_function_name, replica_key_arn
@@ -93,6 +95,8 @@ class KmsEcdhStage(Stage):
             **common,
         )
 
+        self.dashboard = self._dashboard_stack(config, common) if config.dashboard else None
+
         self.directory = (
             DirectoryStack(
                 self,
@@ -105,6 +109,28 @@ class KmsEcdhStage(Stage):
             )
             if config.directory_publisher_arns
             else None
+        )
+
+    def _dashboard_stack(self, config: EnvironmentConfig, common: dict[str, Any]) -> DashboardStack:
+        """The operator's dashboard: the home function and each replica Region's (fixed names), the audit's
+        alarms."""
+        reserved = config.reserved_concurrency
+        home = self.key_agreement.derive_function.function.function_name
+        return DashboardStack(
+            self,
+            "Dashboard",
+            config=config,
+            functions=[
+                DashboardFunction(home, reserved_concurrency=reserved),
+                *(
+                    DashboardFunction(replica_function_name(config, region), region, reserved)
+                    for region in config.replica_regions
+                ),
+            ],
+            alarms=list(self.audit.audit.alarms.values()),
+            stack_name=f"{config.resource_name_prefix}-dashboard",
+            description=f"kmsecdh {config.name}: the operator's dashboard of the derive functions and alarms",
+            **common,
         )
 
     def _replica_stacks(
