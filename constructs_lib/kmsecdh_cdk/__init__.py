@@ -9,21 +9,31 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``DeriveFunction``: the derive Lambda, bundled without Docker from the installed ``kmsecdh`` package;
 * ``KeyUsageAudit``: CloudTrail (or an organisation trail's log group), metric filters and alarms;
 * ``IsolatedNetwork``: a VPC with isolated subnets and the interface endpoints the function needs;
-* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory.
+* ``PublicKeyDirectory``: the signing key, bucket and parameter of a signed public-key directory;
+* ``OperatorDashboard``: a CloudWatch dashboard of the derive functions' metrics and the audit's alarms;
+* ``KeyAgreementGrants``: derive and public-key-read grants on any KEY_AGREEMENT ``aws_kms.IKey``;
+* ``KmsEcdhChecks``: a cdk-nag pack for key-agreement keys, in any CDK app (docs/cdk-nag-pack.md).
 """
 
 from kmsecdh_cdk.audit import KeyUsageAudit
+from kmsecdh_cdk.dashboard import DashboardFunction, OperatorDashboard
 from kmsecdh_cdk.derive_function import DeriveFunction
+from kmsecdh_cdk.grants import KeyAgreementGrants
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.nag_pack import KmsEcdhChecks
 from kmsecdh_cdk.network import IsolatedNetwork
 from kmsecdh_cdk.public_key_directory import PublicKeyDirectory
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 
 __all__ = [
+    "DashboardFunction",
     "DeriveFunction",
     "IsolatedNetwork",
+    "KeyAgreementGrants",
     "KeyAgreementKey",
     "KeyUsageAudit",
+    "KmsEcdhChecks",
+    "OperatorDashboard",
     "PublicKeyDirectory",
     "ReplicaKeyAgreementKey",
 ]

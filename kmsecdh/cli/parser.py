@@ -297,6 +297,11 @@ def build_parser() -> Parser:
     subject.add_argument(
         "--environment", metavar="NAME", help="an environment of cdk.json: last use of each key generation"
     )
+    audit.add_argument(
+        "--replica-region",
+        metavar="REGION",
+        help="with --environment: that replica Region's keys (kmsecdh-<environment>-key-agreement-<region>)",
+    )
     audit.add_argument("--function", metavar="NAME", help="derive function name or ARN (with --log-group)")
     audit.add_argument(
         "--log-group", metavar="NAME", help="CloudWatch Logs group the trail delivers to (with --function)"

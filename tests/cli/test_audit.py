@@ -433,27 +433,35 @@ LAST_USAGE = {
 }
 
 
-@pytest.fixture
-def environment_clients(monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(params=["kmsecdh-staging-key-agreement"])
+def environment_clients(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     credentials = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
     cloudformation, kms = boto3.client("cloudformation", **credentials), boto3.client("kms", **credentials)
-    monkeypatch.setattr(aws, "aws_client", {"cloudformation": cloudformation, "kms": kms}.__getitem__)
+    clients = {"cloudformation": cloudformation, "kms": kms}
+    regions: list[str | None] = []
+
+    def client(name: str, region_name: str | None = None) -> object:
+        regions.append(region_name)
+        return clients[name]
+
+    monkeypatch.setattr(aws, "aws_client", client)
+    stack_name = request.param
     with Stubber(cloudformation) as cloudformation_stub, Stubber(kms) as kms_stub:
         cloudformation_stub.add_response(
             "describe_stacks",
             {
                 "Stacks": [
                     {
-                        "StackName": "kmsecdh-staging-key-agreement",
+                        "StackName": stack_name,
                         "CreationTime": NOW,
                         "StackStatus": "UPDATE_COMPLETE",
                         "Outputs": [{"OutputKey": "KeyGenerations", "OutputValue": json.dumps(GENERATIONS)}],
                     }
                 ]
             },
-            {"StackName": "kmsecdh-staging-key-agreement"},
+            {"StackName": stack_name},
         )
-        yield kms_stub
+        yield kms_stub, regions
     cloudformation_stub.assert_no_pending_responses()
     kms_stub.assert_no_pending_responses()
 
@@ -466,7 +474,8 @@ def _answer_last_usage(kms_stub: Stubber) -> None:
 
 
 def test_audit_environment_gives_each_generation_s_last_use(run_cli, environment_clients) -> None:
-    _answer_last_usage(environment_clients)
+    kms_stub, regions = environment_clients
+    _answer_last_usage(kms_stub)
     result = run_cli("audit", "--environment", "staging", "--json")
     assert result.code == 0, result.err
     lines = [json.loads(line) for line in result.out.splitlines()]
@@ -481,10 +490,21 @@ def test_audit_environment_gives_each_generation_s_last_use(run_cli, environment
         (None, None, True),
     ]
     assert lines[2]["tracking_since"] == "2026-03-01T00:00:00+00:00"
+    assert regions == [None, None], "boto3's usual Region"
+
+
+@pytest.mark.parametrize("environment_clients", ["kmsecdh-prod-key-agreement-eu-west-1"], indirect=True)
+def test_audit_environment_reads_a_replica_region_s_keys_there(run_cli, environment_clients) -> None:
+    kms_stub, regions = environment_clients
+    _answer_last_usage(kms_stub)
+    result = run_cli("audit", "--environment", "prod", "--replica-region", "eu-west-1", "--json")
+    assert result.code == 0, result.err
+    assert len(result.out.splitlines()) == len(GENERATIONS)
+    assert regions == ["eu-west-1", "eu-west-1"]
 
 
 def test_audit_environment_table_says_never_or_none_since_tracking(run_cli, environment_clients) -> None:
-    _answer_last_usage(environment_clients)
+    _answer_last_usage(environment_clients[0])
     result = run_cli("audit", "--environment", "staging")
     assert result.code == 0, result.err
     header, *rows = result.out.splitlines()
@@ -512,7 +532,7 @@ def test_audit_environment_table_says_never_or_none_since_tracking(run_cli, envi
 
 
 def test_audit_environment_reports_a_refused_get_key_last_usage(run_cli, environment_clients) -> None:
-    environment_clients.add_client_error(
+    environment_clients[0].add_client_error(
         "get_key_last_usage", "AccessDeniedException", "not in the key policy"
     )
     result = run_cli("audit", "--environment", "staging")
@@ -540,3 +560,5 @@ def test_audit_environment_takes_none_of_the_event_options(
 def test_audit_takes_a_key_or_an_environment(run_cli) -> None:
     assert run_cli("audit").code == 2
     assert run_cli("audit", "--key-id", KEY_ARN, "--environment", "staging").code == 2
+    refused = run_cli("audit", "--key-id", KEY_ARN, "--replica-region", "eu-west-1")
+    assert (refused.code, "--replica-region goes with --environment" in refused.err) == (2, True)

@@ -8,6 +8,9 @@ grants are the construct's own.
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Annotations, Match, Template
 
+from devtools import PROJECT_ROOT
 from kmsecdh_cdk import iam_actions, key_policy
 from kmsecdh_cdk.grants import IMPORTED_KEY_WARNING, KeyAgreementGrants
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
@@ -186,3 +190,33 @@ def test_a_grantee_in_another_stack_is_refused_before_a_reference_cycle() -> Non
     role = iam.Role(other, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     with pytest.raises(ValueError, match="Other/Role is in stack Other and key Plain/Key in Plain"):
         KeyAgreementGrants.of(key).grant_derive(role)
+
+
+# --- the plain app of docs/cdk-nag-pack.md, as written there --------------------------------------
+
+DOC = PROJECT_ROOT / "docs" / "cdk-nag-pack.md"
+HELPER_GRANT = "KeyAgreementGrants.of(key).grant_derive(role)"
+HAND_WRITTEN_GRANT = 'key.grant(role, "kms:DeriveSharedSecret")'
+
+
+def documented_app() -> str:
+    [first_block] = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)[:1]
+    assert HELPER_GRANT in first_block
+    return first_block
+
+
+def test_the_documented_plain_app_passes_the_pack_with_the_helpers() -> None:
+    exec(compile(documented_app(), str(DOC), "exec"), {})  # noqa: S102 (the documentation's own example)
+
+
+def test_the_documented_plain_app_fails_the_pack_with_a_hand_written_grant() -> None:
+    source = documented_app().replace(HELPER_GRANT, HAND_WRITTEN_GRANT)
+    namespace: dict[str, Any] = {}
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        exec(compile(source, str(DOC), "exec"), namespace)  # noqa: S102
+    report = json.loads((Path(namespace["app"].outdir) / "validation-report.json").read_text())
+    [plugin] = report["pluginReports"]
+    assert sorted(violation["ruleName"] for violation in plugin["violations"]) == [
+        "KmsEcdh-DeriveWithoutEcdhCondition",
+        "KmsEcdh-NoDenyDeriveToOthers",
+    ]

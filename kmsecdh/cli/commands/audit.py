@@ -30,6 +30,8 @@ _LAST_USE_COLUMNS = ("key_spec", "generation", "status", "current", "last_used",
 def audit(args: argparse.Namespace) -> int:
     if args.environment is not None:
         return _last_uses(args)
+    if args.replica_region is not None:
+        raise UsageError("kmsecdh audit", "--replica-region goes with --environment")
     if (args.function is None) != (args.log_group is None):
         raise UsageError("kmsecdh audit", "--function and --log-group go together")
     key_arn = _key_arn(args.key_id)
@@ -59,9 +61,12 @@ def _last_uses(args: argparse.Namespace) -> int:
     given = [option for option, value in events_only.items() if value is not None]
     if given:
         raise UsageError("kmsecdh audit", f"{', '.join(given)} go with --key-id, not --environment")
-    stack = key_agreement_stack(args.environment)
-    generations = _json_output(aws.aws_client("cloudformation"), stack, KEY_GENERATIONS_OUTPUT)
-    uses = last_uses(aws.aws_client("kms"), generations)
+    # A replica Region's keys track their use on their own; their stack is that Region's.
+    region = args.replica_region
+    stack = key_agreement_stack(args.environment) + (f"-{region}" if region else "")
+    cloudformation = aws.aws_client("cloudformation", region_name=region)
+    generations = _json_output(cloudformation, stack, KEY_GENERATIONS_OUTPUT)
+    uses = last_uses(aws.aws_client("kms", region_name=region), generations)
     if args.json:
         for use in uses:
             print(use.as_json())
