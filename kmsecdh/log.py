@@ -37,6 +37,7 @@ every level, so no handler, formatter or level set later lets the record through
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -201,36 +202,39 @@ class InvocationRecord:
         }
         if self.internal_error is not None:
             line["internal_error"] = self.internal_error
+        text = _encoder.encode(line)
         if _function_name is not None:
-            line.update(self._metrics(_function_name))
-        return level, _encoder.encode(line)
+            text = f"{text[:-1]},{self._metrics(_function_name)}}}"
+        return level, text
 
-    def _metrics(self, function_name: str) -> dict[str, object]:
-        """The EMF members: the ``_aws`` metadata and, beside it, each metric's and dimension's value."""
+    def _metrics(self, function_name: str) -> str:
+        """The EMF members as JSON text to close the line with: the ``_aws`` metadata and, beside it, each
+        metric's and dimension's value. The directives depend only on which metrics the line has, so their
+        text is built once per set (about half the cost of the metrics otherwise)."""
         values: dict[str, object] = {FUNCTION_NAME_DIMENSION: function_name}
-        units: dict[str, str] = {}
+        units: list[tuple[str, str]] = []
         if self.action == "derive" and self.peers:
-            values[PEERS_METRIC], units[PEERS_METRIC] = self.peers, "Count"
+            values[PEERS_METRIC] = self.peers
+            units.append((PEERS_METRIC, "Count"))
         for operation, latencies in self.kms_latencies_ms.items():
             name = latency_metric(operation)
             values[name] = [round(latency, 1) for latency in latencies[:EMF_MAX_VALUES]]
-            units[name] = "Milliseconds"
-        errors = dict(self.peer_error_codes)
-        if self.error_code is not None:
-            errors[self.error_code] = errors.get(self.error_code, 0) + 1
-        for code, count in sorted(errors.items()):
-            values[error_metric(code)], units[error_metric(code)] = count, "Count"
-        directives = [_directive([FUNCTION_NAME_DIMENSION], units)]
-        if self.action == "derive" and self.key_spec is not None and self.kdf is not None:
+            units.append((name, "Milliseconds"))
+        if self.peer_error_codes or self.error_code is not None:
+            errors = dict(self.peer_error_codes)
+            if self.error_code is not None:
+                errors[self.error_code] = errors.get(self.error_code, 0) + 1
+            for code, count in sorted(errors.items()):
+                values[error_metric(code)] = count
+                units.append((error_metric(code), "Count"))
+        by_key_spec_and_kdf = self.action == "derive" and self.key_spec is not None and self.kdf is not None
+        if by_key_spec_and_kdf:
             failed = self.peers if self.error_code is not None else sum(self.peer_error_codes.values())
             values[KEY_SPEC_DIMENSION], values[KDF_DIMENSION] = self.key_spec, self.kdf
             values[DERIVES_METRIC] = self.peers - failed
-            directives.append(
-                _directive(
-                    [FUNCTION_NAME_DIMENSION, KEY_SPEC_DIMENSION, KDF_DIMENSION], {DERIVES_METRIC: "Count"}
-                )
-            )
-        return {"_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}, **values}
+        directives = _directives_json(tuple(units), by_key_spec_and_kdf)
+        metadata = f'"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":{directives}}}'
+        return f"{metadata},{_encoder.encode(values)[1:-1]}"
 
     def __enter__(self) -> InvocationRecord:
         self._started = time.perf_counter()
@@ -245,12 +249,22 @@ class InvocationRecord:
         _write_line(*self.as_json((time.perf_counter() - self._started) * 1000))
 
 
-def _directive(dimensions: list[str], units: dict[str, str]) -> dict[str, object]:
-    """One EMF metric directive: ``units`` (metric name -> unit) under one dimension set."""
+@functools.lru_cache(maxsize=64)
+def _directives_json(units: tuple[tuple[str, str], ...], by_key_spec_and_kdf: bool) -> str:
+    """The EMF directives of a line: ``units`` (metric name, unit) by function, and ``Derives`` also by key
+    spec and KDF."""
+    directives = [_directive([FUNCTION_NAME_DIMENSION], units)]
+    if by_key_spec_and_kdf:
+        dimensions = [FUNCTION_NAME_DIMENSION, KEY_SPEC_DIMENSION, KDF_DIMENSION]
+        directives.append(_directive(dimensions, ((DERIVES_METRIC, "Count"),)))
+    return _encoder.encode(directives)
+
+
+def _directive(dimensions: list[str], units: tuple[tuple[str, str], ...]) -> dict[str, object]:
     return {
         "Namespace": METRIC_NAMESPACE,
         "Dimensions": [dimensions],
-        "Metrics": [{"Name": name, "Unit": unit} for name, unit in units.items()],
+        "Metrics": [{"Name": name, "Unit": unit} for name, unit in units],
     }
 
 
