@@ -25,6 +25,8 @@ from kmsecdh_cdk.derive_function import DeriveFunction
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.nag_pack import PACK_NAME, RULES, KmsEcdhChecks
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
+from stacks.application import NAG_PACKS, create_app
+from tests.infra.conftest import load_context
 
 ENV = cdk.Environment(account="111122223333", region="eu-west-1")
 DERIVER = "arn:aws:iam::111122223333:role/deriver"
@@ -464,3 +466,10 @@ def test_a_finding_acknowledged_with_a_reason_is_reported_as_suppressed(tmp_path
         v["ruleName"].removeprefix(f"{PACK_NAME}-"): v["reason"] for v in plugin["suppressedViolations"]
     }
     assert suppressed == reasons
+
+
+def test_the_project_s_app_runs_the_pack_and_is_clean_under_it(tmp_path: Path) -> None:
+    # A clean plugin with nothing acknowledged is left out of the validation report, so ask the pack itself.
+    app = create_app(outdir=str(tmp_path), context=load_context())
+    assert KmsEcdhChecks in NAG_PACKS
+    assert findings(app) == set()
