@@ -203,14 +203,14 @@ class InvocationRecord:
         if self.internal_error is not None:
             line["internal_error"] = self.internal_error
         text = _encoder.encode(line)
-        if _function_name is not None:
-            text = f"{text[:-1]},{self._metrics(_function_name)}}}"
-        return level, text
+        metrics = self._metrics(_function_name) if _function_name is not None else None
+        return level, text if metrics is None else f"{text[:-1]},{metrics}}}"
 
-    def _metrics(self, function_name: str) -> str:
+    def _metrics(self, function_name: str) -> str | None:
         """The EMF members as JSON text to close the line with: the ``_aws`` metadata and, beside it, each
-        metric's and dimension's value. The directives depend only on which metrics the line has, so their
-        text is built once per set (about half the cost of the metrics otherwise)."""
+        metric's and dimension's value; None when the invocation has no figure (an exception outside the
+        contract, which handle_invocation never lets out). The directives depend only on which metrics the
+        line has, so their text is built once per set."""
         values: dict[str, object] = {FUNCTION_NAME_DIMENSION: function_name}
         units: list[tuple[str, str]] = []
         if self.action == "derive" and self.peers:
@@ -232,6 +232,8 @@ class InvocationRecord:
             failed = self.peers if self.error_code is not None else sum(self.peer_error_codes.values())
             values[KEY_SPEC_DIMENSION], values[KDF_DIMENSION] = self.key_spec, self.kdf
             values[DERIVES_METRIC] = self.peers - failed
+        if not units and not by_key_spec_and_kdf:
+            return None
         directives = _directives_json(tuple(units), by_key_spec_and_kdf)
         metadata = f'"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":{directives}}}'
         return f"{metadata},{_encoder.encode(values)[1:-1]}"
@@ -253,7 +255,7 @@ class InvocationRecord:
 def _directives_json(units: tuple[tuple[str, str], ...], by_key_spec_and_kdf: bool) -> str:
     """The EMF directives of a line: ``units`` (metric name, unit) by function, and ``Derives`` also by key
     spec and KDF."""
-    directives = [_directive([FUNCTION_NAME_DIMENSION], units)]
+    directives = [_directive([FUNCTION_NAME_DIMENSION], units)] if units else []
     if by_key_spec_and_kdf:
         dimensions = [FUNCTION_NAME_DIMENSION, KEY_SPEC_DIMENSION, KDF_DIMENSION]
         directives.append(_directive(dimensions, ((DERIVES_METRIC, "Count"),)))

@@ -244,3 +244,12 @@ def test_served_in_process_the_line_carries_no_metrics(
         record.peers = 1
     [line] = stdout_lines(capsys)
     assert "_aws" not in line
+
+
+def test_an_invocation_without_any_figure_carries_no_metrics(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(KeyError), InvocationRecord("req-15"):
+        raise KeyError("outside the contract")
+    [line] = stdout_lines(capsys)
+    assert "_aws" not in line
