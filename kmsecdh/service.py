@@ -320,8 +320,7 @@ def _kms_error(error: Exception) -> DeriveError:
 def _call_kms(record: InvocationRecord, method: str, **parameters: Any) -> dict[str, Any]:
     """The KMS client's ``method`` (e.g. ``derive_shared_secret``), its latency noted on ``record`` under the
     API's name (``DeriveSharedSecret``) whatever the outcome; a botocore error becomes its DeriveError."""
-    client = kms_client()
-    call = getattr(client, method)
+    call = getattr(kms_client(), method)
     started = time.perf_counter()
     try:
         return call(**parameters)
@@ -329,7 +328,7 @@ def _call_kms(record: InvocationRecord, method: str, **parameters: Any) -> dict[
         raise _kms_error(error) from None
     finally:
         milliseconds = (time.perf_counter() - started) * 1000
-        record.kms_call_took(client.meta.method_to_api_mapping[method], milliseconds)
+        record.kms_call_took("".join(word.title() for word in method.split("_")), milliseconds)
 
 
 def _derive_shared_secret(key: ConfiguredKey, peer_public_key_der: bytes, record: InvocationRecord) -> bytes:
