@@ -9,6 +9,11 @@ last 90 days of management events in the client's Region.
 LookupEvents never returns data events, and a Lambda ``Invoke`` is one: ``invocation_events`` reads the
 function's invocations from the trail's CloudWatch Logs group with a CloudWatch Logs Insights query
 (StartQuery, then GetQueryResults until the query completes, within a bounded wait).
+
+``last_uses`` asks KMS GetKeyLastUsage, for each generation of an environment's keys, when it was last used
+for a successful cryptographic operation: which retired or old generations nobody uses any more. KMS tracks
+from ``TrackingStartDate`` (the later of the key's creation and the start of tracking), so "no use" means
+"none since then"; for a key older than that, CloudTrail is the record of earlier use.
 """
 
 from __future__ import annotations
@@ -57,6 +62,61 @@ class KeyEvent:
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class KeyLastUse:
+    """When one generation's key was last used (GetKeyLastUsage), beside what the stack says of it."""
+
+    key_spec: str
+    generation: str | None
+    status: str
+    current: bool
+    alias: str
+    arn: str
+    last_used: str | None
+    """ISO 8601 (UTC) of the last successful cryptographic operation, None when none since tracking_since."""
+    operation: str | None
+    tracking_since: str
+    created_before_tracking: bool
+    """The key existed before KMS tracked its use: an earlier use would show only in CloudTrail."""
+
+    @property
+    def last_used_text(self) -> str:
+        if self.last_used is not None:
+            return self.last_used
+        return f"none since {self.tracking_since}" if self.created_before_tracking else "never"
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def last_uses(kms: Any, generations: list[dict[str, Any]]) -> list[KeyLastUse]:
+    """GetKeyLastUsage for each entry of a ``KeyGenerations`` stack output (key_spec, generation, alias, arn,
+    status, current), in its order."""
+    return [_last_use(entry, kms.get_key_last_usage(KeyId=entry["arn"])) for entry in generations]
+
+
+def _last_use(entry: dict[str, Any], response: dict[str, Any]) -> KeyLastUse:
+    usage = response.get("KeyLastUsage") or {}
+    tracking_since, created = response["TrackingStartDate"], response["KeyCreationDate"]
+    used = usage.get("Timestamp")
+    return KeyLastUse(
+        key_spec=entry["key_spec"],
+        generation=entry.get("generation"),
+        status=entry["status"],
+        current=bool(entry["current"]),
+        alias=entry["alias"],
+        arn=entry["arn"],
+        last_used=_utc(used) if used is not None else None,
+        operation=usage.get("Operation"),
+        tracking_since=_utc(tracking_since),
+        created_before_tracking=created < tracking_since,
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 class InvocationQueryError(Exception):

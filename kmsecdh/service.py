@@ -28,6 +28,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ from kmsecdh.keys import (
     public_key_der,
     public_key_pem,
 )
-from kmsecdh.log import InvocationRecord
+from kmsecdh.log import NO_KDF, InvocationRecord
 
 KMS_CONNECT_TIMEOUT_SECONDS = 1
 KMS_READ_TIMEOUT_SECONDS = 3
@@ -316,26 +317,36 @@ def _kms_error(error: Exception) -> DeriveError:
     return KmsUnavailable(f"{_KMS_ERROR_MESSAGES[KmsUnavailable]} ({type(error).__name__})")
 
 
-def _derive_shared_secret(key: ConfiguredKey, peer_public_key_der: bytes) -> bytes:
+def _call_kms(record: InvocationRecord, method: str, **parameters: Any) -> dict[str, Any]:
+    """The KMS client's ``method`` (e.g. ``derive_shared_secret``), its latency noted on ``record`` under the
+    API's name (``DeriveSharedSecret``) whatever the outcome; a botocore error becomes its DeriveError."""
+    call = getattr(kms_client(), method)
+    started = time.perf_counter()
     try:
-        response = kms_client().derive_shared_secret(
-            KeyId=key.arn,
-            KeyAgreementAlgorithm=KEY_AGREEMENT_ALGORITHM,
-            PublicKey=peer_public_key_der,
-        )
+        return call(**parameters)
     except (ClientError, BotoCoreError) as error:
         raise _kms_error(error) from None
+    finally:
+        milliseconds = (time.perf_counter() - started) * 1000
+        record.kms_call_took("".join(word.title() for word in method.split("_")), milliseconds)
+
+
+def _derive_shared_secret(key: ConfiguredKey, peer_public_key_der: bytes, record: InvocationRecord) -> bytes:
+    response = _call_kms(
+        record,
+        "derive_shared_secret",
+        KeyId=key.arn,
+        KeyAgreementAlgorithm=KEY_AGREEMENT_ALGORITHM,
+        PublicKey=peer_public_key_der,
+    )
     shared_secret = response.get("SharedSecret")
     if not isinstance(shared_secret, bytes) or not shared_secret:
         raise KmsUnavailable("KMS returned no shared secret")
     return shared_secret
 
 
-def _get_public_key(key: ConfiguredKey) -> bytes:
-    try:
-        response = kms_client().get_public_key(KeyId=key.arn)
-    except (ClientError, BotoCoreError) as error:
-        raise _kms_error(error) from None
+def _get_public_key(key: ConfiguredKey, record: InvocationRecord) -> bytes:
+    response = _call_kms(record, "get_public_key", KeyId=key.arn)
     if response.get("KeySpec") != key.key_spec or response.get("KeyUsage") != KEY_AGREEMENT:
         raise _configuration_error(f"{key.alias} is not a {KEY_AGREEMENT} key of spec {key.key_spec} in KMS")
     public_key = response.get("PublicKey")
@@ -348,13 +359,13 @@ _kids: dict[str, str] = {}
 _kids_lock = threading.Lock()
 
 
-def key_kid(key: ConfiguredKey) -> str:
+def key_kid(key: ConfiguredKey, record: InvocationRecord) -> str:
     """The kid (RFC 7638 thumbprint of the public JWK) of ``key``: one GetPublicKey per key and container,
     then remembered (a key's public key never changes)."""
     with _kids_lock:
         kid = _kids.get(key.arn)
     if kid is None:
-        kid = _public_key_response(key)["jwk"]["kid"]
+        kid = _public_key_response(key, record)["jwk"]["kid"]
         with _kids_lock:
             _kids[key.arn] = kid
     return kid
@@ -363,9 +374,9 @@ def key_kid(key: ConfiguredKey) -> str:
 # --- serving an invocation -----------------------------------------------------------------------
 
 
-def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
+def _public_key_response(key: ConfiguredKey, record: InvocationRecord) -> dict[str, Any]:
     try:
-        public_key = load_peer_public_key(_get_public_key(key), key.key_spec)
+        public_key = load_peer_public_key(_get_public_key(key, record), key.key_spec)
     except InvalidPublicKey:
         raise KmsUnavailable("KMS returned a public key that does not parse") from None
     return {
@@ -377,8 +388,10 @@ def _public_key_response(key: ConfiguredKey) -> dict[str, Any]:
     }
 
 
-def _derive_for_peer(key: ConfiguredKey, request: DeriveRequest, peer_public_key_der: bytes) -> dict:
-    shared_secret = _derive_shared_secret(key, peer_public_key_der)
+def _derive_for_peer(
+    key: ConfiguredKey, request: DeriveRequest, peer_public_key_der: bytes, record: InvocationRecord
+) -> dict:
+    shared_secret = _derive_shared_secret(key, peer_public_key_der, record)
     if request.kdf is None:
         return {Output.SHARED_SECRET.value: b64encode(shared_secret)}
     derived = derive_key(
@@ -427,7 +440,7 @@ def _derive_batch(
         if time_running_out():
             return _error_entry(KmsUnavailable(_NOT_ATTEMPTED))
         try:
-            return _derive_for_peer(key, request, peer)
+            return _derive_for_peer(key, request, peer, record)
         except DeriveError as error:
             return _error_entry(error)
 
@@ -443,15 +456,16 @@ def _serve(event: object, context: object, record: InvocationRecord) -> dict[str
     request = parse_request(event)
     record.action = "public_key" if isinstance(request, PublicKeyRequest) else "derive"
     configuration = load_configuration()
-    key = configuration.resolve(request.key_id, key_kid)
-    record.key_arn = key.arn
+    key = configuration.resolve(request.key_id, functools.partial(key_kid, record=record))
+    record.key_arn, record.key_spec = key.arn, key.key_spec
     if isinstance(request, PublicKeyRequest):
-        return _public_key_response(key)
+        return _public_key_response(key, record)
     if request.output is Output.SHARED_SECRET and not configuration.allow_raw_secret:
         raise InvalidRequest(
             f"output 'shared_secret' is disabled on this function ({ALLOW_RAW_SECRET_VARIABLE} is not true)"
         )
     record.peers = len(request.peer_public_keys)
+    record.kdf = request.kdf.algorithm if request.kdf is not None else NO_KDF
     response: dict[str, Any] = {"key_id": key.arn, "key_spec": key.key_spec}
     if request.kdf is not None:
         record.used_fixed_info(request.kdf.fixed_info)
@@ -461,7 +475,7 @@ def _serve(event: object, context: object, record: InvocationRecord) -> dict[str
     else:
         peer = load_peer_public_key_der(request.peer_public_keys[0], key.key_spec)
         record.served_peers([peer])
-        response.update(_derive_for_peer(key, request, peer))
+        response.update(_derive_for_peer(key, request, peer, record))
     return response
 
 

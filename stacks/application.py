@@ -1,6 +1,6 @@
 """The CDK app: one stage per environment of the `environments` context and, with a `pipeline` context, the
 pipeline that deploys them, with a `guardrails` context the organisation policies guarding them; checked by
-the cdk-nag packs and against the key identity lock."""
+cdk-nag's packs, the construct library's ``KmsEcdhChecks`` and the key identity lock."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
+from kmsecdh_cdk.nag_pack import KmsEcdhChecks
 from stacks.config import CONTEXT_KEY, TODAY_CONTEXT_KEY, parse_environments, parse_today
 from stacks.guardrails_config import GUARDRAILS_CONTEXT_KEY, parse_guardrails
 from stacks.guardrails_stack import GuardrailsStack
@@ -24,7 +25,15 @@ from stacks.pipeline_config import PIPELINE_CONTEXT_KEY, parse_pipeline
 from stacks.pipeline_stack import PipelineStack
 from stacks.stage import KmsEcdhStage
 
-NAG_PACKS = (AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks, PCIDSS321Checks, ServerlessChecks)
+# cdk-nag's packs, and the construct library's own for key-agreement keys and what can derive with them.
+NAG_PACKS = (
+    AwsSolutionsChecks,
+    NIST80053R5Checks,
+    HIPAASecurityChecks,
+    PCIDSS321Checks,
+    ServerlessChecks,
+    KmsEcdhChecks,
+)
 
 
 def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = None) -> App:

@@ -168,6 +168,7 @@ class EnvironmentConfig:
     trail_bucket_retention_days: int = 365
     trail_object_lock_mode: ObjectLockModeName | None = None
     trail_object_lock_days: int | None = None
+    dashboard: bool = True
 
     def generations(self, key_spec: str) -> tuple[KeyGeneration, ...]:
         """``key_spec``'s generations, oldest first: those of ``key_generations``, or the implicit one."""
@@ -361,6 +362,7 @@ def parse_environment(name: str, entry: object, today: datetime.date | None = No
         trail_bucket_retention_days=bucket_retention_days,
         trail_object_lock_mode=object_lock_mode,
         trail_object_lock_days=object_lock_days,
+        dashboard=reader.bool("dashboard"),
     )
 
 

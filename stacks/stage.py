@@ -8,9 +8,11 @@ from aws_cdk import ArnFormat, Environment, Stack, Stage
 from constructs import Construct
 
 from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey
+from kmsecdh_cdk.dashboard import DashboardFunction
 from kmsecdh_cdk.key_policy import cloudformation_execution_role_arn
 from stacks.audit_stack import AuditStack
 from stacks.config import EnvironmentConfig
+from stacks.dashboard_stack import DashboardStack
 from stacks.directory_stack import DirectoryStack
 from stacks.key_agreement_stack import KeyAgreementStack, derive_function_name
 from stacks.replica_stack import ReplicaKeyAgreementStack
@@ -113,12 +115,37 @@ class KmsEcdhStage(Stage):
             description=f"kmsecdh {config.name}: CloudTrail auditing and alarms for the key agreement keys",
             **common,
         )
+        self.dashboard = self._dashboard_stack(config, common) if config.dashboard else None
 
     @property
     def key_stacks(self) -> list[Stack]:
         """The stacks holding keys whose public key others hold: the deploy guard checks each before it
         deploys (stacks/pipeline_stack.py)."""
         return [self.key_agreement, *self.replicas, *([self.directory] if self.directory else [])]
+
+    def _dashboard_stack(self, config: EnvironmentConfig, common: dict[str, Any]) -> DashboardStack:
+        """The operator's dashboard: the home function and each replica Region's (fixed names), the audit's
+        alarms."""
+        reserved = config.reserved_concurrency
+        home = self.key_agreement.derive_function.function.function_name
+        audit = self.audit.audit
+        return DashboardStack(
+            self,
+            "Dashboard",
+            config=config,
+            functions=[
+                DashboardFunction(home, reserved_concurrency=reserved),
+                *(
+                    DashboardFunction(derive_function_name(config, region), region, reserved)
+                    for region in config.replica_regions
+                ),
+            ],
+            alarms=[alarm for alarm in audit.alarms.values() if alarm is not audit.heartbeat_alarm],
+            heartbeat_alarm=audit.heartbeat_alarm,
+            stack_name=f"{config.resource_name_prefix}-dashboard",
+            description=f"kmsecdh {config.name}: the operator's dashboard of the derive functions and alarms",
+            **common,
+        )
 
     def _replica_stacks(
         self, config: EnvironmentConfig, common: dict[str, Any]

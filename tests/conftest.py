@@ -47,8 +47,9 @@ def vectors_dir() -> Path:
 @pytest.fixture
 def log_to_logger(monkeypatch: pytest.MonkeyPatch) -> None:
     """Invocation lines on the ``kmsecdh.invocation`` logger (the default) for one test, whatever an
-    earlier test or the handler module set up; the previous destination comes back afterwards."""
+    earlier test or the handler module set up (metrics off); the previous set-up comes back afterwards."""
     monkeypatch.setattr(log, "_write_line", log._to_logger)
+    monkeypatch.setattr(log, "_function_name", None)
 
 
 @pytest.fixture

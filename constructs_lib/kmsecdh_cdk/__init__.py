@@ -13,24 +13,34 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 * ``OrganizationGuardrails``: service and resource control policies guarding deployments
   (``GuardedResources``) from principals of their own accounts.
 * ``key_lock.KeyLock``: a committed record of the keys' identities that synthesis checks, so that no key
-  is replaced or deleted by accident (docs/operations.md).
+  is replaced or deleted by accident (docs/operations.md);
+* ``OperatorDashboard``: a CloudWatch dashboard of the derive functions' metrics and the audit's alarms;
+* ``KeyAgreementGrants``: derive and public-key-read grants on any KEY_AGREEMENT ``aws_kms.IKey``;
+* ``KmsEcdhChecks``: a cdk-nag pack for key-agreement keys, in any CDK app (docs/cdk-nag-pack.md).
 """
 
 from kmsecdh_cdk.audit import KeyUsageAudit
+from kmsecdh_cdk.dashboard import DashboardFunction, OperatorDashboard
 from kmsecdh_cdk.derive_function import DeriveFunction
 from kmsecdh_cdk.guardrails import GuardedResources, OrganizationGuardrails
+from kmsecdh_cdk.grants import KeyAgreementGrants
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.nag_pack import KmsEcdhChecks
 from kmsecdh_cdk.network import IsolatedNetwork
 from kmsecdh_cdk.public_key_directory import PublicKeyDirectory
 from kmsecdh_cdk.replica_key import ReplicaKeyAgreementKey
 
 __all__ = [
+    "DashboardFunction",
     "DeriveFunction",
     "GuardedResources",
     "IsolatedNetwork",
+    "KeyAgreementGrants",
     "KeyAgreementKey",
     "KeyUsageAudit",
     "OrganizationGuardrails",
+    "KmsEcdhChecks",
+    "OperatorDashboard",
     "PublicKeyDirectory",
     "ReplicaKeyAgreementKey",
 ]

@@ -35,6 +35,7 @@ from kmsecdh_cdk.iam_actions import (
     LAMBDA_VPC_NETWORK_INTERFACE_ACTIONS,
     VPC_CONDITION_KEY,
 )
+from kmsecdh_cdk.nag_rules import AWS_WIRE_RECORDS_DROPPED_METADATA
 from kmsecdh_cdk.principals import exact_principal_arn
 
 if TYPE_CHECKING:
@@ -163,6 +164,12 @@ class DeriveFunction(Construct):
             vpc_subnets=vpc_subnets,
             security_groups=security_groups,
         )
+
+        # The handler imports kmsecdh, whose import drops botocore's wire records below INFO: the KmsEcdh
+        # cdk-nag pack reads this instead of refusing the function a DEBUG log level.
+        function_resource = self.function.node.default_child
+        assert isinstance(function_resource, lambda_.CfnFunction)
+        function_resource.add_metadata(AWS_WIRE_RECORDS_DROPPED_METADATA, "kmsecdh.log.drop_aws_wire_records")
 
         source_vpce = kms_endpoint.vpc_endpoint_id if kms_endpoint is not None else None
         for key in keys:

@@ -28,6 +28,8 @@ KEY_ADMINISTRATION_ACTIONS: tuple[str, ...] = (
     "kms:CancelKeyDeletion",
     "kms:ListGrants",
     "kms:RevokeGrant",
+    # When the key was last used (kmsecdh audit --environment): KMS checks it in the key policy only.
+    "kms:GetKeyLastUsage",
 )
 
 DERIVE_SHARED_SECRET_ACTION = "kms:DeriveSharedSecret"  # noqa: S105 (an action name, not a secret)

@@ -22,6 +22,8 @@ principal that may use it is named in one of these statements:
 
 A construct validation refuses, at synthesis, a key whose policy (as it will be deployed, escape hatches
 included) lacks ``AllowDeriveSharedSecret`` or a ``DenyDeriveToOthers`` that denies every other principal.
+The derive and public-key-read statements, and both halves of each grant, are ``kmsecdh_cdk.grants``'s, as
+for any other key-agreement key (``KeyAgreementGrants``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Duration, IListProducer, IResolveContext, Lazy, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
@@ -37,11 +39,14 @@ from constructs import Construct, IValidation
 from kmsecdh.keys import KEY_SPECS
 from kmsecdh_cdk import iam_actions, key_policy
 from kmsecdh_cdk.acknowledgments import skip_checkov
-from kmsecdh_cdk.principals import exact_principal_arn
+from kmsecdh_cdk.grants import (
+    ALLOW_DERIVE_SHARED_SECRET_SID,
+    DENY_DERIVE_TO_OTHERS_SID,
+    DeriverStatements,
+    KeyAgreementGrants,
+    hold_grants,
+)
 
-ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
-ALLOW_PUBLIC_KEY_READ_SID = "AllowPublicKeyRead"
-DENY_DERIVE_TO_OTHERS_SID = "DenyDeriveToOthers"
 DEFAULT_PENDING_WINDOW = Duration.days(30)
 
 # The specs the derive function serves are kmsecdh.keys.KEY_SPECS, the runtime's own list: configuration,
@@ -127,15 +132,6 @@ def _as_list(value: object) -> list[object]:
     return sorted((value if isinstance(value, list) else [value]), key=repr)
 
 
-@jsii.implements(IListProducer)
-class _DeriverArns:
-    def __init__(self, key: KeyAgreementKey) -> None:
-        self._key = key
-
-    def produce(self, context: IResolveContext) -> list[str]:
-        return self._key.allowed_deriver_arns
-
-
 class KeyAgreementKey(Construct):
     """A KEY_AGREEMENT KMS key, its alias and its explicit key policy.
 
@@ -165,6 +161,10 @@ class KeyAgreementKey(Construct):
         key spec (``alias/...-p256-2026-11``), while ``alias_name`` may move on (``point_alias_at``).
     :param enabled: False disables the key (a retired generation): its policy stays whole, every
         cryptographic operation fails until it is enabled again; never deleted for that.
+
+    Attributes: ``key`` is the ``aws_kms.Key`` it wraps (an ``aws_kms.IKey`` for any aws-cdk code; None for a
+    replica, which has no L2), ``key_resource`` its CloudFormation resource, ``grants`` its
+    ``KeyAgreementGrants`` (also what ``KeyAgreementGrants.of(key.key)`` returns).
     """
 
     def __init__(
@@ -202,18 +202,13 @@ class KeyAgreementKey(Construct):
         execution_role_arn = cloudformation_execution_role_arn or (
             key_policy.cloudformation_execution_role_arn(self)
         )
-        self._deriver_arns: list[str] = []
-        self._allow_derive: iam.PolicyStatement | None = None
-        self._allow_public_key_read: iam.PolicyStatement | None = None
-        self._source_vpce: str | None = None
-
-        self._policy = iam.PolicyDocument(
-            statements=[
-                key_policy.key_administration([*administrators, iam.ArnPrincipal(execution_role_arn)]),
-                key_policy.deny_policy_lockout_bypass(),
-                key_policy.deny_short_deletion_window(minimum_deletion_window_days),
-                self._deny_derive_to_others(),
-            ]
+        self._policy = iam.PolicyDocument()
+        self._deriver_statements = DeriverStatements(self._policy.add_statements)
+        self._policy.add_statements(
+            key_policy.key_administration([*administrators, iam.ArnPrincipal(execution_role_arn)]),
+            key_policy.deny_policy_lockout_bypass(),
+            key_policy.deny_short_deletion_window(minimum_deletion_window_days),
+            self._deriver_statements.deny_derive_to_others(),
         )
         organization_readers = public_key_reader_organization_id is not None or bool(
             public_key_reader_org_paths
@@ -244,6 +239,11 @@ class KeyAgreementKey(Construct):
             self._add_alias("GenerationAlias", generation_alias_name) if generation_alias_name else None
         )
         self.key_spec: str = key_spec
+        self.grants = KeyAgreementGrants(
+            key_arn=self.key_arn, key_policy=self._deriver_statements, key_scope=self.key_resource
+        )
+        if self.key is not None:
+            hold_grants(self.key, self.grants)
         if organization_readers and isinstance(self.key_resource, kms.CfnKey):
             skip_checkov(
                 self.key_resource,
@@ -328,12 +328,12 @@ class KeyAgreementKey(Construct):
     @property
     def allowed_deriver_arns(self) -> list[str]:
         """ARNs of every principal given ``grant_derive`` so far; DenyDeriveToOthers reads it at synthesis."""
-        return list(self._deriver_arns)
+        return self._deriver_statements.deriver_arns
 
     def grant_derive(self, grantee: iam.IGrantable, *, source_vpce: str | None = None) -> iam.Grant:
         """Let the grantee derive shared secrets (ECDH only) and read the public key: named in the key
         policy (``AllowDeriveSharedSecret``, ``AllowPublicKeyRead``, spared by ``DenyDeriveToOthers``) and
-        given the same actions on this key's ARN in its identity policy.
+        given the same actions on this key's ARN in its identity policy (``KeyAgreementGrants``).
 
         :param source_vpce: when given, the grantee may derive only through this VPC endpoint. Every deriver
             of one key shares the same endpoint condition (one ``AllowDeriveSharedSecret`` statement), so a
@@ -341,75 +341,9 @@ class KeyAgreementKey(Construct):
         :raises ValueError: for an account root, an ARN with ``*`` or ``?``, or a ``source_vpce`` that
             differs from an earlier deriver's.
         """
-        conditions = self._derive_conditions(source_vpce)
-        principal = grantee.grant_principal
-        deriver_arn = exact_principal_arn(principal)
-        if self._allow_derive is not None and source_vpce != self._source_vpce:
-            raise ValueError(
-                f"grant_derive: source_vpce {source_vpce!r} differs from {self._source_vpce!r} given to an "
-                "earlier deriver of the same key: every deriver of a key derives through the same VPC "
-                "endpoint (or none): a principal outside the function's VPC cannot share a key pinned to it"
-            )
-        if self._allow_derive is None:
-            self._allow_derive = iam.PolicyStatement(
-                sid=ALLOW_DERIVE_SHARED_SECRET_SID,
-                actions=[iam_actions.DERIVE_SHARED_SECRET_ACTION],
-                resources=["*"],
-                conditions=conditions,
-            )
-            self._policy.add_statements(self._allow_derive)
-            self._source_vpce = source_vpce
-        self._allow_derive.add_principals(principal)
-        self._deriver_arns.append(deriver_arn)
-        derive = self._grant_identity(grantee, [iam_actions.DERIVE_SHARED_SECRET_ACTION], conditions)
-        return derive.combine(self.grant_public_key_read(grantee))
+        return self.grants.grant_derive(grantee, source_vpce=source_vpce)
 
     def grant_public_key_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let the grantee read the public key (GetPublicKey) and describe the key: named in the key policy
         (``AllowPublicKeyRead``) and given the same actions on this key's ARN in its identity policy."""
-        if self._allow_public_key_read is None:
-            self._allow_public_key_read = iam.PolicyStatement(
-                sid=ALLOW_PUBLIC_KEY_READ_SID,
-                actions=list(iam_actions.PUBLIC_KEY_READ_ACTIONS),
-                resources=["*"],
-            )
-            self._policy.add_statements(self._allow_public_key_read)
-        self._allow_public_key_read.add_principals(grantee.grant_principal)
-        return self._grant_identity(grantee, list(iam_actions.PUBLIC_KEY_READ_ACTIONS))
-
-    def _grant_identity(
-        self,
-        grantee: iam.IGrantable,
-        actions: list[str],
-        conditions: dict[str, dict[str, object]] | None = None,
-    ) -> iam.Grant:
-        """The identity-policy half of a grant: ``actions`` on this key's ARN (never ``*``).
-
-        Private: the key policy names no account root, so this alone grants nothing; each public grant_*
-        also names the grantee in the key policy.
-        """
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=actions, resource_arns=[self.key_arn], conditions=conditions
-        )
-
-    @staticmethod
-    def _derive_conditions(source_vpce: str | None) -> dict[str, dict[str, object]]:
-        conditions: dict[str, dict[str, object]] = {
-            "StringEquals": {
-                iam_actions.KEY_AGREEMENT_ALGORITHM_CONDITION_KEY: iam_actions.KEY_AGREEMENT_ALGORITHM
-            }
-        }
-        if source_vpce is not None:
-            conditions["StringEquals"]["aws:SourceVpce"] = source_vpce
-        return conditions
-
-    def _deny_derive_to_others(self) -> iam.PolicyStatement:
-        # Lazy: grants made after this statement is built (the function, extra derivers) are still listed.
-        return iam.PolicyStatement(
-            sid=DENY_DERIVE_TO_OTHERS_SID,
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=[iam_actions.DERIVE_SHARED_SECRET_ACTION],
-            resources=["*"],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": Lazy.uncached_list(_DeriverArns(self))}},
-        )
+        return self.grants.grant_public_key_read(grantee)

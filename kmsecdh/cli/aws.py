@@ -16,8 +16,9 @@ from kmsecdh.errors import InvalidPublicKey, InvalidRequest
 from kmsecdh.keys import KEY_AGREEMENT, load_peer_public_key
 
 
-def aws_client(service_name: str) -> Any:
-    return boto3.session.Session().client(service_name)
+def aws_client(service_name: str, region_name: str | None = None) -> Any:
+    """A client of ``service_name``, in ``region_name`` (default: boto3's usual Region settings)."""
+    return boto3.session.Session().client(service_name, region_name=region_name)
 
 
 def kms_public_key(kms: Any, key_id: str) -> dict[str, Any]:

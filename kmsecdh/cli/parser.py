@@ -294,17 +294,29 @@ def build_parser() -> Parser:
         "audit",
         "audit:audit",
         help="CloudTrail events on a KMS key (DeriveSharedSecret, management events) and who invoked the "
-        "derive function",
-        description="List CloudTrail LookupEvents naming the key: time, event, principal, source IP, error. "
-        "With --function and --log-group, also the function's Invoke data events, read from the trail's "
-        "CloudWatch Logs group with a Logs Insights query (LookupEvents returns no data events).",
+        "derive function; or when each generation of an environment's keys was last used",
+        description="With --key-id, list CloudTrail LookupEvents naming the key: time, event, principal, "
+        "source IP, error; with --function and --log-group, also the function's Invoke data events, read "
+        "from the trail's CloudWatch Logs group with a Logs Insights query (LookupEvents returns no data "
+        "events). With --environment, list every generation of the environment's keys (the KeyGenerations "
+        "output of kmsecdh-<environment>-key-agreement) with when KMS last saw it used (GetKeyLastUsage): "
+        "which generations can be retired.",
     )
-    audit.add_argument("--key-id", required=True, metavar="ID", help="key ARN, key id or alias")
+    subject = audit.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--key-id", metavar="ID", help="key ARN, key id or alias")
+    subject.add_argument(
+        "--environment", metavar="NAME", help="an environment of cdk.json: last use of each key generation"
+    )
+    audit.add_argument(
+        "--replica-region",
+        metavar="REGION",
+        help="with --environment: that replica Region's keys (kmsecdh-<environment>-key-agreement-<region>)",
+    )
     audit.add_argument("--function", metavar="NAME", help="derive function name or ARN (with --log-group)")
     audit.add_argument(
         "--log-group", metavar="NAME", help="CloudWatch Logs group the trail delivers to (with --function)"
     )
-    audit.add_argument("--since", type=_since, default=DEFAULT_SINCE, metavar="N{m,h,d}", help="default: 24h")
+    audit.add_argument("--since", type=_since, metavar="N{m,h,d}", help=f"default: {DEFAULT_SINCE}")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
     hpke = subcommands.add_parser(

@@ -368,3 +368,197 @@ def test_function_and_log_group_go_together(run_cli, option: tuple[str, str]) ->
     result = run_cli("audit", "--key-id", KEY_ARN, *option)
     assert result.code == 2
     assert "--function and --log-group go together" in result.err
+
+
+# --- audit --environment: when each generation was last used (GetKeyLastUsage) --------------------
+
+OLD_ARN, NEW_ARN, P384_ARN = (
+    f"arn:aws:kms:eu-west-1:111122223333:key/{key_id}"
+    for key_id in (
+        "1111aaaa-12ab-34cd-56ef-1234567890ab",
+        "2222bbbb-12ab-34cd-56ef-1234567890ab",
+        "3333cccc-12ab-34cd-56ef-1234567890ab",
+    )
+)
+GENERATIONS = [
+    {
+        "key_spec": "ECC_NIST_P256",
+        "generation": "2026-05",
+        "alias": "alias/kmsecdh-staging-p256-2026-05",
+        "arn": OLD_ARN,
+        "status": "retired",
+        "current": False,
+        "retire_after": "2027-02-28",
+    },
+    {
+        "key_spec": "ECC_NIST_P256",
+        "generation": "2026-11",
+        "alias": "alias/kmsecdh-staging-p256-2026-11",
+        "arn": NEW_ARN,
+        "status": "active",
+        "current": True,
+        "retire_after": None,
+    },
+    {
+        "key_spec": "ECC_NIST_P384",
+        "generation": None,
+        "alias": "alias/kmsecdh-staging-p384",
+        "arn": P384_ARN,
+        "status": "active",
+        "current": True,
+        "retire_after": None,
+    },
+]
+TRACKING = datetime(2026, 3, 1, tzinfo=UTC)
+LAST_USAGE = {
+    # used last month; created before tracking began
+    OLD_ARN: {
+        "KeyLastUsage": {
+            "Operation": "DeriveSharedSecret",
+            "Timestamp": datetime(2026, 4, 30, 9, 15, tzinfo=UTC),
+            "CloudTrailEventId": "e1",
+            "KmsRequestId": "r1",
+        },
+        "TrackingStartDate": TRACKING,
+        "KeyCreationDate": datetime(2026, 1, 10, tzinfo=UTC),
+    },
+    # created after tracking began, never used
+    NEW_ARN: {
+        "KeyLastUsage": {},
+        "TrackingStartDate": datetime(2026, 4, 2, tzinfo=UTC),
+        "KeyCreationDate": datetime(2026, 4, 2, tzinfo=UTC),
+    },
+    # older than tracking, no use recorded since
+    P384_ARN: {"TrackingStartDate": TRACKING, "KeyCreationDate": datetime(2025, 11, 3, tzinfo=UTC)},
+}
+
+
+@pytest.fixture(params=["kmsecdh-staging-key-agreement"])
+def environment_clients(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    credentials = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    cloudformation, kms = boto3.client("cloudformation", **credentials), boto3.client("kms", **credentials)
+    clients = {"cloudformation": cloudformation, "kms": kms}
+    regions: list[str | None] = []
+
+    def client(name: str, region_name: str | None = None) -> object:
+        regions.append(region_name)
+        return clients[name]
+
+    monkeypatch.setattr(aws, "aws_client", client)
+    stack_name = request.param
+    with Stubber(cloudformation) as cloudformation_stub, Stubber(kms) as kms_stub:
+        cloudformation_stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": stack_name,
+                        "CreationTime": NOW,
+                        "StackStatus": "UPDATE_COMPLETE",
+                        "Outputs": [{"OutputKey": "KeyGenerations", "OutputValue": json.dumps(GENERATIONS)}],
+                    }
+                ]
+            },
+            {"StackName": stack_name},
+        )
+        yield kms_stub, regions
+    cloudformation_stub.assert_no_pending_responses()
+    kms_stub.assert_no_pending_responses()
+
+
+def _answer_last_usage(kms_stub: Stubber) -> None:
+    for entry in GENERATIONS:
+        kms_stub.add_response(
+            "get_key_last_usage", {"KeyId": entry["arn"], **LAST_USAGE[entry["arn"]]}, {"KeyId": entry["arn"]}
+        )
+
+
+def test_audit_environment_gives_each_generation_s_last_use(run_cli, environment_clients) -> None:
+    kms_stub, regions = environment_clients
+    _answer_last_usage(kms_stub)
+    result = run_cli("audit", "--environment", "staging", "--json")
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    assert [(line["generation"], line["status"], line["current"]) for line in lines] == [
+        ("2026-05", "retired", False),
+        ("2026-11", "active", True),
+        (None, "active", True),
+    ]
+    assert [(line["last_used"], line["operation"], line["created_before_tracking"]) for line in lines] == [
+        ("2026-04-30T09:15:00+00:00", "DeriveSharedSecret", True),
+        (None, None, False),
+        (None, None, True),
+    ]
+    assert lines[2]["tracking_since"] == "2026-03-01T00:00:00+00:00"
+    assert regions == [None, None], "boto3's usual Region"
+
+
+@pytest.mark.parametrize("environment_clients", ["kmsecdh-prod-key-agreement-eu-west-1"], indirect=True)
+def test_audit_environment_reads_a_replica_region_s_keys_there(run_cli, environment_clients) -> None:
+    kms_stub, regions = environment_clients
+    _answer_last_usage(kms_stub)
+    result = run_cli("audit", "--environment", "prod", "--replica-region", "eu-west-1", "--json")
+    assert result.code == 0, result.err
+    assert len(result.out.splitlines()) == len(GENERATIONS)
+    assert regions == ["eu-west-1", "eu-west-1"]
+
+
+def test_audit_environment_table_says_never_or_none_since_tracking(run_cli, environment_clients) -> None:
+    _answer_last_usage(environment_clients[0])
+    result = run_cli("audit", "--environment", "staging")
+    assert result.code == 0, result.err
+    header, *rows = result.out.splitlines()
+    assert header.split() == [
+        "KEY_SPEC",
+        "GENERATION",
+        "STATUS",
+        "CURRENT",
+        "LAST_USED",
+        "OPERATION",
+        "ALIAS",
+    ]
+    assert rows[0].split() == [
+        "ECC_NIST_P256",
+        "2026-05",
+        "retired",
+        "no",
+        "2026-04-30T09:15:00+00:00",
+        "DeriveSharedSecret",
+        "alias/kmsecdh-staging-p256-2026-05",
+    ]
+    assert rows[1].split()[4] == "never"
+    assert "none since 2026-03-01T00:00:00+00:00" in rows[2]
+    assert "3 keys of kmsecdh-staging-key-agreement" in result.err
+
+
+def test_audit_environment_reports_a_refused_get_key_last_usage(run_cli, environment_clients) -> None:
+    environment_clients[0].add_client_error(
+        "get_key_last_usage", "AccessDeniedException", "not in the key policy"
+    )
+    result = run_cli("audit", "--environment", "staging")
+    assert result.code == 1
+    assert result.err.strip() == (
+        "kmsecdh: AWS GetKeyLastUsage failed: AccessDeniedException: not in the key policy"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (("--since", "7d"), "--since"),
+        (("--function", "f", "--log-group", "g"), "--function, --log-group"),
+    ],
+)
+def test_audit_environment_takes_none_of_the_event_options(
+    run_cli, extra: tuple[str, ...], named: str
+) -> None:
+    result = run_cli("audit", "--environment", "staging", *extra)
+    assert result.code == 2
+    assert f"{named} go with --key-id, not --environment" in result.err
+
+
+def test_audit_takes_a_key_or_an_environment(run_cli) -> None:
+    assert run_cli("audit").code == 2
+    assert run_cli("audit", "--key-id", KEY_ARN, "--environment", "staging").code == 2
+    refused = run_cli("audit", "--key-id", KEY_ARN, "--replica-region", "eu-west-1")
+    assert (refused.code, "--replica-region goes with --environment" in refused.err) == (2, True)

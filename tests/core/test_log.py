@@ -11,6 +11,7 @@ import pytest
 from kmsecdh import log
 from kmsecdh.errors import InvalidRequest, KmsThrottled
 from kmsecdh.log import InvocationRecord
+from tests.emf import dimension_values, emf_metrics
 
 PEER_DER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + b"\x04" + bytes(64)
 FIXED_INFO = b"\x00\x00\x00\x03app\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
@@ -143,3 +144,112 @@ def test_a_line_stdout_refuses_goes_to_the_logger_and_the_invocation_goes_on(
         pass
     [record] = caplog.records
     assert json.loads(record.getMessage())["request_id"] == "req-8"
+
+
+# --- the metrics (CloudWatch Embedded Metric Format) ---------------------------------------------
+
+FUNCTION = "kmsecdh-dev-derive"
+BY_FUNCTION = (("FunctionName", FUNCTION),)
+
+
+@pytest.fixture
+def metrics_on(log_to_stdout: None) -> None:
+    log.configure_logging(FUNCTION)
+
+
+def test_a_batch_line_carries_its_figures_as_embedded_metrics(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with InvocationRecord("req-9") as record:
+        record.action, record.key_arn = "derive", KEY_ARN
+        record.key_spec, record.kdf = "ECC_NIST_P384", "hkdf-sha384"
+        record.peers = 4
+        record.served_peers([PEER_DER, PEER_DER, None, PEER_DER])
+        for milliseconds in (11.04, 12.0, 30.55):
+            record.kms_call_took("DeriveSharedSecret", milliseconds)
+        record.kms_call_took("GetPublicKey", 7.0)
+        record.peer_failed("InvalidPublicKey")
+        record.peer_failed("KmsThrottled")
+    [line] = stdout_lines(capsys)
+    metrics = emf_metrics(line)
+    ns = log.METRIC_NAMESPACE
+    by_curve_and_kdf = (*BY_FUNCTION, ("KeySpec", "ECC_NIST_P384"), ("Kdf", "hkdf-sha384"))
+    assert {key: (metric.unit, metric.values) for key, metric in metrics.items()} == {
+        (ns, "Derives", by_curve_and_kdf): ("Count", (2,)),
+        (ns, "Peers", BY_FUNCTION): ("Count", (4,)),
+        (ns, "DeriveSharedSecretLatency", BY_FUNCTION): ("Milliseconds", (11.0, 12.0, 30.6)),
+        (ns, "GetPublicKeyLatency", BY_FUNCTION): ("Milliseconds", (7.0,)),
+        (ns, "InvalidPublicKeyErrors", BY_FUNCTION): ("Count", (1,)),
+        (ns, "KmsThrottledErrors", BY_FUNCTION): ("Count", (1,)),
+    }
+    assert line["peer_error_codes"] == {"InvalidPublicKey": 1, "KmsThrottled": 1}, "the line is unchanged"
+    assert dimension_values(line) == {FUNCTION, "ECC_NIST_P384", "hkdf-sha384"}
+    metric_members = {key: value for key, value in line.items() if key != "peer_key_sha256"}
+    assert hashlib.sha256(PEER_DER).hexdigest() not in json.dumps(metric_members)
+
+
+def test_a_failed_derive_counts_its_code_once_and_no_derive(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def throttled(record: InvocationRecord) -> None:
+        record.action, record.key_spec, record.kdf, record.peers = "derive", "ECC_NIST_P256", log.NO_KDF, 1
+        record.kms_call_took("DeriveSharedSecret", 900.0)
+        raise KmsThrottled("retry later")
+
+    with pytest.raises(KmsThrottled), InvocationRecord("req-10") as record:
+        throttled(record)
+    [line] = stdout_lines(capsys)
+    metrics = emf_metrics(line)
+    ns = log.METRIC_NAMESPACE
+    assert metrics[(ns, "KmsThrottledErrors", BY_FUNCTION)].values == (1,)
+    by_curve_and_kdf = (*BY_FUNCTION, ("KeySpec", "ECC_NIST_P256"), ("Kdf", "none"))
+    assert metrics[(ns, "Derives", by_curve_and_kdf)].values == (0,)
+
+
+def test_a_request_refused_before_any_key_publishes_only_its_error(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(InvalidRequest), InvocationRecord("req-11"):
+        raise InvalidRequest("kdf must be a JSON object")
+    [line] = stdout_lines(capsys)
+    assert set(emf_metrics(line)) == {(log.METRIC_NAMESPACE, "InvalidRequestErrors", BY_FUNCTION)}
+
+
+def test_a_public_key_read_publishes_its_kms_latency_only(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with InvocationRecord("req-12") as record:
+        record.action, record.key_spec = "public_key", "ECC_NIST_P256"
+        record.kms_call_took("GetPublicKey", 5.0)
+    [line] = stdout_lines(capsys)
+    assert set(emf_metrics(line)) == {(log.METRIC_NAMESPACE, "GetPublicKeyLatency", BY_FUNCTION)}
+
+
+def test_a_batch_of_more_calls_than_emf_takes_keeps_the_first_hundred(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with InvocationRecord("req-13") as record:
+        for milliseconds in range(log.EMF_MAX_VALUES + 1):
+            record.kms_call_took("GetPublicKey", float(milliseconds))
+    [line] = stdout_lines(capsys)
+    [metric] = emf_metrics(line).values()
+    assert metric.values == tuple(float(value) for value in range(log.EMF_MAX_VALUES))
+
+
+def test_served_in_process_the_line_carries_no_metrics(
+    log_to_stdout: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with InvocationRecord("req-14") as record:
+        record.action, record.key_spec, record.kdf = "derive", "ECC_NIST_P256", "onestep-sha256"
+        record.peers = 1
+    [line] = stdout_lines(capsys)
+    assert "_aws" not in line
+
+
+def test_an_invocation_without_any_figure_carries_no_metrics(
+    metrics_on: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(KeyError), InvocationRecord("req-15"):
+        raise KeyError("outside the contract")
+    [line] = stdout_lines(capsys)
+    assert "_aws" not in line

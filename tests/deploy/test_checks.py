@@ -222,6 +222,27 @@ def test_an_unknown_attribute_is_refused_by_name() -> None:
         fake_stack().resolve({"Fn::GetAtt": ["Role", "RoleName"]})
 
 
+class FakeCloudWatch:
+    def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803
+        alarms = {"kmsecdh-test-Alarm-1": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:kmsecdh-test-Alarm-1"}
+        return {"MetricAlarms": [{"AlarmArn": alarms[name]} for name in AlarmNames if name in alarms]}
+
+
+@pytest.mark.parametrize(("physical", "resolved"), [("kmsecdh-test-Alarm-1", True), ("gone", False)])
+def test_an_alarm_arn_resolves_through_cloudwatch(physical: str, resolved: bool) -> None:
+    stack = fake_stack()
+    stack.template = {"Resources": {**TEMPLATE["Resources"], "Alarm": {"Type": "AWS::CloudWatch::Alarm"}}}
+    stack.resources["Alarm"] = {"PhysicalResourceId": physical, "ResourceStatus": "CREATE_COMPLETE"}
+    stack._clients["cloudwatch"] = FakeCloudWatch()
+    if resolved:
+        assert stack.resolve({"Fn::GetAtt": ["Alarm", "Arn"]}) == (
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:kmsecdh-test-Alarm-1"
+        )
+    else:
+        with pytest.raises(Unresolvable, match="alarm gone not found"):
+            stack.resolve({"Fn::GetAtt": ["Alarm", "Arn"]})
+
+
 def test_fallback_resources_are_reported_as_pretended() -> None:
     events = [
         {

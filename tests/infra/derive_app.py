@@ -1,4 +1,5 @@
-"""A small CDK app around DeriveFunction, synthesized once per test session with every cdk-nag pack.
+"""A small CDK app around DeriveFunction, synthesized once per test session with every cdk-nag pack (the
+construct library's KmsEcdhChecks included).
 
 Two stacks: ``Plain`` (no VPC, two keys, the second one default, raw secret allowed, one caller, the
 application log level at TRACE and the system log level at DEBUG) and
@@ -25,6 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 
 from kmsecdh_cdk.derive_function import DeriveFunction
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
+from kmsecdh_cdk.nag_pack import KmsEcdhChecks
 
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
 CALLER_ARN = "arn:aws:iam::111111111111:role/derive-caller"
@@ -34,6 +36,7 @@ NAG_PACKS = (
     cdk_nag.HIPAASecurityChecks,
     cdk_nag.PCIDSS321Checks,
     cdk_nag.ServerlessChecks,
+    KmsEcdhChecks,
 )
 # Findings on the test's own VPC, which only exists to give the function a network.
 TEST_NETWORK_FINDINGS = (

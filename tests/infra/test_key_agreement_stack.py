@@ -27,6 +27,7 @@ KEY_ADMINISTRATION_ACTIONS = sorted(
         "kms:DescribeKey",
         "kms:DisableKey",
         "kms:EnableKey",
+        "kms:GetKeyLastUsage",
         "kms:GetKeyPolicy",
         "kms:GetKeyRotationStatus",
         "kms:ListGrants",

@@ -70,8 +70,15 @@ def test_each_replica_region_is_a_stack_of_its_own_in_that_region(
         if artifact["type"] == "aws:cloudformation:stack"
     }
     directory = ["Directory"] if config.directory_publisher_arns else []
+    dashboard = ["Dashboard"] if config.dashboard else []
     assert sorted(stacks) == sorted(
-        ["KeyAgreement", "Audit", *directory, *(f"KeyAgreement-{r}" for r in config.replica_regions)]
+        [
+            "KeyAgreement",
+            "Audit",
+            *directory,
+            *dashboard,
+            *(f"KeyAgreement-{r}" for r in config.replica_regions),
+        ]
     )
     home_id, home = stacks["KeyAgreement"]
     _, replica = stacks[f"KeyAgreement-{region}"]
@@ -207,7 +214,10 @@ def test_without_replica_regions_keys_are_single_region(
 ) -> None:
     config = synthesized_app.environments[environment]
     directory = ["Directory"] if config.directory_publisher_arns else []
-    assert sorted(synthesized_app.stacks[environment]) == sorted(["Audit", "KeyAgreement", *directory])
+    dashboard = ["Dashboard"] if config.dashboard else []
+    assert sorted(synthesized_app.stacks[environment]) == sorted(
+        ["Audit", "KeyAgreement", *directory, *dashboard]
+    )
     for key in keys(home_stack(synthesized_app, environment)).values():
         assert "MultiRegion" not in key["Properties"]
 

@@ -22,6 +22,7 @@ from kmsecdh import service
 from kmsecdh.encoding import b64decode
 from kmsecdh.errors import KeyNotAllowed
 from kmsecdh.jwk import public_jwk
+from kmsecdh.log import InvocationRecord
 
 from .support import configure, lambda_context
 
@@ -153,9 +154,9 @@ def test_a_kid_is_computed_once_per_key_and_container(derive_handler, rotating, 
     calls: list[str] = []
     original = service._get_public_key
 
-    def counted(key: service.ConfiguredKey) -> bytes:
+    def counted(key: service.ConfiguredKey, record: InvocationRecord) -> bytes:
         calls.append(key.arn)
-        return original(key)
+        return original(key, record)
 
     monkeypatch.setattr(service, "_get_public_key", counted)
     _, peer_public_key = peer

@@ -25,7 +25,8 @@ from kmsecdh import kdf, log, service
 from kmsecdh.encoding import b64encode
 from kmsecdh.keys import curve_for, public_key_der, public_key_pem
 from tests.conftest import KEY_SPECS, leaked_secrets
-from tests.runtime_emulator import LambdaEmulator
+from tests.emf import dimension_values, emf_metrics
+from tests.runtime_emulator import FUNCTION_NAME, LambdaEmulator
 
 FIXED_INFO = kdf.fixed_info(b"A256GCM", b"alice", b"bob")
 SALT = b"kmsecdh-runtime-test-salt"
@@ -160,6 +161,11 @@ def test_no_secret_reaches_the_function_log_at_debug(
     # connectivity still sees them), and so is each invocation's line.
     assert "Event before-parameter-build.kms.DeriveSharedSecret" in output, output[-2000:]
     assert output.count(log.MESSAGE) == len(calls)
+    # Each line carries its metrics (EMF); their dimensions name the function, curves and KDFs, nothing else.
+    lines = [json.loads(text) for text in output.splitlines() if log.MESSAGE in text]
+    assert all(emf_metrics(line) for line in lines)
+    allowed = {FUNCTION_NAME, *KEY_SPECS, *kdf.ALGORITHMS, log.NO_KDF}
+    assert set().union(*(dimension_values(line) for line in lines)) <= allowed
     leaked = leaked_secrets(output, exchange.secrets)
     assert not leaked, "a shared secret or derived key reached the function log"
     assert session_token not in output, "botocore's canonical request (with the session token) was logged"

@@ -233,6 +233,14 @@ def _log_group_arn(stack: DeployedStack, name: str) -> str:
     raise Unresolvable(f"{stack.stack_name}: log group {name} not found")
 
 
+def _alarm_arn(stack: DeployedStack, name: str) -> str:
+    """An alarm's physical id is its name (the dashboard stack reads the audit's alarms by ARN)."""
+    alarms = stack.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    if not alarms:
+        raise Unresolvable(f"{stack.stack_name}: alarm {name} not found")
+    return alarms[0]["AlarmArn"]
+
+
 def _topic_arn(stack: DeployedStack, physical: str) -> str:
     stack.client("sns").get_topic_attributes(TopicArn=physical)  # an SNS topic's physical id is its ARN
     return physical
@@ -271,6 +279,7 @@ _ATTRIBUTES = {
     ("AWS::Lambda::Function", "Arn"): _function_arn,
     ("AWS::Logs::LogGroup", "Arn"): _log_group_arn,
     ("AWS::SNS::Topic", "TopicArn"): _topic_arn,
+    ("AWS::CloudWatch::Alarm", "Arn"): _alarm_arn,
     ("AWS::S3::Bucket", "Arn"): _bucket_arn,
     ("AWS::EC2::SecurityGroup", "GroupId"): _physical_id,
     ("AWS::EC2::VPC", "CidrBlock"): _vpc_attribute("CidrBlock"),
