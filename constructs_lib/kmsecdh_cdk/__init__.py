@@ -22,8 +22,8 @@ environments; an app's stacks compose them (this repository's are in ``stacks/``
 from kmsecdh_cdk.audit import KeyUsageAudit
 from kmsecdh_cdk.dashboard import DashboardFunction, OperatorDashboard
 from kmsecdh_cdk.derive_function import DeriveFunction
-from kmsecdh_cdk.guardrails import GuardedResources, OrganizationGuardrails
 from kmsecdh_cdk.grants import KeyAgreementGrants
+from kmsecdh_cdk.guardrails import GuardedResources, OrganizationGuardrails
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
 from kmsecdh_cdk.nag_pack import KmsEcdhChecks
 from kmsecdh_cdk.network import IsolatedNetwork
@@ -38,9 +38,9 @@ __all__ = [
     "KeyAgreementGrants",
     "KeyAgreementKey",
     "KeyUsageAudit",
-    "OrganizationGuardrails",
     "KmsEcdhChecks",
     "OperatorDashboard",
+    "OrganizationGuardrails",
     "PublicKeyDirectory",
     "ReplicaKeyAgreementKey",
 ]
