@@ -87,8 +87,12 @@ def test_the_committed_record_pins_what_the_shipped_environments_synthesize(
         "AWS::KMS::ReplicaKey",
         "AWS::KMS::Alias",
     }
-    assert {identity.get("KeyUsage") for identity in prod["kmsecdh-prod-directory"].values()} == {
+    directory = prod["kmsecdh-prod-directory"].values()
+    assert {identity.get("KeyUsage") for identity in directory if identity["Type"] == "AWS::KMS::Key"} == {
         "SIGN_VERIFY"
+    }
+    assert {identity["AliasName"] for identity in directory if identity["Type"] == "AWS::KMS::Alias"} == {
+        "alias/kmsecdh-prod-directory"
     }
 
 
@@ -235,7 +239,10 @@ def test_adding_replica_regions_the_generations_way_keeps_every_pinned_key(tmp_p
         logical_id
         for logical_id, resource in home["Resources"].items()
         if resource["Type"] == "AWS::KMS::Key"
-        and any(s["Sid"] == "AllowReplicateKey" for s in resource["Properties"]["KeyPolicy"]["Statement"])
+        and any(
+            s["Sid"].startswith("AllowReplicateKeyTo")
+            for s in resource["Properties"]["KeyPolicy"]["Statement"]
+        )
     ]
     assert sorted(replicable) == sorted(
         logical_id

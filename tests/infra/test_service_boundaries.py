@@ -59,8 +59,9 @@ def test_every_codebuild_role_of_the_pipeline_trusts_codebuild_of_its_account_on
 ) -> None:
     pipeline = synthesized_app.root_stacks["Pipeline"]
     statements = trust_statements(pipeline, "codebuild.amazonaws.com")
-    # synth, self-mutation, assets and prod's directory publish step
-    assert len(statements) == 4
+    # synth, self-mutation, assets, prod's directory publish step and a deploy guard per key stack of each
+    # wave's environments (staging: its key stack; prod: its key stack, its replica Region's, its directory)
+    assert len(statements) == 4 + 1 + 3
     for statement in statements:
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "222222222222"}}
 
