@@ -1,8 +1,8 @@
 """`make deploy-guard ENV=<name>`, and a step of each pipeline wave: before a deployment, refuse any change
 that would replace or delete a pinned key or alias of a deployed stack (the identities of
-kmsecdh_cdk.key_lock: key-agreement keys, their replicas, the directory's signing key, the aliases naming
-them), printing which and why. Exit status 1 when it refuses, 0 when the deployment keeps every pinned
-resource, 2 when it cannot tell.
+kmsecdh.key_identity, which kmsecdh_cdk.key_lock pins at synthesis: key-agreement keys, their replicas, the
+directory's signing key, the aliases naming them), printing which and why. Exit status 1 when it refuses, 0
+when the deployment keeps every pinned resource, 2 when it cannot tell.
 
 What would be deployed, two ways:
 
@@ -17,6 +17,10 @@ Either way two readings, and either refuses: the deployed template (GetTemplate)
 pinned identity properties (so a replacement KMS forces is seen even where a change set does not say so, as
 on the local endpoint), and CloudFormation's own answer in the change set (a ``Remove``, or a ``Modify``
 with ``Replacement`` ``True`` or ``Conditional``, of a pinned resource).
+
+It imports no CDK code, only boto3 beyond the standard library and this repository's source: the pipeline runs
+it as the target account's deploy role, from a virtualenv holding nothing but hash-pinned wheels
+(``stacks/pipeline_stack.py``, ``guard_commands``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devtools import PROJECT_ROOT
-from kmsecdh_cdk.key_lock import (
+from kmsecdh.key_identity import (
     Identity,
     changed_identities,
     describe,

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools import PROJECT_ROOT
-from kmsecdh_cdk.key_lock import KeyLock, describe, identity_changes
+from kmsecdh.key_identity import describe, identity_changes
+from kmsecdh_cdk.key_lock import KeyLock
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY
 from stacks.key_lock import ALLOW_REPLACEMENT_CONTEXT_KEY, KEY_LOCK_FILE_CONTEXT_KEY

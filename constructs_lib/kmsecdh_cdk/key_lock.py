@@ -5,16 +5,16 @@ when it creates the key (``KeySpec``, ``KeyUsage``, ``MultiRegion``, ``Origin``;
 ``PrimaryKeyArn``; an alias's ``AliasName``). Changing one makes CloudFormation delete the resource or
 replace it with a new one. For a key whose public key peers hold (any asymmetric key, and its replicas) that
 loses every key they derived with it; for an alias naming one, whoever names the alias no longer reaches the
-key. So those are pinned:
+key. So those are pinned. Which resources are pinned, and their identities, are ``kmsecdh.key_identity``'s
+(CDK-free: it reads them from a CloudFormation template too, for this repository's ``tools/deploy_guard.py``);
+this module records them and checks the stacks against the record:
 
 - ``KeyLock.load(path)`` reads the record (``keys.lock.json``; none yet is an empty record);
 - ``KeyLock.pin(scope, environment)`` adds a validation to ``scope`` (a stage, say) that refuses, at
   synthesis, a stack under it that would drop or alter a pinned resource, or a pinned stack that is gone; new
   resources pass, until recorded;
 - ``KeyLock.record(scope, environment)`` then ``save()`` is the one way the record changes: run it (after
-  ``app.synth()``) when a change is meant, and review the record's diff;
-- ``template_identities`` reads the same identities from a CloudFormation template, for a check of a deployed
-  stack or a change set (this repository's ``tools/deploy_guard.py``).
+  ``app.synth()``) when a change is meant, and review the record's diff.
 
 The record is per environment (a name the app chooses: this repository's stage names), then per stack name (a
 logical id is unique within a deployed stack), then per logical id. The check reads the L1 resources as the
@@ -35,81 +35,13 @@ from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
+from kmsecdh.key_identity import ALIAS, Identity, changed_identities, describe, identities, identity_changes
+
 LOCK_FILE_NAME = "keys.lock.json"
-KEY = "AWS::KMS::Key"
-REPLICA_KEY = "AWS::KMS::ReplicaKey"
-ALIAS = "AWS::KMS::Alias"
-# Per pinned resource type: the properties that identify it, each with the value CloudFormation assumes when
-# the template leaves it out.
-IDENTITY_PROPERTIES: dict[str, dict[str, Any]] = {
-    KEY: {
-        "KeySpec": "SYMMETRIC_DEFAULT",
-        "KeyUsage": "ENCRYPT_DECRYPT",
-        "MultiRegion": False,
-        "Origin": "AWS_KMS",
-    },
-    REPLICA_KEY: {"PrimaryKeyArn": None},
-    ALIAS: {"AliasName": None},
-}
 _RECORD_NOTE = (
     "The identities of the keys each stack may never lose (kmsecdh_cdk.key_lock): synthesis refuses a change "
     "that would drop or alter one. Change this file only with the update command, and review its diff."
 )
-
-Identity = dict[str, Any]
-"""``{"Type": ..., <identity property>: <template value>, ...}``"""
-Resources = Mapping[str, tuple[str, Mapping[str, Any]]]
-"""Logical id -> (resource type, template properties)."""
-
-
-def _is_pinned_key(resource_type: str, properties: Mapping[str, Any]) -> bool:
-    """An asymmetric key (its public key is out there) or a replica of one."""
-    if resource_type == REPLICA_KEY:
-        return True
-    spec = properties.get("KeySpec", IDENTITY_PROPERTIES[KEY]["KeySpec"])
-    return resource_type == KEY and spec != "SYMMETRIC_DEFAULT" and not str(spec).startswith("HMAC_")
-
-
-def _target_logical_id(target: Any) -> str | None:
-    """The logical id an alias's ``TargetKeyId`` refers to (``Ref`` or ``Fn::GetAtt``), if any."""
-    if isinstance(target, Mapping) and "Ref" in target:
-        return target["Ref"]
-    if isinstance(target, Mapping) and "Fn::GetAtt" in target:
-        return target["Fn::GetAtt"][0]
-    return None
-
-
-def identity(resource_type: str, properties: Mapping[str, Any]) -> Identity:
-    """A resource's identity: its type and, for a KMS key, replica key or alias, the identity properties."""
-    defaults = IDENTITY_PROPERTIES.get(resource_type, {})
-    return {"Type": resource_type, **{name: properties.get(name, value) for name, value in defaults.items()}}
-
-
-def identities(resources: Resources) -> dict[str, Identity]:
-    """The pinned resources among ``resources`` and their identities: asymmetric keys, replica keys, and the
-    aliases whose target is one of those."""
-    pinned = {
-        logical_id: identity(resource_type, properties)
-        for logical_id, (resource_type, properties) in resources.items()
-        if _is_pinned_key(resource_type, properties)
-    }
-    for logical_id, (resource_type, properties) in resources.items():
-        if resource_type == ALIAS and _target_logical_id(properties.get("TargetKeyId")) in pinned:
-            pinned[logical_id] = identity(resource_type, properties)
-    return dict(sorted(pinned.items()))
-
-
-def template_resources(template: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """A CloudFormation template's resources, as ``Resources``."""
-    return {
-        logical_id: (resource.get("Type", ""), resource.get("Properties", {}))
-        for logical_id, resource in template.get("Resources", {}).items()
-    }
-
-
-def template_identities(template: Mapping[str, Any]) -> dict[str, Identity]:
-    """The pinned resources of a CloudFormation template, as ``identities`` gives them."""
-    return identities(template_resources(template))
 
 
 def _l1_properties(resource: CfnResource) -> Mapping[str, Any] | None:
@@ -142,48 +74,6 @@ def stack_resources(stack: Stack) -> dict[str, tuple[str, Mapping[str, Any]]]:
             logical_id = stack.resolve(construct.logical_id)
             resources[logical_id] = (construct.cfn_resource_type, stack.resolve(properties))
     return resources
-
-
-def changed_identities(
-    pinned: Mapping[str, Identity], resources: Resources
-) -> list[tuple[str, Identity, Identity | None]]:
-    """(logical id, pinned identity, its identity in ``resources``, None when gone) of each pinned resource
-    that ``resources`` drops or alters; resources not pinned are new, not changes."""
-    changed = []
-    for logical_id, pinned_identity in pinned.items():
-        resource = resources.get(logical_id)
-        current = None if resource is None else identity(*resource)
-        if current != pinned_identity:
-            changed.append((logical_id, pinned_identity, current))
-    return changed
-
-
-def identity_changes(pinned: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """``MultiRegion false -> true``: one per identity property ``current`` has otherwise than ``pinned``."""
-    return [
-        f"{name} {_show(value)} -> {_show(current.get(name))}"
-        for name, value in pinned.items()
-        if current.get(name) != value
-    ]
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def describe(identity: Mapping[str, Any]) -> str:
-    """``AWS::KMS::Key ECC_NIST_P256 KEY_AGREEMENT``, ``AWS::KMS::Alias alias/x``: what readers know."""
-    if identity["Type"] == KEY:
-        detail = f"{identity['KeySpec']} {identity['KeyUsage']}" + (
-            " multi-Region" if identity["MultiRegion"] else ""
-        )
-    elif identity["Type"] == ALIAS:
-        detail = str(identity["AliasName"])
-    elif identity["Type"] == REPLICA_KEY:
-        detail = "replica"
-    else:
-        return identity["Type"]
-    return f"{identity['Type']} {detail}"
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,9 @@ import pytest
 from constructs import Construct
 
 from devtools import PROJECT_ROOT
+from kmsecdh.key_identity import changed_identities, template_identities, template_resources
 from kmsecdh_cdk.key_agreement_key import KeyAgreementKey
-from kmsecdh_cdk.key_lock import (
-    KeyLock,
-    KeyLockError,
-    changed_identities,
-    template_identities,
-    template_resources,
-)
+from kmsecdh_cdk.key_lock import KeyLock, KeyLockError
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY
 from stacks.key_agreement_stack import KeyAgreementStack
