@@ -17,7 +17,9 @@ CodePipeline keeps a replication bucket in every other Region it deploys to (a s
 Between the change set CodePipeline creates for a stack holding keys (``PipelineChange``) and its execution,
 a CodeBuild step runs the deploy guard on that change set (``python -m tools.deploy_guard``), as the target
 account's bootstrap deploy role (which may read change sets and templates): a change that would replace or
-delete a key-agreement key, a replica, the directory's signing key or an alias stops the pipeline there.
+delete a key-agreement key, a replica, the directory's signing key or an alias stops the pipeline there. That
+role can pass the CloudFormation execution role, so the step installs, like the publish step, only the hashed
+wheels of ``GUARD_REQUIREMENTS`` into a virtualenv of its own, and runs the guard from the source.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ PUBLISH_REQUIREMENTS = "requirements-publish.txt"
 PUBLISH_VENV = ".publish-venv"
 # The deploy guard's profile: the target account's bootstrap deploy role, assumed the same way.
 GUARD_PROFILE = "kmsecdh-deploy-guard"
+# The publish step's hashed file holds what the guard imports (boto3), so the guard installs it too.
+GUARD_REQUIREMENTS = PUBLISH_REQUIREMENTS
+GUARD_VENV = ".guard-venv"
 # The change set CDK Pipelines creates for each stack before it executes it.
 PIPELINE_CHANGE_SET = "PipelineChange"
 
@@ -96,14 +101,20 @@ def deploy_role_arn(stack: Stack) -> str:
 
 
 def guard_commands(stack: Stack) -> list[str]:
-    """Install kmsecdh and its pinned dependencies from the source, then judge the stack's change set as the
-    stack's deploy role."""
+    """Install the guard's dependencies by hash, then judge the stack's change set as the stack's deploy role.
+
+    The deploy role may pass the CloudFormation execution role (administrator-equivalent), and the step's
+    own role may assume it: so, as in the publish step, nothing comes unverified from a package index (wheels
+    of ``GUARD_REQUIREMENTS`` only, each by its hashes, so no build script runs either), and the guard runs
+    from the checked-out source, importing no CDK code. The role is configured only after the install.
+    """
+    python = f"{GUARD_VENV}/bin/python"
     return [
-        "python3 -m pip install --quiet -r requirements.txt",
-        "python3 -m pip install --quiet --no-deps .",
+        f"python3 -m venv {GUARD_VENV}",
+        f"{python} -m pip install --quiet --require-hashes --only-binary :all: -r {GUARD_REQUIREMENTS}",
         f"aws configure set profile.{GUARD_PROFILE}.role_arn {deploy_role_arn(stack)}",
         f"aws configure set profile.{GUARD_PROFILE}.credential_source EcsContainer",
-        f"AWS_PROFILE={GUARD_PROFILE} python3 -m tools.deploy_guard --stack-name {stack.stack_name} "
+        f"AWS_PROFILE={GUARD_PROFILE} {python} -m tools.deploy_guard --stack-name {stack.stack_name} "
         f"--change-set-name {PIPELINE_CHANGE_SET} --region {stack.region}",
     ]
 

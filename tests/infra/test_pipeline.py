@@ -19,6 +19,7 @@ from devtools import PROJECT_ROOT
 from stacks.application import create_app
 from stacks.config import parse_environments
 from stacks.pipeline_config import PipelineConfigError, parse_pipeline
+from stacks.pipeline_stack import GUARD_REQUIREMENTS
 from tests.infra.conftest import SynthesizedApp, load_context
 from tests.infra.test_key_agreement_stack import CDK_DEFAULT_QUALIFIER
 
@@ -317,28 +318,64 @@ def test_every_publish_requirement_is_pinned_with_hashes_at_the_projects_pins() 
     }
 
 
-def test_the_publish_requirements_hold_every_package_the_publish_command_imports() -> None:
-    """Every module ``python -m kmsecdh directory publish`` loads from a file, beyond the standard library,
-    kmsecdh and what the interpreter loads anyway (site's .pth hooks), is of a package of the hashed file:
-    with --require-hashes, pip installs nothing else."""
+def imported_packages(modules: str) -> set[str]:
+    """The top-level packages that importing ``modules`` (``import`` statement's names, in a fresh
+    interpreter in the source folder, as a pipeline step runs) loads from a file, beyond what the interpreter
+    loads anyway (site's .pth hooks)."""
     probe = (
         "import sys; started = set(sys.modules);"
-        "import kmsecdh.cli, kmsecdh.cli.parser, kmsecdh.cli.commands.directory;"
+        f"import {modules};"
         "print(*sorted({name.split('.')[0] for name, module in sys.modules.items()"
         " if name not in started and getattr(module, '__file__', None)}))"
     )
-    imported = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
-    ).stdout.split()
+    return set(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+        ).stdout.split()
+    )
+
+
+def third_party_distributions(packages: set[str], source: set[str]) -> set[str]:
+    """The distributions ``packages`` come from, leaving out the standard library and ``source``, the
+    packages a step runs from the checked-out source."""
     distributions = importlib.metadata.packages_distributions()
-    third_party = {
+    return {
         distribution.lower()
-        for module in imported
-        if module not in sys.stdlib_module_names and module != "kmsecdh"
-        for distribution in distributions.get(module, [module])
+        for package in packages - source
+        if package not in sys.stdlib_module_names
+        for distribution in distributions.get(package, [package])
     }
+
+
+def test_the_publish_requirements_hold_every_package_the_publish_command_imports() -> None:
+    """Every module ``python -m kmsecdh directory publish`` loads, beyond the standard library and kmsecdh,
+    is of a package of the hashed file: with --require-hashes, pip installs nothing else."""
+    imported = imported_packages("kmsecdh.cli, kmsecdh.cli.parser, kmsecdh.cli.commands.directory")
+    third_party = third_party_distributions(imported, source={"kmsecdh"})
     assert {"boto3", "cryptography"} <= third_party
     assert third_party <= set(hashed_requirements(PUBLISH_REQUIREMENTS))
+
+
+# The top-level packages of the source folder that ``python -m tools.deploy_guard`` runs from; kmsecdh_cdk is
+# not one (its source is constructs_lib/kmsecdh_cdk): it is the installed construct library, which needs CDK.
+GUARD_SOURCE_PACKAGES = {"tools", "devtools", "kmsecdh"}
+CDK_PACKAGES = {"aws_cdk", "constructs", "jsii", "cdk_nag", "kmsecdh_cdk"}
+
+
+def test_the_deploy_guard_imports_no_cdk_code() -> None:
+    """The guard step holds a deploy role: it installs no CDK, so the guard may not import it."""
+    assert not imported_packages("tools.deploy_guard") & CDK_PACKAGES
+
+
+def test_the_guard_requirements_hold_every_package_the_deploy_guard_imports() -> None:
+    """Every module ``python -m tools.deploy_guard`` loads, beyond the standard library and the source it
+    runs from, is of a package of the hashed file its pipeline step installs (--require-hashes)."""
+    assert all((PROJECT_ROOT / package / "__init__.py").is_file() for package in GUARD_SOURCE_PACKAGES)
+    third_party = third_party_distributions(
+        imported_packages("tools.deploy_guard"), source=GUARD_SOURCE_PACKAGES
+    )
+    assert "boto3" in third_party
+    assert third_party <= set(hashed_requirements(PROJECT_ROOT / GUARD_REQUIREMENTS))
 
 
 # --- an approval guards only keys no earlier deployment can reach -------------------------------------------
@@ -433,12 +470,13 @@ def test_the_deploy_guard_judges_each_key_stacks_change_set_before_it_executes(
         role = f"arn:aws:iam::{account}:role/cdk-{qualifier}-deploy-role-{account}-{region}"
         project = resources[guard["Configuration"]["ProjectName"]["Ref"]]["Properties"]
         assert json.loads(project["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
-            "python3 -m pip install --quiet -r requirements.txt",
-            "python3 -m pip install --quiet --no-deps .",
+            "python3 -m venv .guard-venv",
+            ".guard-venv/bin/python -m pip install --quiet --require-hashes --only-binary :all: "
+            "-r requirements-publish.txt",
             f"aws configure set profile.kmsecdh-deploy-guard.role_arn {role}",
             "aws configure set profile.kmsecdh-deploy-guard.credential_source EcsContainer",
-            f"AWS_PROFILE=kmsecdh-deploy-guard python3 -m tools.deploy_guard --stack-name {stack_name} "
-            f"--change-set-name PipelineChange --region {region}",
+            f"AWS_PROFILE=kmsecdh-deploy-guard .guard-venv/bin/python -m tools.deploy_guard "
+            f"--stack-name {stack_name} --change-set-name PipelineChange --region {region}",
         ]
         project_role = project["ServiceRole"]["Fn::GetAtt"][0]
         assume = [
