@@ -126,16 +126,6 @@ class EnvironmentConfigError(ValueError):
         super().__init__(f"{location}: {problem}")
 
 
-def _iso_date(value: object) -> datetime.date | None:
-    """``value`` as a date if it is exactly ``YYYY-MM-DD`` naming a real day, else None."""
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _key_specs(values: Any) -> tuple[str, ...]:
     if values is dataclasses.MISSING:
         raise FieldProblem(f"required: a list of key specs from {', '.join(KEY_SPECS)}")
