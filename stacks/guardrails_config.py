@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kmsecdh_cdk.guardrails import ORGANIZATION_ID_PATTERN, TARGET_ID_PATTERN
-from stacks.config import ACCOUNT_PATTERN, REGION_PATTERN, EnvironmentConfig
+from stacks.config import EnvironmentConfig
+from stacks.config_readers import ACCOUNT_PATTERN, REGION_PATTERN
 
 GUARDRAILS_CONTEXT_KEY = "guardrails"
 FIELDS = ("account", "region", "organization_id", "target_ids", "environments")

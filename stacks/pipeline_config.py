@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from stacks.config import ACCOUNT_PATTERN, REGION_PATTERN, EnvironmentConfig
+from stacks.config import EnvironmentConfig
+from stacks.config_readers import ACCOUNT_PATTERN, REGION_PATTERN
 
 PIPELINE_CONTEXT_KEY = "pipeline"
 

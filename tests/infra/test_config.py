@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stacks.application import create_app
 from stacks.config import (
+    FIELDS,
     IMPLICIT_GENERATION,
+    SETTINGS,
     EnvironmentConfigError,
+    default_of,
     parse_environment,
     parse_environments,
     parse_today,
@@ -608,3 +614,67 @@ def test_a_new_environment_is_multi_region_from_its_first_generation() -> None:
         ),
     )
     assert config.generations("ECC_NIST_P256")[0].multi_region is True
+
+
+# --- docs/configuration.md's environment table follows the declarations -------------------------------------
+
+CONFIGURATION_DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+# A row's meaning ends with the default in brackets, e.g. `[30]` or `[none: CDK's default ...]` (a link's
+# text is followed by its target, so it never ends a cell).
+SHOWN_DEFAULT = re.compile(r"\[([^\[\]]+)\]$")
+
+
+def documented_fields() -> dict[str, str]:
+    """Each field the environments table names, with its row's meaning."""
+    section = CONFIGURATION_DOCS.read_text().split("\n## Environments", 1)[1].split("\n## ", 1)[0]
+    documented = {}
+    for row in section.splitlines():
+        if not row.startswith("| `"):
+            continue
+        names, meaning = (cell.strip() for cell in row.strip().strip("|").split("|", 1))
+        for name in re.findall(r"`(\w+)`", names):
+            documented[name] = meaning.strip()
+    return documented
+
+
+def shown(default: Any) -> str:
+    """A default as the table shows it."""
+    if default is None or default == () or default == {}:
+        return "none"
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default)
+
+
+def row_to_paste(field: dataclasses.Field[Any]) -> str:
+    default = default_of(field)
+    ending = "required" if default is dataclasses.MISSING else f"[{shown(default)}]"
+    return f"| `{field.name}` | {field.metadata['description']} {ending} |"
+
+
+def test_the_configuration_docs_list_exactly_the_declared_fields() -> None:
+    documented = documented_fields()
+    missing = [row_to_paste(field) for field in SETTINGS if field.name not in documented]
+    undeclared = sorted(set(documented) - set(FIELDS))
+    rows = "\n".join(missing)
+    assert not missing, f"{CONFIGURATION_DOCS}: paste these rows into the environments table:\n{rows}"
+    assert not undeclared, (
+        f"{CONFIGURATION_DOCS}: remove the rows of fields that are not declared: {undeclared}"
+    )
+
+
+def test_the_configuration_docs_show_each_declared_default() -> None:
+    documented = documented_fields()
+    wrong = []
+    for field in SETTINGS:
+        default, meaning = default_of(field), documented.get(field.name, "")
+        if default is dataclasses.MISSING:
+            if not meaning.startswith("required"):
+                wrong.append(f"`{field.name}` is required: its meaning starts with 'required'")
+            continue
+        match = SHOWN_DEFAULT.search(meaning)
+        if match is None or match.group(1).split(":")[0] != shown(default):
+            wrong.append(
+                f"`{field.name}`: end the meaning with [{shown(default)}], e.g. {row_to_paste(field)}"
+            )
+    assert not wrong, f"{CONFIGURATION_DOCS}, environments table:\n" + "\n".join(wrong)
