@@ -31,6 +31,7 @@ from kmsecdh_cdk.audit.keys import DEFAULT_MINIMUM_DELETION_WINDOW_DAYS
 from kmsecdh_cdk.audit.patterns import heartbeat_pattern
 from kmsecdh_cdk.audit.topic import alarm_topic
 from kmsecdh_cdk.audit.trail import DEFAULT_BUCKET_RETENTION, check_object_lock, create_trail, record_events
+from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
 
 
 class KeyUsageAudit(Construct):
@@ -100,19 +101,26 @@ class KeyUsageAudit(Construct):
         allowed_deriver_arns = list(allowed_deriver_arns)
         derive_functions = list(derive_functions)
         if not key_ids:
-            raise ValueError("KeyUsageAudit needs at least one key id in key_ids")
+            raise KmsEcdhValidationError(self, "KeyUsageAudit needs at least one key id in key_ids")
         if not allowed_deriver_arns:
-            raise ValueError("KeyUsageAudit needs allowed_deriver_arns: every DeriveSharedSecret would alarm")
+            raise KmsEcdhValidationError(
+                self, "KeyUsageAudit needs allowed_deriver_arns: every DeriveSharedSecret would alarm"
+            )
         if existing_log_group_name is not None and not existing_log_group_name.strip():
-            raise ValueError("existing_log_group_name is empty; pass None to create a trail")
-        check_object_lock(object_lock, bucket_retention, existing_log_group_name)
+            raise KmsEcdhValidationError(
+                self, "existing_log_group_name is empty; pass None to create a trail"
+            )
+        check_object_lock(self, object_lock, bucket_retention, existing_log_group_name)
         retired_key_ids = list(retired_key_ids)
         if any(key_id not in key_ids for key_id in retired_key_ids):
-            raise ValueError("retired_key_ids must be among key_ids")
+            raise KmsEcdhValidationError(self, "retired_key_ids must be among key_ids")
         if signing_key is not None and not signing_key.signer_arns:
-            raise ValueError("KeyUsageAudit signing_key needs signer_arns: every Sign would alarm")
+            raise KmsEcdhValidationError(
+                self, "KeyUsageAudit signing_key needs signer_arns: every Sign would alarm"
+            )
         # The audit's own keys use the default pending window of 30 days, which any minimum allows.
-        key_policy.check_pending_windows(key_policy.MAX_PENDING_WINDOW_DAYS, minimum_deletion_window_days)
+        with validating(self):
+            key_policy.check_pending_windows(key_policy.MAX_PENDING_WINDOW_DAYS, minimum_deletion_window_days)
         # In the order of the keys' AuditLayerChanged filters: the trail key (create mode), the topic key.
         audit_key_ids: list[str] = []
 
@@ -162,7 +170,7 @@ class KeyUsageAudit(Construct):
                     self,
                     f"{event.metric_name}Filter" + (str(index) if event.per_resource else ""),
                     log_group=self.log_group,
-                    filter_pattern=logs.FilterPattern.literal(filters.checked(event, pattern, reason)),
+                    filter_pattern=logs.FilterPattern.literal(filters.checked(self, event, pattern, reason)),
                     metric_namespace=self.metric_namespace,
                     metric_name=event.metric_name,
                     metric_value="1",

@@ -56,6 +56,7 @@ from kmsecdh_cdk.audit.patterns import (
     signing_key_changed_pattern,
     trail_changed_pattern,
 )
+from kmsecdh_cdk.errors import KmsEcdhValidationError
 
 # (pattern, why it could be too long), per event
 EventPatterns = dict[AuditedEvent, list[tuple[str, str]]]
@@ -156,12 +157,13 @@ def _function_session_arn(scope: Construct, function: AuditedFunction) -> str:
     )
 
 
-def checked(event: AuditedEvent, pattern: str, reason: str) -> str:
+def checked(scope: Construct, event: AuditedEvent, pattern: str, reason: str) -> str:
     """``pattern``, unless it could exceed CloudWatch Logs' limit once its tokens are resolved."""
     length = estimated_pattern_length(pattern)
     if length > MAX_FILTER_PATTERN_LENGTH:
-        raise ValueError(
+        raise KmsEcdhValidationError(
+            scope,
             f"the {event.metric_name} filter pattern would be about {length} characters, over "
-            f"CloudWatch Logs' limit of {MAX_FILTER_PATTERN_LENGTH}: {reason}"
+            f"CloudWatch Logs' limit of {MAX_FILTER_PATTERN_LENGTH}: {reason}",
         )
     return pattern

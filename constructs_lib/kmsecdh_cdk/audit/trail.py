@@ -19,6 +19,7 @@ from constructs import Construct
 from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from kmsecdh_cdk.audit.keys import audit_key
+from kmsecdh_cdk.errors import KmsEcdhValidationError
 from kmsecdh_cdk.iam_actions import (
     CLOUDTRAIL_BUCKET_ACL_CHECK_ACTION,
     CLOUDTRAIL_DESCRIBE_KEY_ACTION,
@@ -288,6 +289,7 @@ def _acknowledge_trail_findings(
 
 
 def check_object_lock(
+    scope: Construct,
     object_lock: s3.ObjectLockRetention | None,
     bucket_retention: Duration,
     existing_log_group_name: str | None,
@@ -295,12 +297,14 @@ def check_object_lock(
     if object_lock is None:
         return
     if existing_log_group_name is not None:
-        raise ValueError(
-            "object_lock applies to the trail bucket this construct creates, not to an organisation trail's"
+        raise KmsEcdhValidationError(
+            scope,
+            "object_lock applies to the trail bucket this construct creates, not to an organisation trail's",
         )
     lock_days, retention_days = object_lock.duration.to_days(), bucket_retention.to_days()
     if retention_days < lock_days:
-        raise ValueError(
+        raise KmsEcdhValidationError(
+            scope,
             f"bucket_retention ({retention_days} days) is shorter than object_lock ({lock_days} days): the "
-            "lifecycle would try to expire log files that are still locked"
+            "lifecycle would try to expire log files that are still locked",
         )
