@@ -27,6 +27,7 @@ from kmsecdh.log import (
     error_metric,
     latency_metric,
 )
+from kmsecdh_cdk.errors import KmsEcdhValidationError
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 KMS_OPERATIONS = ("DeriveSharedSecret", "GetPublicKey")
@@ -75,12 +76,13 @@ class OperatorDashboard(Construct):
     ) -> None:
         super().__init__(scope, id)
         if not functions:
-            raise ValueError("OperatorDashboard needs at least one function in functions")
+            raise KmsEcdhValidationError(self, "OperatorDashboard needs at least one function in functions")
         for function in functions:
             if function.reserved_concurrency is not None and function.reserved_concurrency < 1:
-                raise ValueError(
+                raise KmsEcdhValidationError(
+                    self,
                     f"OperatorDashboard: reserved_concurrency of {function.function_name} must be at least "
-                    f"1, got {function.reserved_concurrency}"
+                    f"1, got {function.reserved_concurrency}",
                 )
         self._period = period
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)

@@ -28,6 +28,7 @@ from kmsecdh.contract import (
 from kmsecdh_cdk import key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
 from kmsecdh_cdk.bundling import HANDLER, lambda_code
+from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
 from kmsecdh_cdk.iam_actions import (
     LAMBDA_ENVIRONMENT_DECRYPTION_ACTION,
     LAMBDA_ENVIRONMENT_ENCRYPTION_ACTIONS,
@@ -102,17 +103,21 @@ class DeriveFunction(Construct):
     ) -> None:
         super().__init__(scope, id)
         keys = tuple(keys)
-        aliases = _validated_aliases(keys, aliases)
-        default_key = _validated_default_key(tuple(aliases.values()), default_key)
+        with validating(self):
+            aliases = _validated_aliases(keys, aliases)
+            default_key = _validated_default_key(tuple(aliases.values()), default_key)
+            _validate_network(vpc, vpc_subnets, security_groups, kms_endpoint)
         default_alias = next(alias for alias, key in aliases.items() if key is default_key)
-        _validate_network(vpc, vpc_subnets, security_groups, kms_endpoint)
         if reserved_concurrent_executions is not None and reserved_concurrent_executions < 1:
-            raise ValueError(
-                f"reserved_concurrent_executions must be at least 1, got {reserved_concurrent_executions}"
+            raise KmsEcdhValidationError(
+                self,
+                f"reserved_concurrent_executions must be at least 1, got {reserved_concurrent_executions}",
             )
         timeout_seconds = timeout.to_seconds()
         if not cdk.Token.is_unresolved(timeout_seconds) and timeout_seconds < MIN_TIMEOUT_SECONDS:
-            raise ValueError(f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout_seconds} s")
+            raise KmsEcdhValidationError(
+                self, f"timeout must be at least {MIN_TIMEOUT_SECONDS} s, got {timeout_seconds} s"
+            )
 
         self.log_group = key_policy.encrypted_log_group(
             self,
@@ -179,7 +184,8 @@ class DeriveFunction(Construct):
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to invoke the function (a configured caller): a role, user or exact ARN,
         never an account root nor an ARN with ``*`` or ``?`` (ValueError)."""
-        exact_principal_arn(grantee.grant_principal)
+        with validating(self):
+            exact_principal_arn(grantee.grant_principal)
         return self.function.grant_invoke(grantee)
 
     def _environment_key(self, removal_policy: cdk.RemovalPolicy) -> kms.Key:

@@ -29,6 +29,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
 from kmsecdh_cdk import iam_actions
+from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
 from kmsecdh_cdk.principals import exact_principal_arn, principal_arn
 
 ALLOW_DERIVE_SHARED_SECRET_SID = "AllowDeriveSharedSecret"  # noqa: S105 (a statement id)
@@ -158,9 +159,7 @@ class KeyAgreementGrants:
         if isinstance(resource, kms.CfnKey):
             usage = resource.key_usage or kms.KeyUsage.ENCRYPT_DECRYPT.value
             if usage != kms.KeyUsage.KEY_AGREEMENT.value:
-                raise ValueError(
-                    f"KeyAgreementGrants: key {key.node.path} has KeyUsage {usage}, not KEY_AGREEMENT"
-                )
+                raise KmsEcdhValidationError(key, f"KeyAgreementGrants: KeyUsage {usage}, not KEY_AGREEMENT")
             key_policy: DeriverStatements | None = DeriverStatements(key.add_to_resource_policy)
         else:
             key_policy = None
@@ -177,13 +176,16 @@ class KeyAgreementGrants:
         """
         unknown = sorted(set(actions) - set(GRANTABLE_ACTIONS))
         if unknown or not actions:
-            raise ValueError(
+            raise KmsEcdhValidationError(
+                self._key_scope,
                 f"KeyAgreementGrants grants {', '.join(GRANTABLE_ACTIONS)}; got "
-                f"{', '.join(unknown) or 'none'} (administration belongs to aws-kms's grants)"
+                f"{', '.join(unknown) or 'none'} (administration belongs to aws-kms's grants)",
             )
         derive = iam_actions.DERIVE_SHARED_SECRET_ACTION in actions
         if source_vpce is not None and not derive:
-            raise ValueError("source_vpce applies to kms:DeriveSharedSecret only")
+            raise KmsEcdhValidationError(
+                self._key_scope, "source_vpce applies to kms:DeriveSharedSecret only"
+            )
         principal = grantee.grant_principal
         self._check_same_stack(principal)
         reads = [action for action in actions if action in iam_actions.PUBLIC_KEY_READ_ACTIONS]
@@ -191,7 +193,8 @@ class KeyAgreementGrants:
         if derive:
             conditions = derive_conditions(source_vpce)
             if self._key_policy is not None:
-                conditions = self._key_policy.add_deriver(principal, source_vpce)
+                with validating(self._key_scope):
+                    conditions = self._key_policy.add_deriver(principal, source_vpce)
             grants.append(self._identity(grantee, [iam_actions.DERIVE_SHARED_SECRET_ACTION], conditions))
         if reads:
             if self._key_policy is not None:
@@ -228,11 +231,12 @@ class KeyAgreementGrants:
             return
         key_stack, grantee_stack = Stack.of(self._key_scope), Stack.of(principal)
         if key_stack is not grantee_stack:
-            raise ValueError(
-                f"KeyAgreementGrants: {principal.node.path} is in stack {grantee_stack.node.path} and key "
-                f"{self._key_scope.node.path} in {key_stack.node.path}: the key policy would name the "
+            raise KmsEcdhValidationError(
+                self._key_scope,
+                f"KeyAgreementGrants: {principal.node.path} is in stack {grantee_stack.node.path} and the "
+                f"key in {key_stack.node.path}: the key policy would name the "
                 "grantee and the grantee's policy the key, a reference cycle; grant in the key's stack, or "
-                "to an ArnPrincipal, or import the key where the grantee is"
+                "to an ArnPrincipal, or import the key where the grantee is",
             )
 
     def _warn_key_owner(self, principal: iam.IPrincipal, *, derive: bool) -> None:

@@ -33,6 +33,7 @@ from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
 from kmsecdh_cdk import iam_actions
+from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
 
 SERVICE_CONTROL_POLICY = "SERVICE_CONTROL_POLICY"
 RESOURCE_CONTROL_POLICY = "RESOURCE_CONTROL_POLICY"
@@ -268,32 +269,45 @@ class OrganizationGuardrails(Construct):
     ) -> None:
         super().__init__(scope, id)
         if not guarded:
-            raise ValueError("OrganizationGuardrails needs at least one deployment in guarded")
+            raise KmsEcdhValidationError(
+                self, "OrganizationGuardrails needs at least one deployment in guarded"
+            )
         names = [resources.name for resources in guarded]
         if len(set(names)) != len(names):
-            raise ValueError(f"OrganizationGuardrails: two deployments named alike in {names}")
+            raise KmsEcdhValidationError(
+                self, f"OrganizationGuardrails: two deployments named alike in {names}"
+            )
         if not target_ids:
-            raise ValueError(
-                "OrganizationGuardrails needs target_ids: policies attached nowhere guard nothing"
+            raise KmsEcdhValidationError(
+                self, "OrganizationGuardrails needs target_ids: policies attached nowhere guard nothing"
             )
         for target in target_ids:
             if not TARGET_ID_PATTERN.fullmatch(target):
-                raise ValueError(
-                    f"target id {target!r} is not a root (r-...), an OU (ou-...-...) or a 12-digit account id"
+                raise KmsEcdhValidationError(
+                    self,
+                    f"target id {target!r} is not a root (r-...), an OU (ou-...-...) or a 12-digit "
+                    "account id",
                 )
-        scp_statements = [
-            statement for resources in guarded for statement in service_control_statements(resources)
-        ]
-        rcp_statement = outside_organization_statement(
-            organization_id, [alias for resources in guarded for alias in resources.key_aliases]
-        )
-        self.documents: dict[str, dict[str, Any]] = {}
-        self.service_control_policies = self._policies(
-            "ServiceControlPolicy", "scp", SERVICE_CONTROL_POLICY, scp_statements, target_ids, name_prefix
-        )
-        self.resource_control_policies = self._policies(
-            "ResourceControlPolicy", "rcp", RESOURCE_CONTROL_POLICY, [rcp_statement], target_ids, name_prefix
-        )
+        # Pure policy builders, shared with tests and tools: their errors get this construct's path here.
+        with validating(self):
+            scp_statements = [
+                statement for resources in guarded for statement in service_control_statements(resources)
+            ]
+            rcp_statement = outside_organization_statement(
+                organization_id, [alias for resources in guarded for alias in resources.key_aliases]
+            )
+            self.documents: dict[str, dict[str, Any]] = {}
+            self.service_control_policies = self._policies(
+                "ServiceControlPolicy", "scp", SERVICE_CONTROL_POLICY, scp_statements, target_ids, name_prefix
+            )
+            self.resource_control_policies = self._policies(
+                "ResourceControlPolicy",
+                "rcp",
+                RESOURCE_CONTROL_POLICY,
+                [rcp_statement],
+                target_ids,
+                name_prefix,
+            )
 
     def _policies(
         self,

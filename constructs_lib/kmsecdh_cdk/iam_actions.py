@@ -94,7 +94,7 @@ LAMBDA_ENVIRONMENT_DECRYPTION_ACTION = "kms:Decrypt"
 # Writing to a log group: what the isolated network's Logs endpoint admits for the derive function's group.
 LOG_DELIVERY_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
 
-# The audit construct's keys (kmsecdh_cdk/audit.py). CloudTrail (through S3) asks for a data key per log
+# The audit construct's keys (kmsecdh_cdk/audit/keys.py). CloudTrail (through S3) asks for a data key per log
 # file and checks the key when the trail is created or updated.
 CLOUDTRAIL_ENCRYPTION_ACTION = "kms:GenerateDataKey"
 CLOUDTRAIL_DESCRIBE_KEY_ACTION = "kms:DescribeKey"

@@ -39,6 +39,7 @@ from constructs import Construct, IValidation
 from kmsecdh.keys import KEY_SPECS
 from kmsecdh_cdk import iam_actions, key_policy
 from kmsecdh_cdk.acknowledgments import skip_checkov
+from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
 from kmsecdh_cdk.grants import (
     ALLOW_DERIVE_SHARED_SECRET_SID,
     DENY_DERIVE_TO_OTHERS_SID,
@@ -190,14 +191,20 @@ class KeyAgreementKey(Construct):
         enabled: bool = True,
     ) -> None:
         super().__init__(scope, id)
-        check_key_spec(key_spec)
+        with validating(self):
+            check_key_spec(key_spec)
         if enable_key_rotation:
-            raise ValueError("enable_key_rotation: KMS does not rotate asymmetric (key agreement) keys")
+            raise KmsEcdhValidationError(
+                self, "enable_key_rotation: KMS does not rotate asymmetric (key agreement) keys"
+            )
         if replica_regions and not multi_region:
-            raise ValueError(f"{alias_name}: replica_regions given for a key that is not multi-Region")
+            raise KmsEcdhValidationError(
+                self, f"{alias_name}: replica_regions given for a key that is not multi-Region"
+            )
         if len(set(replica_regions)) != len(replica_regions):
-            raise ValueError(f"{alias_name}: replica_regions lists a Region twice")
-        key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
+            raise KmsEcdhValidationError(self, f"{alias_name}: replica_regions lists a Region twice")
+        with validating(self):
+            key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
 
         execution_role_arn = cloudformation_execution_role_arn or (
             key_policy.cloudformation_execution_role_arn(self)
@@ -306,7 +313,9 @@ class KeyAgreementKey(Construct):
         KMS refuses a second alias of the same name.
         """
         if key.key_spec != self.key_spec:
-            raise ValueError(f"{self.alias_name} names {self.key_spec} keys, not {key.key_spec}")
+            raise KmsEcdhValidationError(
+                self, f"{self.alias_name} names {self.key_spec} keys, not {key.key_spec}"
+            )
         self.alias.target_key_id = key.key_arn
 
     def allow_replication(self, role_arn: str, region: str) -> None:
@@ -314,14 +323,19 @@ class KeyAgreementKey(Construct):
         replica in ``region``, one of ``replica_regions`` (``kms:ReplicateKey`` with ``kms:ReplicaRegion``,
         in ``AllowReplicateKeyTo<Region>``)."""
         if not self.multi_region:
-            raise ValueError(f"{self.alias_name} is not a multi-Region key: it cannot be replicated")
+            raise KmsEcdhValidationError(
+                self, f"{self.alias_name} is not a multi-Region key: it cannot be replicated"
+            )
         if region not in self.replica_regions:
-            raise ValueError(
+            raise KmsEcdhValidationError(
+                self,
                 f"{self.alias_name}: {region} is not one of its replica_regions "
-                f"({', '.join(self.replica_regions) or 'none'}): the key policy refuses replication there"
+                f"({', '.join(self.replica_regions) or 'none'}): the key policy refuses replication there",
             )
         if region in self._replicating_regions:
-            raise ValueError(f"{self.alias_name}: replication to {region} is already allowed")
+            raise KmsEcdhValidationError(
+                self, f"{self.alias_name}: replication to {region} is already allowed"
+            )
         self._replicating_regions.append(region)
         self._policy.add_statements(key_policy.allow_replicate_key(role_arn, region))
 

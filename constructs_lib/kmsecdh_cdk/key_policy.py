@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from kmsecdh_cdk import iam_actions
+from kmsecdh_cdk.errors import KmsEcdhValidationError
 
 KEY_ADMINISTRATION_SID = "KeyAdministration"
 DENY_POLICY_LOCKOUT_BYPASS_SID = "DenyPolicyLockoutBypass"
@@ -48,16 +49,18 @@ def cloudformation_execution_role_arn(scope: IConstruct) -> str:
     except RuntimeError as error:
         # A DefaultStackSynthesizer made in Python: the stack binds a copy of it (Object.create), and jsii
         # hands Python back the unbound original, whose role ARNs cannot be read.
-        raise ValueError(
-            f"{scope.node.path}: the stack's synthesizer was created in Python and cannot name its "
+        raise KmsEcdhValidationError(
+            scope,
+            "the stack's synthesizer was created in Python and cannot name its "
             "CloudFormation execution role; set the bootstrap qualifier with the context key "
             "@aws-cdk/core:bootstrapQualifier (on the app, a stage or the stack, before its children) "
-            "instead, or pass the role ARN explicitly"
+            "instead, or pass the role ARN explicitly",
         ) from error
     if not role_arn:
-        raise ValueError(
-            f"{scope.node.path}: the stack synthesizer {type(synthesizer).__name__} names no CloudFormation "
-            "execution role; pass the role ARN explicitly"
+        raise KmsEcdhValidationError(
+            scope,
+            f"the stack synthesizer {type(synthesizer).__name__} names no CloudFormation "
+            "execution role; pass the role ARN explicitly",
         )
     # The synthesizer's ARN carries ${AWS::AccountId}-style placeholders that only Fn::Sub resolves.
     return Fn.sub(role_arn)

@@ -30,6 +30,7 @@ from constructs import Construct
 
 from kmsecdh_cdk import iam_actions, key_policy
 from kmsecdh_cdk.acknowledgments import COMPLIANCE_PACKS, acknowledge, skip_checkov
+from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
 from kmsecdh_cdk.principals import exact_principal_arn
 
 DIRECTORY_OBJECT_KEY = "directory.jws"
@@ -68,9 +69,10 @@ class PublicKeyDirectory(Construct):
     ) -> None:
         super().__init__(scope, id)
         if not publishers:
-            raise ValueError("PublicKeyDirectory needs at least one publisher")
-        publisher_arns = [exact_principal_arn(iam.ArnPrincipal(arn)) for arn in publishers]
-        key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
+            raise KmsEcdhValidationError(self, "PublicKeyDirectory needs at least one publisher")
+        with validating(self):
+            publisher_arns = [exact_principal_arn(iam.ArnPrincipal(arn)) for arn in publishers]
+            key_policy.check_pending_windows(pending_window.to_days(), minimum_deletion_window_days)
         verifiers = [iam.ArnPrincipal(arn) for arn in dict.fromkeys([*publisher_arns, *readers])]
         self.signing_key = kms.Key(
             self,

@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from kmsecdh_cdk.errors import KmsEcdhValidationError
 from kmsecdh_cdk.key_agreement_key import DEFAULT_PENDING_WINDOW, KeyAgreementKey
 
 
@@ -102,4 +103,6 @@ class ReplicaKeyAgreementKey(KeyAgreementKey):
         return kms.CfnAlias(self, id, alias_name=alias_name, target_key_id=self.key_id)
 
     def allow_replication(self, role_arn: str, region: str) -> None:
-        raise ValueError(f"{self.alias_name} is a replica: only its primary key can be replicated")
+        raise KmsEcdhValidationError(
+            self, f"{self.alias_name} is a replica: only its primary key can be replicated"
+        )

@@ -20,6 +20,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from kmsecdh_cdk.errors import KmsEcdhValidationError
+
 SOURCE_ACCOUNT_KEY = "aws:SourceAccount"
 SOURCE_ARN_KEY = "aws:SourceArn"
 
@@ -35,12 +37,12 @@ def require_source(
     statements = Stack.of(role).resolve(role.assume_role_policy.to_json())["Statement"]
     matching = [index for index, statement in enumerate(statements) if _trusts(statement, service)]
     if len(matching) != 1:
-        raise ValueError(
-            f"{role.node.path}: its trust policy has {len(matching)} statements for {service}, expected one"
+        raise KmsEcdhValidationError(
+            role, f"its trust policy has {len(matching)} statements for {service}, expected one"
         )
     [index] = matching
     if "Condition" in statements[index]:
-        raise ValueError(f"{role.node.path}: the trust statement for {service} already has a condition")
+        raise KmsEcdhValidationError(role, f"the trust statement for {service} already has a condition")
     condition: dict[str, dict[str, str]] = {"StringEquals": {SOURCE_ACCOUNT_KEY: source_account}}
     if source_arn is not None:
         condition["ArnLike"] = {SOURCE_ARN_KEY: source_arn}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kmsecdh_cdk import audit_patterns as patterns
+from kmsecdh_cdk.audit import patterns
 
 SAMPLES_DIR = Path(__file__).parent / "cloudtrail_samples"
 
@@ -45,7 +45,7 @@ class PatternCase:
     """A pattern (built by ``builder``) and the samples it must match and must not match."""
 
     name: str
-    builder: str  # the audit_patterns function
+    builder: str  # the kmsecdh_cdk.audit.patterns function
     pattern: str
     matching: tuple[str, ...]
     not_matching: tuple[str, ...]

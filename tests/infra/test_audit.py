@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
 from kmsecdh_cdk.audit import AuditedFunction, AuditedSigningKey, KeyUsageAudit
-from kmsecdh_cdk.audit_patterns import (
+from kmsecdh_cdk.audit.patterns import (
     MAX_FILTER_PATTERN_LENGTH,
     TOKEN_LENGTH_BOUND,
     estimated_pattern_length,

@@ -10,7 +10,7 @@ import inspect
 
 import pytest
 
-from kmsecdh_cdk import audit_patterns
+from kmsecdh_cdk.audit import patterns as audit_patterns
 from tests.infra.filter_pattern import FilterPatternError, matches
 from tests.infra.pattern_cases import CASES, PatternCase, sample, sample_names
 
