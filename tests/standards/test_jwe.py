@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
 
-from kmsecdh import jose, service
+from kmsecdh import jose, kms_calls, service
+from kmsecdh.configuration import Configuration, ConfiguredKey
 from kmsecdh.errors import DecryptionFailed, InvalidRequest
 from kmsecdh.jwk import b64url, b64url_decode, load_private_jwk, load_public_jwk, public_jwk
 from kmsecdh.keys import curve_for
@@ -42,15 +43,13 @@ def function_for(
     """The derive function's handler in-process, configured with ``key``: its ``invoke``."""
 
     def configure(key: KmsPrivateKey) -> Callable[[dict], dict]:
-        configured = service.ConfiguredKey(
-            alias="alias/kmsecdh-jwe-test", arn=key.key_arn, key_spec=key.key_spec
-        )
-        configuration = service.Configuration(
+        configured = ConfiguredKey(alias="alias/kmsecdh-jwe-test", arn=key.key_arn, key_spec=key.key_spec)
+        configuration = Configuration(
             keys=(configured,), default_alias=configured.alias, allow_raw_secret=False
         )
         for name, value in configuration.as_environment().items():
             monkeypatch.setenv(name, value)
-        service.reset_kms_client()
+        kms_calls.reset_kms_client()
         events: list[dict] = []
 
         def invoke(event: dict) -> dict:
@@ -61,7 +60,7 @@ def function_for(
         return invoke
 
     yield configure
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()
 
 
 # --- vectors ------------------------------------------------------------------------------------
