@@ -30,7 +30,7 @@ from kmsecdh.contract import (
     parse_request,
 )
 from kmsecdh.encoding import b64encode
-from kmsecdh.errors import DeriveError, InvalidRequest, KmsUnavailable
+from kmsecdh.errors import DeriveError, InternalError, InvalidRequest, KmsUnavailable
 from kmsecdh.jwk import public_jwk
 from kmsecdh.kdf import derive_key
 from kmsecdh.keys import load_peer_public_key_der, public_key_der, public_key_pem
@@ -167,4 +167,4 @@ def handle_invocation(event: object, context: object | None = None) -> dict[str,
             # A bug, not a caller or KMS problem: the contract allows only DeriveError codes, and
             # only the exception's class is logged because its message could hold request data.
             record.internal_error = type(error).__name__
-            raise KmsUnavailable("internal error in the derive function; no key was derived") from None
+            raise InternalError("internal error in the derive function; no key was derived") from None

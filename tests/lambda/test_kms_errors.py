@@ -21,6 +21,7 @@ from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE, DEFAULT_KEY_VARIABLE, KE
 from kmsecdh.errors import (
     AccessDenied,
     DeriveError,
+    InternalError,
     InvalidPublicKey,
     KeyNotAllowed,
     KeyUnavailable,
@@ -270,13 +271,19 @@ def test_raw_secret_flag(monkeypatch, flag, allowed):
     assert load_configuration().allow_raw_secret is allowed
 
 
-def test_unexpected_exception_becomes_a_derive_error(derive_handler, offline_env, monkeypatch, captured_logs):
+def test_unexpected_exception_becomes_an_internal_error(
+    derive_handler, offline_env, monkeypatch, captured_logs
+):
+    """A bug is InternalError (not to be retried), not KmsUnavailable (which tells callers to retry)."""
+
     def broken(*_: object) -> None:
         raise ZeroDivisionError("contains request data")
 
     monkeypatch.setattr(service, "load_configuration", broken)
-    with pytest.raises(KmsUnavailable, match="internal error"):
+    with pytest.raises(InternalError, match="internal error") as raised:
         derive_handler(DERIVE, None)
+    assert not isinstance(raised.value, KmsUnavailable)
     [line] = captured_logs.invocation_lines()
     assert line["internal_error"] == "ZeroDivisionError"
+    assert line["error_code"] == "InternalError"
     assert "contains request data" not in captured_logs.text()
