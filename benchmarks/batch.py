@@ -24,6 +24,7 @@ import boto3
 
 from benchmarks import workload
 from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summarize
+from devtools import in_process_lambda
 from devtools.local_endpoint import LocalKmsEndpoint
 from kmsecdh import service
 
@@ -81,14 +82,14 @@ def _configured_local_key() -> Iterator[int]:
     """A local KMS endpoint with one key-agreement key, the function configured to use it; yields its pid."""
     with (
         LocalKmsEndpoint() as endpoint,
-        service.environment(endpoint.client_environment(), AWS_SETTINGS_TO_UNSET),
+        in_process_lambda.environment(endpoint.client_environment(), AWS_SETTINGS_TO_UNSET),
     ):
         kms = boto3.client("kms")
         metadata = kms.create_key(KeySpec=workload.KEY_SPEC, KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
         kms.create_alias(AliasName=workload.KEY_ALIAS, TargetKeyId=metadata["KeyId"])
         if endpoint.pid is None:
             raise RuntimeError("the local KMS endpoint is not running")
-        with service.environment(workload.function_environment(metadata["Arn"])):
+        with in_process_lambda.environment(workload.function_environment(metadata["Arn"])):
             yield endpoint.pid
 
 
@@ -98,7 +99,7 @@ def stand_in_latency_rates(
     """Peers per second of the batch and of the singles with a stand-in KMS that only waits
     STAND_IN_LATENCY_S per call: the latency-bound case (KMS across a network, its CPU not ours)."""
     with (
-        service.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
+        in_process_lambda.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
         workload.StandInKms(latency_s=STAND_IN_LATENCY_S).installed(),
     ):
         return interleaved(

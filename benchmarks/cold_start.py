@@ -19,7 +19,7 @@ from benchmarks.stats import FigureResult, Target, elapsed_ms, interleaved, summ
 TARGET = Target("<=", 1.3)
 RUNS = 21
 
-PROJECT_CODE = "import handler\nfrom kmsecdh import service\nservice.kms_client()\n"
+PROJECT_CODE = "import handler\nfrom kmsecdh import kms_calls\nkms_calls.kms_client()\n"
 FLOOR_CODE = "import boto3\nboto3.client('kms')\n"
 
 

@@ -34,9 +34,9 @@ import base64, os, resource, sys
 from types import SimpleNamespace
 sys.path.insert(0, {str(PROJECT_ROOT)!r})
 from benchmarks import workload
-from kmsecdh import service
+from kmsecdh import kms_calls
 handler = workload.load_handler()
-service.kms_client()
+kms_calls.kms_client()
 peer = workload.peer_public_key_der()
 event = workload.derive_event([peer])
 context = SimpleNamespace(aws_request_id="bench-memory", function_name="kmsecdh-bench")

@@ -27,9 +27,12 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from benchmarks import workload
 from benchmarks.stats import FigureResult, Target, interleaved, per_call_us, summarize
-from kmsecdh import keys, service
+from devtools import in_process_lambda
+from kmsecdh import keys
+from kmsecdh.configuration import load_configuration
 from kmsecdh.contract import parse_request
 from kmsecdh.kdf import derive_key
+from kmsecdh.kms_calls import KEY_AGREEMENT_ALGORITHM
 from kmsecdh.log import InvocationRecord
 
 # At most 2.5 times the wire minimum: room for the contract's checks, and no more. Speed-ups that make
@@ -79,7 +82,7 @@ def stage_costs(event: dict[str, object], kms: workload.StandInKms) -> dict[str,
     A diagnostic: it says where the overhead over the floor goes (the stages run in the handler's
     order; what is left of the handler's time is glue and response building).
     """
-    configuration = service.load_configuration()
+    configuration = load_configuration()
     request = parse_request(event)
     key = configuration.resolve(request.key_id)
     peer_text = request.peer_public_keys[0]
@@ -94,10 +97,10 @@ def stage_costs(event: dict[str, object], kms: workload.StandInKms) -> dict[str,
 
     stages: dict[str, Callable[[], object]] = {
         "parse_request_us": lambda: parse_request(event),
-        "load_configuration_us": service.load_configuration,
+        "load_configuration_us": load_configuration,
         "load_peer_public_key_us": lambda: keys.load_peer_public_key_der(peer_text, key.key_spec),
         "kms_request_us": lambda: kms.derive_shared_secret(
-            KeyId=key.arn, KeyAgreementAlgorithm=service.KEY_AGREEMENT_ALGORITHM, PublicKey=peer_der
+            KeyId=key.arn, KeyAgreementAlgorithm=KEY_AGREEMENT_ALGORITHM, PublicKey=peer_der
         ),
         "derive_key_us": lambda: derive_key(
             workload.SHARED_SECRET, algorithm=kdf.algorithm, length=kdf.length, fixed_info=kdf.fixed_info
@@ -113,7 +116,10 @@ def measure() -> FigureResult:
     event = workload.derive_event([der])
     context = SimpleNamespace(aws_request_id="bench-warm", function_name="kmsecdh-bench")
     kms = workload.StandInKms()
-    with service.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)), kms.installed():
+    with (
+        in_process_lambda.environment(workload.function_environment(workload.STAND_IN_KEY_ARN)),
+        kms.installed(),
+    ):
         expected = base64.b64encode(floor_derive(der)).decode("ascii")
         with workload.quiet_stdio():
             response = handler.handler(event, context)

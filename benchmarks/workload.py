@@ -15,7 +15,8 @@ from unittest import mock
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from benchmarks import PROJECT_ROOT
-from kmsecdh import keys, service
+from kmsecdh import keys
+from kmsecdh.configuration import Configuration, ConfiguredKey
 from kmsecdh.keys import KEY_SPECS
 
 HANDLER_FILE = PROJECT_ROOT / "lambda" / "derive" / "handler.py"
@@ -53,14 +54,14 @@ class StandInKms:
         def stand_in_client() -> StandInKms:
             return self
 
-        with mock.patch("kmsecdh.service.kms_client", new=stand_in_client):
+        with mock.patch("kmsecdh.kms_calls.kms_client", new=stand_in_client):
             yield self
 
 
 def function_environment(key_arn: str) -> dict[str, str]:
     """The derive function's configuration (docs/contract.md) with one P-256 key."""
-    return service.Configuration(
-        keys=(service.ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
+    return Configuration(
+        keys=(ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
         default_alias=KEY_ALIAS,
         allow_raw_secret=False,
     ).as_environment()

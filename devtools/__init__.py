@@ -5,7 +5,8 @@
 * ``openssl``: the OpenSSL command line as the reference peer (key generation, ECDH, SP 800-56C KDFs);
 * ``demo``: the two-party walkthrough, ``make demo`` (``python -m devtools.demo``), with its HPKE and JWE
   exchanges in ``demo_standards``;
-* ``in_process_lambda``: a boto3 Lambda client stand-in serving the derive handler in this process.
+* ``in_process_lambda``: a boto3 Lambda client stand-in serving the derive handler in this process, and
+  ``environment``, which sets the handler's configuration and KMS endpoint for a block.
 
 ``PROJECT_ROOT`` (the repository's root), ``CDK_CLI`` (the pinned CDK CLI ``npm ci`` installs) and
 ``use_project_node`` (the pinned Node it runs on) are the one definition of each that the tests, tools and

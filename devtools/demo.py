@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools import CDK_CLI, PROJECT_ROOT, use_project_node
+from devtools import CDK_CLI, PROJECT_ROOT, in_process_lambda, use_project_node
 from devtools.demo_standards import run_exchanges
 from devtools.in_process_lambda import InProcessLambda
 from devtools.local_endpoint import LocalKmsEndpoint, client_environment
 from devtools.openssl import OpenSsl
-from kmsecdh import messages, service
+from kmsecdh import messages
 from kmsecdh.cli.aws import aws_client
 from kmsecdh.client import DeriveFunctionClient
+from kmsecdh.configuration import Configuration, ConfiguredKey
 from kmsecdh.contract import KdfParameters
 from kmsecdh.kdf import fixed_info
 from kmsecdh.keys import KEY_AGREEMENT, KEY_SPECS
@@ -153,7 +154,7 @@ def run_demo(
             )
         work = stack.enter_context(tempfile.TemporaryDirectory(prefix="kmsecdh-demo-"))
         # Every command shown names its files relative to the working directory.
-        with service.environment(client_environment(endpoint_url)), contextlib.chdir(work):
+        with in_process_lambda.environment(client_environment(endpoint_url)), contextlib.chdir(work):
             print(f"   (working directory {work})")
             return _walkthrough(plan)
 
@@ -210,8 +211,8 @@ def _walkthrough(plan: PlannedKey) -> int:
     )
     _result(f"derived key: {len(alice_key)} bytes, fingerprint {fingerprint(alice_key)}")
 
-    function_configuration = service.Configuration(
-        keys=(service.ConfiguredKey(alias=plan.alias, arn=metadata["Arn"], key_spec=plan.key_spec),),
+    function_configuration = Configuration(
+        keys=(ConfiguredKey(alias=plan.alias, arn=metadata["Arn"], key_spec=plan.key_spec),),
         default_alias=plan.alias,
         allow_raw_secret=False,
     )
@@ -224,7 +225,7 @@ def _walkthrough(plan: PlannedKey) -> int:
     )
     # The client API of application code, with the function's handler served in this process.
     function = DeriveFunctionClient("kmsecdh-demo-derive", key_id=plan.alias, client=InProcessLambda())
-    with service.environment(function_configuration.as_environment()):
+    with in_process_lambda.environment(function_configuration.as_environment()):
         bob_key = function.derive(
             alice_public.read_bytes(),
             kdf=DEMO_KDF.algorithm,

@@ -15,7 +15,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from kmsecdh import hpke, jose, service
+from devtools import in_process_lambda
+from kmsecdh import hpke, jose
 from kmsecdh.client import DeriveFunctionClient
 from kmsecdh.jwk import public_jwk
 from kmsecdh.keys import load_peer_public_key
@@ -85,7 +86,7 @@ def run_exchanges(
     )
     plaintext = b"hello Bob, from Alice (JWE)\n"
     token = jose.encrypt(plaintext, bob_pub, alg=JWE_ALG, enc=JWE_ENC, apu=b"alice", apv=b"bob", kid=kid)
-    with service.environment(function_environment):
+    with in_process_lambda.environment(function_environment):
         decrypted = jose.decrypt(token, jose.FunctionRecipient(function.invoke, alias))
     ok &= _check(result, "Bob", decrypted.plaintext, plaintext)
     result(f"{len(token)}-character compact JWE, kid {kid}")

@@ -1,11 +1,12 @@
-"""A boto3 Lambda client stand-in that serves the derive function in this process.
+"""The derive function served in this process: a boto3 Lambda client stand-in, and the environment it reads.
 
 ``InProcessLambda().invoke(FunctionName=..., InvocationType="RequestResponse", Payload=...)`` runs
 ``kmsecdh.service.handle_invocation`` on the payload and answers as Lambda does: the response object,
 or ``FunctionError`` with an ``errorType`` / ``errorMessage`` payload when the handler raises. Hand it to
 ``kmsecdh.client.DeriveFunctionClient(..., client=InProcessLambda())`` to use the client API with no
 Lambda at all (the demo, tests). The function's configuration and KMS endpoint come from the process
-environment, as in the deployed function (``kmsecdh.service.environment``).
+environment, as in the deployed function: ``environment`` sets them for a block (the demo, benchmarks,
+tools/deploy_local).
 """
 
 from __future__ import annotations
@@ -13,10 +14,36 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kmsecdh import service
 from kmsecdh.errors import DeriveError
+from kmsecdh.kms_calls import reset_kms_client
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """Run the block with ``variables`` set and ``unset`` removed in os.environ, then restore them.
+
+    For callers of handle_invocation in-process (the demo, benchmarks): the configuration and boto3's
+    endpoint settings come from the environment, so the KMS client is rebuilt on entry and on exit.
+    """
+    saved = {name: os.environ.get(name) for name in (*variables, *unset)}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    reset_kms_client()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_kms_client()
 
 
 class InProcessLambda:

@@ -27,7 +27,7 @@ What a call raises:
   fails (no such function, no ``lambda:InvokeFunction``, throttled after the retries, no connection).
 
 The Lambda client (boto3's usual endpoint, Region and credentials) retries and times out like the
-function's own KMS client (``kmsecdh.service``): standard retry mode, 3 attempts in all, a 1 s connect
+function's own KMS client (``kmsecdh.kms_calls``): standard retry mode, 3 attempts in all, a 1 s connect
 timeout; its read timeout is the function's timeout plus 5 s, as a derive answers only when the
 invocation ends. Retrying is safe: a derive has no effect but its result and its log line.
 """
@@ -42,7 +42,7 @@ import boto3
 from botocore.config import Config
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kmsecdh import service
+from kmsecdh import kms_calls
 from kmsecdh.contract import (
     ACTION_DERIVE,
     ACTION_PUBLIC_KEY,
@@ -82,8 +82,8 @@ def lambda_client(read_timeout: float = READ_TIMEOUT_SECONDS) -> Any:
     return boto3.session.Session().client(
         "lambda",
         config=Config(
-            retries={"mode": "standard", "total_max_attempts": service.KMS_MAX_ATTEMPTS},
-            connect_timeout=service.KMS_CONNECT_TIMEOUT_SECONDS,
+            retries={"mode": "standard", "total_max_attempts": kms_calls.KMS_MAX_ATTEMPTS},
+            connect_timeout=kms_calls.KMS_CONNECT_TIMEOUT_SECONDS,
             read_timeout=read_timeout,
         ),
     )

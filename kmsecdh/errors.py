@@ -44,6 +44,11 @@ class KmsUnavailable(DeriveError):
     """KMS could not be reached, timed out or failed on its side."""
 
 
+class InternalError(DeriveError):
+    """A bug in the derive function, not a problem of the request or of KMS: retrying the same request
+    fails the same way, so callers do not retry it; the function's log line names the exception's class."""
+
+
 class DecryptionFailed(DeriveError):
     """An HPKE or JWE message did not open: malformed, tampered with, truncated, or not for this key.
 
@@ -62,6 +67,7 @@ DERIVE_ERRORS: dict[str, type[DeriveError]] = {
         AccessDenied,
         KmsThrottled,
         KmsUnavailable,
+        InternalError,
     )
 }
 """Every error code of the contract and its class: a caller turns a reported code back into the class."""

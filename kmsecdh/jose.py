@@ -43,10 +43,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from kmsecdh.encoding import b64decode, b64encode
-from kmsecdh.errors import DecryptionFailed, InvalidPublicKey, InvalidRequest, KmsUnavailable
+from kmsecdh.errors import DecryptionFailed, InvalidPublicKey, InvalidResponse
 from kmsecdh.jwk import KEY_SPEC_CRVS, b64url, b64url_decode, load_public_jwk, public_jwk
 from kmsecdh.kdf import derive_key, fixed_info
-from kmsecdh.keys import curve_for, ecdh_shared_secret, key_spec_of, load_peer_public_key, public_key_der
+from kmsecdh.keys import (
+    KEY_SPECS,
+    curve_for,
+    ecdh_shared_secret,
+    key_spec_of,
+    load_peer_public_key,
+    public_key_der,
+)
 
 CONCAT_KDF = "onestep-sha256"
 """The derive function's KDF id that is RFC 7518's Concat KDF (SHA-256)."""
@@ -110,7 +117,8 @@ class FunctionRecipient:
     contract's DeriveError on a function error (``kmsecdh.client.DeriveFunctionClient.invoke`` does).
 
     ``key_id`` picks one of the function's keys (default: its default key); its key spec comes from
-    one ``public_key`` invocation.
+    one ``public_key`` invocation. An answer outside the contract (no supported key spec, no derived key
+    of the length asked for) raises InvalidResponse: the function misbehaved, KMS did not fail.
     """
 
     def __init__(self, invoke: Callable[[dict[str, Any]], Mapping[str, Any]], key_id: str | None = None):
@@ -118,7 +126,10 @@ class FunctionRecipient:
         self._key_id = key_id
         response = invoke(self._event("public_key"))
         key_spec = response.get("key_spec")
-        curve_for(key_spec)  # InvalidRequest for anything but the three curves
+        if not isinstance(key_spec, str) or key_spec not in KEY_SPECS:
+            raise InvalidResponse(
+                f"the derive function answered public_key with no key_spec of {', '.join(KEY_SPECS)}"
+            )
         self.key_spec: str = key_spec
         self.key_arn = response.get("key_id")
 
@@ -138,7 +149,7 @@ class FunctionRecipient:
         except ValueError:
             derived = b""
         if len(derived) != length:
-            raise KmsUnavailable(f"the derive function returned no {length}-byte derived_key")
+            raise InvalidResponse(f"the derive function returned no {length}-byte derived_key")
         return derived
 
 
@@ -176,14 +187,17 @@ def encrypt(
     """A compact JWE of ``plaintext`` for ``recipient``'s public key (on P-256, P-384 or P-521).
 
     A fresh ephemeral key on the recipient's curve goes into the header as ``epk``; ``apu``/``apv``
-    (raw bytes, written base64url) and ``kid`` only when given.
+    (raw bytes, written base64url) and ``kid`` only when given. An unsupported ``alg`` or ``enc``, or an
+    ``apu``/``apv`` over MAX_PARTY_INFO bytes, raises ValueError: a bad argument of a local call, as
+    cryptography's own functions report one (InvalidRequest is the derive function's code for a request
+    it was sent).
     """
     if alg not in KEY_WRAP_SIZES:
-        raise InvalidRequest(f"unsupported JWE alg; expected one of {', '.join(KEY_WRAP_SIZES)}")
+        raise ValueError(f"unsupported JWE alg; expected one of {', '.join(KEY_WRAP_SIZES)}")
     if enc not in CONTENT_ENCRYPTIONS:
-        raise InvalidRequest(f"unsupported JWE enc; expected one of {', '.join(CONTENT_ENCRYPTIONS)}")
+        raise ValueError(f"unsupported JWE enc; expected one of {', '.join(CONTENT_ENCRYPTIONS)}")
     if len(apu) > MAX_PARTY_INFO or len(apv) > MAX_PARTY_INFO:
-        raise InvalidRequest(f"apu and apv are limited to {MAX_PARTY_INFO} bytes each")
+        raise ValueError(f"apu and apv are limited to {MAX_PARTY_INFO} bytes each")
     key_spec = key_spec_of(recipient)
     recipient = load_peer_public_key(public_key_der(recipient), key_spec)
     ephemeral = ec.generate_private_key(curve_for(key_spec).curve())

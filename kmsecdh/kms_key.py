@@ -31,7 +31,7 @@ from kmsecdh.keys import (
 )
 
 # The derive function's KMS error table, reused so that both paths report KMS errors alike.
-from kmsecdh.service import KEY_AGREEMENT_ALGORITHM, _kms_error
+from kmsecdh.kms_calls import KEY_AGREEMENT_ALGORITHM, kms_error
 
 
 class KmsKeyOperationError(TypeError):
@@ -52,7 +52,7 @@ class KmsPrivateKey(ec.EllipticCurvePrivateKey):
         try:
             response = self._client.get_public_key(KeyId=key_id)
         except (ClientError, BotoCoreError) as error:
-            raise _kms_error(error) from None
+            raise kms_error(error) from None
         key_spec, usage = response.get("KeySpec"), response.get("KeyUsage")
         if usage != KEY_AGREEMENT or key_spec not in KEY_SPECS:
             raise KeyNotAllowed(
@@ -100,7 +100,7 @@ class KmsPrivateKey(ec.EllipticCurvePrivateKey):
                 KeyId=self._key_arn, KeyAgreementAlgorithm=KEY_AGREEMENT_ALGORITHM, PublicKey=peer_der
             )
         except (ClientError, BotoCoreError) as error:
-            raise _kms_error(error) from None
+            raise kms_error(error) from None
         shared_secret = response.get("SharedSecret")
         if not isinstance(shared_secret, bytes) or len(shared_secret) != KEY_SPECS[self._key_spec].field_size:
             raise KmsUnavailable("KMS returned no shared secret of the curve's size")

@@ -14,8 +14,9 @@ import pytest
 
 from devtools.in_process_lambda import InProcessLambda
 from devtools.openssl import OpenSsl
-from kmsecdh import client, service
+from kmsecdh import client, kms_calls
 from kmsecdh.cli import main
+from kmsecdh.configuration import Configuration, ConfiguredKey
 
 
 @dataclass(frozen=True)
@@ -95,17 +96,17 @@ def derive_function(
     """Configure the derive handler for ``key`` and serve the CLI's Lambda client in-process."""
 
     def configure(key: KmsKey) -> InProcessLambda:
-        configuration = service.Configuration(
-            keys=(service.ConfiguredKey(alias=key.alias, arn=key.arn, key_spec=key.key_spec),),
+        configuration = Configuration(
+            keys=(ConfiguredKey(alias=key.alias, arn=key.arn, key_spec=key.key_spec),),
             default_alias=key.alias,
             allow_raw_secret=False,
         )
         for name, value in configuration.as_environment().items():
             monkeypatch.setenv(name, value)
-        service.reset_kms_client()
+        kms_calls.reset_kms_client()
         stand_in = InProcessLambda()
         monkeypatch.setattr(client, "lambda_client", lambda: stand_in)
         return stand_in
 
     yield configure
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()

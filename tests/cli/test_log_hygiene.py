@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from devtools import PROJECT_ROOT
-from kmsecdh import kdf, service
+from kmsecdh import kdf
 from kmsecdh.cli.keyfiles import load_private_key
+from kmsecdh.configuration import Configuration, ConfiguredKey
 from tests.conftest import KEY_SPECS, leaked_secrets
 from tests.runtime_emulator import FUNCTION_NAME, LambdaEmulator
 
@@ -63,8 +64,8 @@ def kms_keys(make_kms_key):
 def test_no_secret_in_the_output_of_any_command_at_debug(
     kms_keys, make_peer_key, local_kms_env, tmp_path: Path
 ) -> None:
-    configuration = service.Configuration(
-        keys=tuple(service.ConfiguredKey(key.alias, key.arn, key.key_spec) for key in kms_keys.values()),
+    configuration = Configuration(
+        keys=tuple(ConfiguredKey(key.alias, key.arn, key.key_spec) for key in kms_keys.values()),
         default_alias=kms_keys["ECC_NIST_P256"].alias,
         allow_raw_secret=False,
     )

@@ -18,7 +18,14 @@ from kmsecdh import client as client_module
 from kmsecdh.client import DeriveFunctionClient, FunctionError, InvalidResponse
 from kmsecdh.contract import MAX_PEERS
 from kmsecdh.encoding import b64encode
-from kmsecdh.errors import InvalidPublicKey, InvalidRequest, KeyNotAllowed, KmsThrottled
+from kmsecdh.errors import (
+    InternalError,
+    InvalidPublicKey,
+    InvalidRequest,
+    KeyNotAllowed,
+    KmsThrottled,
+    KmsUnavailable,
+)
 from kmsecdh.kdf import derive_key, fixed_info
 from kmsecdh.keys import ecdh_shared_secret, load_peer_public_key, public_key_der
 
@@ -201,6 +208,15 @@ def test_function_errors() -> None:
         assert str(timeout.value) == (f"function {FUNCTION} failed: Sandbox.Timedout: {TIMED_OUT}")
         with pytest.raises(FunctionError, match="failed: Unknown: no message"):
             client.derive(PEER)
+
+
+def test_an_internal_error_is_its_own_class_not_kms_unavailable() -> None:
+    client, stub = _stubbed(
+        _answer({"errorType": "InternalError", "errorMessage": "internal error in the function"}, "Unhandled")
+    )
+    with stub, pytest.raises(InternalError, match="internal error in the function") as raised:
+        client.derive(PEER)
+    assert not isinstance(raised.value, KmsUnavailable)
 
 
 @pytest.mark.parametrize(

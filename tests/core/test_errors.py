@@ -15,6 +15,7 @@ DESIGN_ERROR_CODES = (
     "AccessDenied",
     "KmsThrottled",
     "KmsUnavailable",
+    "InternalError",
 )
 
 

@@ -70,6 +70,8 @@ def test_asset_has_the_handler_and_the_runtime_modules(asset_dir: Path) -> None:
         "kdf.py",
         "keys.py",
         "service.py",
+        "configuration.py",
+        "kms_calls.py",
         "contract.py",
         "jwk.py",  # the public_key action's JWK
     ):

@@ -21,7 +21,7 @@ import pytest
 from botocore.stub import Stubber
 
 from devtools import PROJECT_ROOT
-from kmsecdh import log, service
+from kmsecdh import kms_calls, log
 from kmsecdh.log import LOGGER_NAME
 from tests.conftest import leaked_secrets
 
@@ -115,9 +115,9 @@ def watch_secret(captured_logs: CapturedLogs) -> Callable[[bytes], None]:
 @pytest.fixture
 def fresh_kms_client() -> Iterator[None]:
     """A KMS client built from this test's environment, forgotten afterwards."""
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()
     yield
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ class CountedKms:
 
 @pytest.fixture
 def counted_kms(offline_env: None) -> Iterator[CountedKms]:
-    client = service.kms_client()
+    client = kms_calls.kms_client()
     counted = CountedKms(Stubber(client))
 
     def count(model: Any, **_: Any) -> None:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kmsecdh import service
+from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE, DEFAULT_KEY_VARIABLE, KEYS_VARIABLE
 from kmsecdh.encoding import b64encode
 
 # A syntactically valid configuration for tests that never reach a real key.
@@ -30,9 +30,9 @@ def configure(
 ) -> None:
     """Set the function's environment: ``keys`` maps alias name -> (ARN, key spec)."""
     config = {alias: {"arn": arn, "key_spec": spec} for alias, (arn, spec) in keys.items()}
-    monkeypatch.setenv(service.KEYS_VARIABLE, json.dumps(config))
-    monkeypatch.setenv(service.DEFAULT_KEY_VARIABLE, default)
+    monkeypatch.setenv(KEYS_VARIABLE, json.dumps(config))
+    monkeypatch.setenv(DEFAULT_KEY_VARIABLE, default)
     if allow_raw_secret is None:
-        monkeypatch.delenv(service.ALLOW_RAW_SECRET_VARIABLE, raising=False)
+        monkeypatch.delenv(ALLOW_RAW_SECRET_VARIABLE, raising=False)
     else:
-        monkeypatch.setenv(service.ALLOW_RAW_SECRET_VARIABLE, allow_raw_secret)
+        monkeypatch.setenv(ALLOW_RAW_SECRET_VARIABLE, allow_raw_secret)

@@ -15,10 +15,13 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kmsecdh import log, service
+from kmsecdh import kms_calls, log, service
+from kmsecdh.configuration import load_configuration
+from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE, DEFAULT_KEY_VARIABLE, KEYS_VARIABLE
 from kmsecdh.errors import (
     AccessDenied,
     DeriveError,
+    InternalError,
     InvalidPublicKey,
     KeyNotAllowed,
     KeyUnavailable,
@@ -153,7 +156,7 @@ def answer_with(
 
 def sent_attempts(responses: list[tuple[int, dict[str, Any]]]) -> list[int]:
     attempts: list[int] = []
-    service.kms_client().meta.events.register(
+    kms_calls.kms_client().meta.events.register(
         "before-send.kms.DeriveSharedSecret", answer_with(responses, attempts)
     )
     return attempts
@@ -167,14 +170,14 @@ def test_throttling_is_retried_then_reported(derive_handler, offline_env):
     attempts = sent_attempts([THROTTLED])
     with pytest.raises(KmsThrottled):
         derive_handler(DERIVE, None)
-    assert len(attempts) == service.KMS_MAX_ATTEMPTS
+    assert len(attempts) == kms_calls.KMS_MAX_ATTEMPTS
 
 
 def test_kms_5xx_is_retried_then_reported(derive_handler, offline_env):
     attempts = sent_attempts([INTERNAL])
     with pytest.raises(KmsUnavailable):
         derive_handler(DERIVE, None)
-    assert len(attempts) == service.KMS_MAX_ATTEMPTS
+    assert len(attempts) == kms_calls.KMS_MAX_ATTEMPTS
 
 
 def test_throttling_that_clears_within_the_retries_succeeds(
@@ -203,7 +206,7 @@ def test_missing_credentials_are_access_denied(derive_handler, offline_env, monk
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()
     with pytest.raises(AccessDenied):
         derive_handler(DERIVE, None)
 
@@ -245,9 +248,9 @@ BAD_CONFIGURATIONS.update(
 
 @pytest.mark.parametrize("variables", BAD_CONFIGURATIONS.values(), ids=BAD_CONFIGURATIONS.keys())
 def test_bad_configuration_allows_no_key(derive_handler, counted_kms, monkeypatch, variables):
-    for name in (service.KEYS_VARIABLE, service.DEFAULT_KEY_VARIABLE, service.ALLOW_RAW_SECRET_VARIABLE):
+    for name in (KEYS_VARIABLE, DEFAULT_KEY_VARIABLE, ALLOW_RAW_SECRET_VARIABLE):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(service.DEFAULT_KEY_VARIABLE, FAKE_P256_ALIAS)
+    monkeypatch.setenv(DEFAULT_KEY_VARIABLE, FAKE_P256_ALIAS)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(KeyNotAllowed, match="function configuration"):
@@ -265,16 +268,22 @@ def test_raw_secret_flag(monkeypatch, flag, allowed):
         FAKE_P256_ALIAS,
         allow_raw_secret=flag,
     )
-    assert service.load_configuration().allow_raw_secret is allowed
+    assert load_configuration().allow_raw_secret is allowed
 
 
-def test_unexpected_exception_becomes_a_derive_error(derive_handler, offline_env, monkeypatch, captured_logs):
+def test_unexpected_exception_becomes_an_internal_error(
+    derive_handler, offline_env, monkeypatch, captured_logs
+):
+    """A bug is InternalError (not to be retried), not KmsUnavailable (which tells callers to retry)."""
+
     def broken(*_: object) -> None:
         raise ZeroDivisionError("contains request data")
 
     monkeypatch.setattr(service, "load_configuration", broken)
-    with pytest.raises(KmsUnavailable, match="internal error"):
+    with pytest.raises(InternalError, match="internal error") as raised:
         derive_handler(DERIVE, None)
+    assert not isinstance(raised.value, KmsUnavailable)
     [line] = captured_logs.invocation_lines()
     assert line["internal_error"] == "ZeroDivisionError"
+    assert line["error_code"] == "InternalError"
     assert "contains request data" not in captured_logs.text()

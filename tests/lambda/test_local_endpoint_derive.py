@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from devtools.local_endpoint import LocalKmsEndpoint
 from devtools.openssl import OpenSsl
-from kmsecdh import kdf, service
+from kmsecdh import kdf
+from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE
 from kmsecdh.errors import InvalidPublicKey, KeyNotAllowed
 from kmsecdh.keys import curve_for, public_key_pem
 from tests.conftest import KEY_SPECS
@@ -203,7 +204,7 @@ def test_raw_shared_secret_only_when_allowed(
         "peer_public_key": peer.public_key_pem.read_text(),
         "output": "shared_secret",
     }
-    monkeypatch.setenv(service.ALLOW_RAW_SECRET_VARIABLE, "true")
+    monkeypatch.setenv(ALLOW_RAW_SECRET_VARIABLE, "true")
     response = derive_handler(event, None)
     assert response == {"key_id": key.arn, "key_spec": key.key_spec, "shared_secret": b64(shared_secret)}
 

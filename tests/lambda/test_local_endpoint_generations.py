@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from devtools.openssl import OpenSsl
-from kmsecdh import service
+from kmsecdh import kms_calls
+from kmsecdh.configuration import ConfiguredKey
+from kmsecdh.contract import ALLOW_RAW_SECRET_VARIABLE
 from kmsecdh.encoding import b64decode
 from kmsecdh.errors import KeyNotAllowed
 from kmsecdh.jwk import public_jwk
@@ -121,7 +123,7 @@ def derive_event(peer_public_key: str, key_id: str | None) -> dict[str, object]:
 def test_each_generation_derives_like_openssl_by_alias_arn_and_kid(
     derive_handler, rotating, generations, peer, openssl, tmp_path, monkeypatch, watch_secret, name, form
 ):
-    monkeypatch.setenv(service.ALLOW_RAW_SECRET_VARIABLE, "true")
+    monkeypatch.setenv(ALLOW_RAW_SECRET_VARIABLE, "true")
     generation = generations[name]
     private_key, peer_public_key = peer
     expected = openssl_shared_secret(openssl, private_key, generation, tmp_path)
@@ -152,13 +154,13 @@ def test_public_key_answers_the_current_generation_with_its_kid(derive_handler, 
 
 def test_a_kid_is_computed_once_per_key_and_container(derive_handler, rotating, old, peer, monkeypatch):
     calls: list[str] = []
-    original = service._get_public_key
+    original = kms_calls.get_public_key
 
-    def counted(key: service.ConfiguredKey, record: InvocationRecord) -> bytes:
+    def counted(key: ConfiguredKey, record: InvocationRecord) -> bytes:
         calls.append(key.arn)
         return original(key, record)
 
-    monkeypatch.setattr(service, "_get_public_key", counted)
+    monkeypatch.setattr(kms_calls, "get_public_key", counted)
     _, peer_public_key = peer
     for _ in range(3):
         derive_handler(derive_event(peer_public_key, old.kid), None)

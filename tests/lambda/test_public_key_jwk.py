@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk as jwcrypto_jwk
 
-from kmsecdh import service
+from kmsecdh import kms_calls
+from kmsecdh.configuration import Configuration, ConfiguredKey
 from kmsecdh.jwk import load_public_jwk
 
 CRVS = {"ECC_NIST_P256": "P-256", "ECC_NIST_P384": "P-384", "ECC_NIST_P521": "P-521"}
@@ -20,17 +21,15 @@ CRVS = {"ECC_NIST_P256": "P-256", "ECC_NIST_P384": "P-384", "ECC_NIST_P521": "P-
 def test_public_key_action_returns_the_jwk(derive_handler, local_kms_env, monkeypatch, key_spec: str) -> None:
     kms = boto3.session.Session().client("kms")
     arn = kms.create_key(KeySpec=key_spec, KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["Arn"]
-    configured = service.ConfiguredKey(alias="alias/kmsecdh-jwk-test", arn=arn, key_spec=key_spec)
-    configuration = service.Configuration(
-        keys=(configured,), default_alias=configured.alias, allow_raw_secret=False
-    )
+    configured = ConfiguredKey(alias="alias/kmsecdh-jwk-test", arn=arn, key_spec=key_spec)
+    configuration = Configuration(keys=(configured,), default_alias=configured.alias, allow_raw_secret=False)
     for name, value in configuration.as_environment().items():
         monkeypatch.setenv(name, value)
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()
     try:
         response = derive_handler({"action": "public_key"}, None)
     finally:
-        service.reset_kms_client()
+        kms_calls.reset_kms_client()
     assert set(response) == {"key_id", "key_spec", "public_key_der", "public_key_pem", "jwk"}
     jwk = response["jwk"]
     assert set(jwk) == {"kty", "crv", "x", "y", "use", "kid"}

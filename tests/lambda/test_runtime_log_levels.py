@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from devtools.local_endpoint import LocalKmsEndpoint
-from kmsecdh import kdf, log, service
+from kmsecdh import kdf, log
+from kmsecdh.configuration import Configuration, ConfiguredKey
 from kmsecdh.encoding import b64encode
 from kmsecdh.keys import curve_for, public_key_der, public_key_pem
 from tests.conftest import KEY_SPECS, leaked_secrets
@@ -68,8 +69,8 @@ def _dummy_credentials() -> dict[str, str]:
 def _function_environment(
     local_kms: LocalKmsEndpoint, kms_keys: dict[str, KmsKey], session_token: str, log_settings: dict[str, str]
 ) -> dict[str, str]:
-    configuration = service.Configuration(
-        keys=tuple(service.ConfiguredKey(key.alias, key.arn, key.key_spec) for key in kms_keys.values()),
+    configuration = Configuration(
+        keys=tuple(ConfiguredKey(key.alias, key.arn, key.key_spec) for key in kms_keys.values()),
         default_alias=kms_keys["ECC_NIST_P256"].alias,
         allow_raw_secret=True,
     )

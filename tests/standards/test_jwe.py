@@ -14,8 +14,10 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 from jwcrypto import jwe as jwcrypto_jwe
 from jwcrypto import jwk as jwcrypto_jwk
 
-from kmsecdh import jose, service
-from kmsecdh.errors import DecryptionFailed, InvalidRequest
+from kmsecdh import jose, kms_calls, service
+from kmsecdh.configuration import Configuration, ConfiguredKey
+from kmsecdh.encoding import b64encode
+from kmsecdh.errors import DecryptionFailed, InvalidResponse
 from kmsecdh.jwk import b64url, b64url_decode, load_private_jwk, load_public_jwk, public_jwk
 from kmsecdh.keys import curve_for
 from kmsecdh.kms_key import KmsPrivateKey
@@ -42,15 +44,13 @@ def function_for(
     """The derive function's handler in-process, configured with ``key``: its ``invoke``."""
 
     def configure(key: KmsPrivateKey) -> Callable[[dict], dict]:
-        configured = service.ConfiguredKey(
-            alias="alias/kmsecdh-jwe-test", arn=key.key_arn, key_spec=key.key_spec
-        )
-        configuration = service.Configuration(
+        configured = ConfiguredKey(alias="alias/kmsecdh-jwe-test", arn=key.key_arn, key_spec=key.key_spec)
+        configuration = Configuration(
             keys=(configured,), default_alias=configured.alias, allow_raw_secret=False
         )
         for name, value in configuration.as_environment().items():
             monkeypatch.setenv(name, value)
-        service.reset_kms_client()
+        kms_calls.reset_kms_client()
         events: list[dict] = []
 
         def invoke(event: dict) -> dict:
@@ -61,7 +61,7 @@ def function_for(
         return invoke
 
     yield configure
-    service.reset_kms_client()
+    kms_calls.reset_kms_client()
 
 
 # --- vectors ------------------------------------------------------------------------------------
@@ -278,10 +278,36 @@ def test_other_recipient_key(local_key, new_kms_key) -> None:
         jose.decrypt(token, new_kms_key("ECC_NIST_P384"))
 
 
-def test_encrypt_refuses_unknown_parameters(local_key) -> None:
-    with pytest.raises(InvalidRequest, match="unsupported JWE alg"):
+def test_encrypt_refuses_unknown_parameters_as_bad_arguments(local_key) -> None:
+    """A local call's bad argument is a ValueError (as in cryptography), not the derive function's
+    InvalidRequest: no request was sent anywhere."""
+    with pytest.raises(ValueError, match="unsupported JWE alg"):
         jose.encrypt(b"x", local_key.public_key(), alg="ECDH-1PU", enc="A128GCM")
-    with pytest.raises(InvalidRequest, match="unsupported JWE enc"):
+    with pytest.raises(ValueError, match="unsupported JWE enc"):
         jose.encrypt(b"x", local_key.public_key(), alg="ECDH-ES", enc="A128CBC")
-    with pytest.raises(InvalidRequest, match="apu and apv"):
+    with pytest.raises(ValueError, match="apu and apv"):
         jose.encrypt(b"x", local_key.public_key(), apu=bytes(300))
+
+
+@pytest.mark.parametrize("key_spec", [None, "ECC_SECG_P256K1", ["ECC_NIST_P256"]])
+def test_function_recipient_refuses_a_public_key_answer_outside_the_contract(key_spec: object) -> None:
+    def invoke(event: dict) -> dict:
+        return {"key_id": "arn:aws:kms:eu-west-1:111111111111:key/k", "key_spec": key_spec}
+
+    with pytest.raises(InvalidResponse, match="answered public_key with no key_spec"):
+        jose.FunctionRecipient(invoke)
+
+
+@pytest.mark.parametrize("derived_key", [None, "not base64!", b64encode(bytes(16))])
+def test_function_recipient_refuses_a_derive_answer_outside_the_contract(local_key, derived_key) -> None:
+    """A wrong answer is the function misbehaving (InvalidResponse), not KMS failing (KmsUnavailable,
+    which tells the caller to retry)."""
+
+    def invoke(event: dict) -> dict:
+        if event["action"] == "public_key":
+            return {"key_id": "arn:aws:kms:eu-west-1:111111111111:key/k", "key_spec": "ECC_NIST_P256"}
+        return {"derived_key": derived_key}
+
+    token = jose.encrypt(b"x", local_key.public_key(), alg="ECDH-ES+A256KW", enc="A256GCM")
+    with pytest.raises(InvalidResponse, match="no 32-byte derived_key"):
+        jose.decrypt(token, jose.FunctionRecipient(invoke))

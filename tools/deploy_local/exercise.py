@@ -24,11 +24,12 @@ from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
 from jwcrypto.common import JWException
 
+from devtools import in_process_lambda
 from devtools.in_process_lambda import InProcessLambda
 from devtools.openssl import OpenSsl
-from kmsecdh import service
 from kmsecdh.client import DeriveFunctionClient
-from kmsecdh.contract import ACTION_PUBLIC_KEY, KdfParameters
+from kmsecdh.configuration import ConfiguredKey, load_configuration
+from kmsecdh.contract import ACTION_PUBLIC_KEY, KEYS_VARIABLE, KdfParameters
 from kmsecdh.encoding import b64decode
 from kmsecdh.errors import DeriveError, FunctionError
 from kmsecdh.kdf import fixed_info
@@ -66,14 +67,14 @@ def derive_functions(stack: DeployedStack) -> list[tuple[str, dict[str, str]]]:
             continue
         configuration = client.get_function_configuration(FunctionName=stack.physical_id(logical_id))
         variables = configuration.get("Environment", {}).get("Variables", {})
-        if service.KEYS_VARIABLE in variables:
+        if KEYS_VARIABLE in variables:
             functions.append((configuration["FunctionName"], variables))
     return functions
 
 
 def _in_process(function_name: str) -> DeriveFunctionClient:
     """The client of ``function_name`` with its handler served in this process (configured by the
-    process environment: ``service.environment``)."""
+    process environment: ``devtools.in_process_lambda.environment``)."""
     return DeriveFunctionClient(function_name, client=InProcessLambda())
 
 
@@ -99,8 +100,10 @@ def derive_in_process(
     """Each configured key of each derive function: public key = KMS's, derived keys = OpenSSL's."""
     findings = Findings()
     for function_name, variables in derive_functions(stack):
-        with service.environment({**variables, **client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
-            configuration = service.load_configuration()
+        with in_process_lambda.environment(
+            {**variables, **client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")
+        ):
+            configuration = load_configuration()
             for key in configuration.keys:
                 try:
                     _derive_with_key(stack, function_name, key, work, openssl, findings)
@@ -125,7 +128,7 @@ def derive_in_process(
 def _derive_with_key(
     stack: DeployedStack,
     function_name: str,
-    key: service.ConfiguredKey,
+    key: ConfiguredKey,
     work: Path,
     openssl: OpenSsl,
     findings: Findings,
@@ -173,7 +176,7 @@ def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, o
     findings = Findings()
     env = _cli_env(client_env)
     for function_name, variables in derive_functions(stack):
-        configuration = service.load_configuration(variables)
+        configuration = load_configuration(variables)
         key = configuration.resolve(configuration.default_alias)
         alias, where = key.alias, f"{function_name} {key.alias} CLI"
         try:
@@ -206,7 +209,9 @@ def command_line(stack: DeployedStack, client_env: dict[str, str], work: Path, o
                 .decode()
                 .strip()
             )
-            with service.environment({**variables, **client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
+            with in_process_lambda.environment(
+                {**variables, **client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")
+            ):
                 derived = _derive(
                     _in_process(function_name), alias, (work / "alice.pub.der").read_bytes(), KDFS[0]
                 )

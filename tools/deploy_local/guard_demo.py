@@ -28,9 +28,8 @@ from typing import Any
 
 import boto3
 
-from devtools import PROJECT_ROOT
+from devtools import PROJECT_ROOT, in_process_lambda
 from devtools.openssl import OpenSsl
-from kmsecdh import service
 from kmsecdh.contract import ACTION_PUBLIC_KEY
 from stacks.application import create_app
 from stacks.config import CONTEXT_KEY
@@ -96,7 +95,7 @@ class _Peer:
     def derive(self, stack: DeployedStack, key_id: str) -> tuple[bytes, str]:
         """(the key derived by the deployed function for ``key_id``, that key's kid)."""
         [(function_name, variables)] = derive_functions(stack)
-        with service.environment(
+        with in_process_lambda.environment(
             {**variables, **self.client_env}, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")
         ):
             function = _in_process(function_name)
