@@ -1,8 +1,8 @@
 """What each subcommand does once its options are parsed: one module per group of commands.
 
-How a command slots in: ``kmsecdh.cli.parser`` declares its options (with nothing heavier than the
-standard library, cryptography and ``kmsecdh``'s own light modules) and names its handler as
-``"<module>:<function>"`` of this package; ``kmsecdh.cli.main`` imports that module only when the
+How a command slots in: its namesake in ``kmsecdh.cli.options`` declares its options (with nothing
+heavier than the standard library, cryptography and ``kmsecdh``'s own light modules) and names its handler
+as ``"<module>:<function>"`` of this package; ``kmsecdh.cli.main`` imports that module only when the
 command runs. So a module here imports at its top exactly what its commands use, and ``kmsecdh
 --help`` or ``derive-local`` never pays for boto3 or the Encryption SDK:
 

@@ -20,7 +20,7 @@ from kmsecdh.audit_events import (
 from kmsecdh.cli import aws
 from kmsecdh.cli.commands.directory import KEY_GENERATIONS_OUTPUT, _json_output, key_agreement_stack
 from kmsecdh.cli.errors import EXIT_OK, UsageError
-from kmsecdh.cli.parser import DEFAULT_SINCE
+from kmsecdh.cli.options.audit import DEFAULT_SINCE
 from kmsecdh.contract import KEY_ARN_PATTERN
 
 _AUDIT_COLUMNS = ("time", "event", "principal", "source_ip", "error")

@@ -1,0 +1,58 @@
+"""``kmsecdh.cli.options`` mirrors ``kmsecdh.cli.commands``: each options module registers only commands
+whose handler is a function of its namesake, and ``COMMAND_REGISTRATIONS`` registers every command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import pkgutil
+
+from kmsecdh.cli import commands, options
+from kmsecdh.cli.parser import COMMAND_REGISTRATIONS, COMMANDS_PACKAGE, Parser
+
+SHARED_OPTIONS_MODULE = "common"
+
+
+def _module_names(package: object) -> set[str]:
+    return {module.name for module in pkgutil.iter_modules(package.__path__)}
+
+
+def _handlers(parser: argparse.ArgumentParser) -> list[str]:
+    """The handler of every leaf subcommand under ``parser``."""
+    subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subparsers:
+        return [parser.get_default("handler")]
+    return [handler for action in subparsers for sub in action.choices.values() for handler in _handlers(sub)]
+
+
+def _registered_handlers(register) -> list[str]:
+    parser = Parser(prog="kmsecdh")
+    register(parser.add_subparsers(dest="command", required=True))
+    return _handlers(parser)
+
+
+def test_one_options_module_per_commands_module() -> None:
+    assert _module_names(options) - {SHARED_OPTIONS_MODULE} == _module_names(commands)
+
+
+def test_each_registration_names_handlers_of_its_namesake_commands_module() -> None:
+    for register in COMMAND_REGISTRATIONS:
+        module_name = register.__module__.rpartition(".")[2]
+        for handler in _registered_handlers(register):
+            handler_module, _, function_name = handler.partition(":")
+            assert handler_module == module_name, (register.__qualname__, handler)
+            module = importlib.import_module(f"{COMMANDS_PACKAGE}.{handler_module}")
+            assert callable(getattr(module, function_name, None)), handler
+
+
+def test_every_registration_function_is_registered() -> None:
+    declared = {
+        function
+        for name in _module_names(options) - {SHARED_OPTIONS_MODULE}
+        for function_name, function in inspect.getmembers(
+            importlib.import_module(f"{options.__name__}.{name}"), inspect.isfunction
+        )
+        if function_name.startswith("add_") and function.__module__ == f"{options.__name__}.{name}"
+    }
+    assert declared == set(COMMAND_REGISTRATIONS)
