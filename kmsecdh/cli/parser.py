@@ -16,6 +16,7 @@ Usage errors never print argparse's two-line usage block: ``Parser.error`` raise
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -41,8 +42,15 @@ COMMAND_REGISTRATIONS: tuple[Callable[[Any], None], ...] = (
 )
 
 
+# argparse reads a value that begins with "-" (a JWK thumbprint or a base64url string may) as an option.
+_MISSING_VALUE = re.compile(r"argument (--[a-z0-9-]+)(?:/[^:]*)?: expected one argument")
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if missing := _MISSING_VALUE.match(message):
+            option = missing.group(1)
+            message += f"; a value that begins with '-' is given as {option}=VALUE"
         raise UsageError(self.prog, message)
 
 

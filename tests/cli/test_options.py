@@ -8,8 +8,11 @@ import importlib
 import inspect
 import pkgutil
 
+import pytest
+
 from kmsecdh.cli import commands, options
-from kmsecdh.cli.parser import COMMAND_REGISTRATIONS, COMMANDS_PACKAGE, Parser
+from kmsecdh.cli.errors import UsageError
+from kmsecdh.cli.parser import COMMAND_REGISTRATIONS, COMMANDS_PACKAGE, Parser, parse_arguments
 
 SHARED_OPTIONS_MODULE = "common"
 
@@ -56,3 +59,24 @@ def test_every_registration_function_is_registered() -> None:
         if function_name.startswith("add_") and function.__module__ == f"{options.__name__}.{name}"
     }
     assert declared == set(COMMAND_REGISTRATIONS)
+
+
+# A JWK thumbprint or a base64url value begins with "-" one time in 64: argparse then reads it as an option.
+DASH_KID = "-Qw3rTy"
+JWE_ENCRYPT = [
+    *("jwe", "encrypt", "--peer-public-key", "bob.jwks.json", "--alg", "ECDH-ES", "--enc", "A256GCM"),
+    *("--in", "note", "--out", "note.jwe"),
+]
+
+
+def test_a_value_that_begins_with_a_dash_is_given_with_an_equals_sign() -> None:
+    assert parse_arguments([*JWE_ENCRYPT, f"--kid={DASH_KID}"]).kid == DASH_KID
+
+
+def test_the_usage_error_says_how_to_give_a_value_that_begins_with_a_dash() -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_arguments([*JWE_ENCRYPT, "--kid", DASH_KID])
+    assert (
+        "argument --kid: expected one argument; a value that begins with '-' is given as --kid=VALUE"
+        in str(raised.value)
+    )
