@@ -32,6 +32,7 @@ help:
 	@echo "make demo      the two-party walkthrough against the local KMS endpoint, no AWS account needed"
 	@echo "make deploy-local  cdk deploy every environment to a local AWS endpoint, check, derive, destroy"
 	@echo "make bench     benchmarks, written to benchmarks/results.json and docs/performance.md"
+	@echo "               (make bench FIGURES=first-run: a clean clone's first make synth and make test)"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 	@echo "make setup     install everything the targets above use"
 
@@ -87,8 +88,10 @@ lint: $(VENV)/.installed
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 
+# make bench FIGURES=first-run: a clean clone's first make synth and make test (long, so a group of its own).
+FIGURES ?= default
 bench: setup
-	@$(PY) -m benchmarks.run
+	@$(PY) -m benchmarks.run --group $(FIGURES)
 
 demo: $(VENV)/.installed node_modules/.installed $(LOCAL_KMS_SETUP)
 	@$(PY) -m devtools.demo

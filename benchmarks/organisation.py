@@ -89,12 +89,6 @@ def context_for(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
     return _with_pipeline(settings, environments, origins)
 
 
-def context_for_one(settings: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The context entries for the example ``name`` alone (with the pipeline section, if any, for it)."""
-    environments = {name: copy.deepcopy(example_environments(settings)[name])}
-    return _with_pipeline(settings, environments, {name: name})
-
-
 def _with_pipeline(
     settings: Mapping[str, Any], environments: dict[str, dict[str, Any]], origins: Mapping[str, str]
 ) -> dict[str, Any]:

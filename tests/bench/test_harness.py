@@ -19,10 +19,10 @@ from benchmarks import (
     organisation,
     report,
     synth,
-    synth_scale,
+    synth_replay,
     warm_derive,
 )
-from benchmarks.run import FIGURES, RESULTS_FILE
+from benchmarks.figures import FIGURES, RESULTS_FILE
 from benchmarks.stats import FigureResult, Summary, Target, interleaved, per_call_us, summarize
 from stacks.config import parse_environments
 from stacks.pipeline_config import parse_pipeline
@@ -311,14 +311,14 @@ def examples() -> dict:
 
 @pytest.fixture(scope="module")
 def generated(examples: dict) -> dict:
-    return organisation.generate(examples, synth_scale.ENVIRONMENTS)
+    return organisation.generate(examples, synth_replay.ENVIRONMENTS)
 
 
 class TestOrganisation:
     def test_valid_environments_beginning_with_the_examples(self, examples: dict, generated: dict) -> None:
-        assert len(generated) == synth_scale.ENVIRONMENTS
+        assert len(generated) == synth_replay.ENVIRONMENTS
         assert list(generated)[: len(examples)] == list(examples)
-        assert len(parse_environments(generated)) == synth_scale.ENVIRONMENTS
+        assert len(parse_environments(generated)) == synth_replay.ENVIRONMENTS
 
     def test_every_example_field_is_used_by_its_copies(self, examples: dict, generated: dict) -> None:
         for name, entry in generated.items():
@@ -352,11 +352,11 @@ class TestOrganisation:
         pipeline = settings["context"].get("pipeline")
         if pipeline is None:
             pytest.skip("cdk.json has no pipeline section")
-        context = organisation.context_for(settings, synth_scale.ENVIRONMENTS)
+        context = organisation.context_for(settings, synth_replay.ENVIRONMENTS)
         environments = parse_environments(context["environments"])
         parsed = parse_pipeline(context["pipeline"], environments)
         origins = organisation.generate_with_origins(
-            organisation.example_environments(settings), synth_scale.ENVIRONMENTS
+            organisation.example_environments(settings), synth_replay.ENVIRONMENTS
         )[1]
         for index, wave in enumerate(parsed.waves):
             assert {origins[name] for name in wave} == {
@@ -364,17 +364,6 @@ class TestOrganisation:
             }
         assert {origins[name] for name in parsed.manual_approval} == set(pipeline.get("manual_approval", []))
         assert len(parsed.manual_approval) > len(pipeline.get("manual_approval", []))
-
-    def test_the_floor_keeps_the_pipeline_for_its_one_environment(self, examples: dict) -> None:
-        settings = json.loads((PROJECT_ROOT / "cdk.json").read_text())
-        (name,) = synth_scale.floor_environment(examples)
-        context = organisation.context_for_one(settings, name)
-        assert list(context["environments"]) == [name]
-        if "pipeline" in settings["context"]:
-            pipeline = context["pipeline"]
-            if pipeline is not None:
-                parse_pipeline(pipeline, parse_environments(context["environments"]))
-                assert pipeline["waves"] == [[name]]
 
     def test_pipeline_without_any_of_the_environments_is_dropped(self) -> None:
         pipeline = {"waves": [["staging"], ["prod"]], "manual_approval": ["prod"]}
@@ -388,12 +377,8 @@ class TestOrganisation:
         with pytest.raises(ValueError, match="cannot hold"):
             organisation.generate(examples, len(examples) - 1)
 
-    def test_floor_is_the_example_with_most_fields(self, examples: dict) -> None:
-        (name,) = synth_scale.floor_environment(examples)
-        assert len(examples[name]) == max(len(entry) for entry in examples.values())
-
     def test_app_command_runs_from_anywhere(self) -> None:
-        command = synth_scale.app_command({"app": ".venv/bin/python app.py"})
+        command = synth_replay.app_command({"app": ".venv/bin/python app.py"})
         assert command == f"{PROJECT_ROOT / '.venv/bin/python'} {PROJECT_ROOT / 'app.py'}"
 
 
