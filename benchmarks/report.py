@@ -164,7 +164,8 @@ def _doc_cell(side: Mapping[str, Any] | None) -> str:
 def _doc_target(target: Mapping[str, Any] | None) -> str:
     if target is None:
         return "none (reported)"
-    return f"{'≤' if target['comparison'] == '<=' else '≥'} {target['bound']:g}"
+    unit = f" {target['unit']}" if target.get("unit") else ""
+    return f"{'≤' if target['comparison'] == '<=' else '≥'} {target['bound']:g}{unit}"
 
 
 def performance_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:

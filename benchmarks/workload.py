@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from unittest import mock
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,10 +26,17 @@ KDF_LENGTH = 32
 FIXED_INFO = b"\x00\x00\x00\x07kmsecdh\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
 STAND_IN_KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
 SHARED_SECRET = bytes(range(32))
+FUNCTION_NAME = "kmsecdh-bench"
 
 
 class StandInKms:
     """Stands in for the boto3 KMS client: DeriveSharedSecret returns a fixed Z after ``latency_s``."""
+
+    # botocore's client.meta.method_to_api_mapping, for the two operations the function calls: the service
+    # names each call's latency metric by its API name.
+    meta = SimpleNamespace(
+        method_to_api_mapping={"derive_shared_secret": "DeriveSharedSecret", "get_public_key": "GetPublicKey"}
+    )
 
     def __init__(self, latency_s: float = 0.0) -> None:
         self.latency_s = latency_s
@@ -58,12 +65,16 @@ class StandInKms:
 
 
 def function_environment(key_arn: str) -> dict[str, str]:
-    """The derive function's configuration (docs/contract.md) with one P-256 key."""
-    return service.Configuration(
-        keys=(service.ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
-        default_alias=KEY_ALIAS,
-        allow_raw_secret=False,
-    ).as_environment()
+    """The derive function's configuration (docs/contract.md) with one P-256 key, and the function name
+    Lambda sets in every execution environment (the handler's metrics are named after it)."""
+    return {
+        **service.Configuration(
+            keys=(service.ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
+            default_alias=KEY_ALIAS,
+            allow_raw_secret=False,
+        ).as_environment(),
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+    }
 
 
 def peer_public_key_der() -> bytes:
