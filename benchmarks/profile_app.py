@@ -1,14 +1,15 @@
 """Runs a CDK app file (the project's ``app.py``, the replay app) as the CDK CLI would, and writes where its
 time went: ``benchmarks.synth_profile``'s app command.
 
-python -P profile_app.py RESULT.json [--cprofile FILE.prof] -- APP.py [ARGS...]
+python -P profile_app.py [--cprofile FILE.prof] RESULT.json -- APP.py [ARGS...]
 
 Counted: every request the Python side sends to the jsii kernel (the Node process behind ``aws_cdk``), by kind
 (create, invoke, get, set and their static forms, complete: the answer to a callback) and target (the class
 created, the method or property), and every callback the kernel makes into Python; the Python process's CPU
 seconds and the kernel's (read from /proc, Linux only) before the app's ``synth()`` (construction, imports
 included) and during it (synthesis: preparation, the validation plugins such as cdk-nag, writing the
-assembly). With ``--cprofile`` the Python side also runs under cProfile (which slows it down: its CPU figures
+assembly). ``--without-validation-plugins`` leaves the rule packs out (the app registers them, nothing is
+done). With ``--cprofile`` the Python side also runs under cProfile (which slows it down: its CPU figures
 are then not the app's).
 """
 
@@ -43,7 +44,11 @@ class RoundTrips:
         self.requests[kind] += 1
         self.targets[f"{kind} {_target(request)}"] += 1
         if isinstance(response, jsii_process.Callback):
-            self.callbacks[_callback_kind(response)] += 1
+            kind = _callback_kind(response)
+            self.callbacks[kind] += 1
+            member = getattr(response, kind, None)
+            name = getattr(member, "method", None) or getattr(member, "property", None) or "?"
+            self.targets[f"Callback {kind} {name}"] += 1
         self.wait_s += seconds
 
     def snapshot(self) -> dict[str, Any]:
@@ -72,20 +77,27 @@ def _callback_kind(callback: Any) -> str:
 
 
 def kernel_cpu_seconds() -> float:
-    """CPU seconds of the jsii kernel's Node process so far (0 before it starts)."""
-    provider = Kernel().provider
-    node = provider.__dict__.get("_process")  # memoized once the kernel has started
-    if node is None:
-        return 0.0
-    fields = Path(f"/proc/{node._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime: fields 14 and 15 of stat(5)
+    """CPU seconds of the jsii kernel so far (started by the app's first construct): the ``node`` process
+    jsii starts (jsii-runtime.js) and the one that starts in turn (program.js, the kernel itself)."""
+    return _tree_cpu_seconds(Kernel().provider._process._process.pid)
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: stat(5) 14, 15
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(_tree_cpu_seconds(int(child)) for child in children)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="profile_app.py")
     parser.add_argument("result", type=Path)
     parser.add_argument("--cprofile", type=Path)
+    parser.add_argument(
+        "--without-validation-plugins",
+        action="store_true",
+        help="register no validation plugin (the rule packs): what they cost is the difference",
+    )
     parser.add_argument("app", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     app = [word for word in args.app if word != "--"]
@@ -101,9 +113,11 @@ def main(argv: list[str]) -> int:
     jsii_process._NodeProcess.send = counted_send  # type: ignore[method-assign]
     phases: dict[str, Any] = {}
 
-    from aws_cdk import Stage
+    from aws_cdk import App, Validations
 
-    stage_synth = Stage.synth
+    if args.without_validation_plugins:
+        Validations.add_plugins = lambda _self, *_plugins: None  # type: ignore[method-assign]
+    app_synth = App.synth
 
     def timed_synth(self: Any, *synth_args: Any, **synth_kwargs: Any) -> Any:
         phases.setdefault(
@@ -114,9 +128,9 @@ def main(argv: list[str]) -> int:
                 "kernel_cpu_s": kernel_cpu_seconds(),
             },
         )
-        return stage_synth(self, *synth_args, **synth_kwargs)
+        return app_synth(self, *synth_args, **synth_kwargs)
 
-    Stage.synth = timed_synth  # type: ignore[method-assign]
+    App.synth = timed_synth  # type: ignore[method-assign]
     sys.argv = app
     # Python puts a script's folder first on the path; last here, so that it cannot shadow a library (the
     # replay app's folder, benchmarks/, holds modules named like others) while app.py still finds stacks/.

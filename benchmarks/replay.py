@@ -77,7 +77,7 @@ def _stack(
         metadata.update(json.loads((directory / artifact["additionalMetadataFile"]).read_text()))
     prefix = f"/{path}/"
     elements: dict[str, str] = {}
-    acknowledgments: list[list[str]] = []
+    acknowledgments: list[list[Any]] = []
     for construct_path, entries in metadata.items():
         if construct_path != f"/{path}" and not construct_path.startswith(prefix):
             raise ReplayError(f"{path}: metadata of {construct_path}, outside the stack")
@@ -85,8 +85,8 @@ def _stack(
         for entry in entries:
             if entry["type"] == LOGICAL_ID:
                 elements[entry["data"]] = below
-            elif entry["type"] == ACKNOWLEDGED:
-                acknowledgments.extend([below, rule, reason] for rule, reason in entry["data"].items())
+            elif entry["type"] == ACKNOWLEDGED:  # one entry per acknowledge() call
+                acknowledgments.append([below, [[rule, reason] for rule, reason in entry["data"].items()]])
     account, region = _environment(artifact["environment"])
     return {
         "assembly": str(directory),

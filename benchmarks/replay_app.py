@@ -105,8 +105,10 @@ class _StackReplay:
     def replay(self) -> None:
         for path in self.elements:
             self.scope(path)
-        for path, rule, reason in self.description["acknowledgments"]:
-            Validations.of(self.scope(path)).acknowledge(Acknowledgment(id=rule, reason=reason))
+        for path, rules in self.description["acknowledgments"]:
+            Validations.of(self.scope(path)).acknowledge(
+                *(Acknowledgment(id=rule, reason=reason) for rule, reason in rules)
+            )
 
     def scope(self, path: str) -> Construct:
         """The construct at ``path`` below the stack, made (with its parents) if new."""

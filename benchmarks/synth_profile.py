@@ -4,6 +4,8 @@ floor) profiled under the CDK CLI at several environment counts.
 python -m benchmarks.synth_profile                       # 3 and 23 environments, both sides
 python -m benchmarks.synth_profile --environments 3 100  # other counts
 python -m benchmarks.synth_profile --cprofile DIR        # also cProfile the Python side (CPU), by package
+python -m benchmarks.synth_profile --runs 3              # medians of three runs
+python -m benchmarks.synth_profile --without-packs       # both apps without their rule packs
 
 For each count and side: the CPU seconds of the CLI, of the app's Python process and of its jsii kernel
 (Node), each before the app's ``synth()`` (construction) and during it (synthesis, the cdk-nag packs among
@@ -18,6 +20,7 @@ import argparse
 import json
 import pstats
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,11 +60,15 @@ PACKAGES = (
 )
 
 
-def profiled_command(command: Sequence[str], result: Path, cprofile: Path | None) -> str:
+def profiled_command(
+    command: Sequence[str], result: Path, cprofile: Path | None, without_packs: bool = False
+) -> str:
     """``command`` (an interpreter and an app file with its arguments) run through profile_app.py."""
     interpreter, *app = command
     options = ["--cprofile", str(cprofile)] if cprofile is not None else []
-    return shlex.join([interpreter, "-P", str(PROFILE_APP), str(result), *options, "--", *app])
+    if without_packs:
+        options.append("--without-validation-plugins")
+    return shlex.join([interpreter, "-P", str(PROFILE_APP), *options, str(result), "--", *app])
 
 
 def run(app_dir: Path, output: Path, result: Path) -> dict[str, Any]:
@@ -85,8 +92,11 @@ def run(app_dir: Path, output: Path, result: Path) -> dict[str, Any]:
     return profile
 
 
-def profile(count: int, scratch: Path, cprofile: Path | None) -> dict[str, dict[str, Any]]:
-    """The project's app for ``count`` generated environments and its replay, profiled."""
+def profile(
+    count: int, scratch: Path, cprofile: Path | None, without_packs: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The project's app for ``count`` generated environments and its replay, profiled (without their rule
+    packs if ``without_packs``)."""
     settings = json.loads(PROJECT_SETTINGS.read_text())
     context = organisation.context_for(settings, count)
     found = {}
@@ -100,7 +110,10 @@ def profile(count: int, scratch: Path, cprofile: Path | None) -> dict[str, dict[
         cprofile_file = None if cprofile is None else cprofile / f"{side}-{count}.prof"
         result = app_dir / "profile.json"
         organisation.write_app_settings(
-            app_dir, context, profiled_command(command, result, cprofile_file), PROJECT_SETTINGS
+            app_dir,
+            context,
+            profiled_command(command, result, cprofile_file, without_packs),
+            PROJECT_SETTINGS,
         )
         output = app_dir / "cdk.out"
         found[side] = run(app_dir, output, result)
@@ -147,6 +160,27 @@ def phase_figures(profile_result: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
+def _module(target: str) -> str:
+    """The jsii module of a round trip's target ("Create aws-cdk-lib.aws_iam.PolicyStatement" ->
+    "aws-cdk-lib.aws_iam"; core classes -> "aws-cdk-lib"); callbacks and completions by their kind."""
+    kind, _, rest = target.partition(" ")
+    if kind in ("Callback", "_Complete"):
+        return kind
+    parts = rest.split(".")
+    return ".".join(part for part in parts[:2] if not part[:1].isupper()) or rest
+
+
+def _per_environment_by_module(
+    low: Mapping[str, Any], high: Mapping[str, Any], further: int
+) -> dict[str, float]:
+    counts: Counter[str] = Counter()
+    for target, calls in high["targets"].items():
+        counts[_module(target)] += calls
+    for target, calls in low["targets"].items():
+        counts[_module(target)] -= calls
+    return {module: calls / further for module, calls in counts.items() if calls}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.synth_profile", description=__doc__.splitlines()[0]
@@ -156,18 +190,34 @@ def main(argv: list[str] | None = None) -> int:
         "--cprofile", type=Path, help="also cProfile the Python side, .prof files into this folder"
     )
     parser.add_argument("--output", type=Path, help="write every figure as JSON here too")
+    parser.add_argument("--runs", type=int, default=1, help="profile each count this often: medians")
+    parser.add_argument(
+        "--without-packs", action="store_true", help="both apps without their rule packs (cdk-nag, ...)"
+    )
     args = parser.parse_args(argv)
     use_project_node()
     if args.cprofile is not None:
         args.cprofile.mkdir(parents=True, exist_ok=True)
     counts = sorted(set(args.environments))
-    results: dict[int, dict[str, dict[str, Any]]] = {}
+    runs: dict[int, list[dict[str, dict[str, Any]]]] = {count: [] for count in counts}
     with tempfile.TemporaryDirectory(prefix="kmsecdh-synth-profile-") as scratch:
-        for count in counts:
-            sys.stderr.write(f"synth_profile: {count} environments ...\n")
-            (Path(scratch) / str(count)).mkdir()
-            results[count] = profile(count, Path(scratch) / str(count), args.cprofile)
-    figures = {count: {side: phase_figures(results[count][side]) for side in SIDES} for count in counts}
+        for index in range(args.runs):
+            for count in counts:
+                sys.stderr.write(f"synth_profile: {count} environments, run {index + 1} ...\n")
+                directory = Path(scratch) / f"{count}-{index}"
+                directory.mkdir()
+                runs[count].append(profile(count, directory, args.cprofile, args.without_packs))
+    results = {count: runs[count][0] for count in counts}  # round trips are the same every run
+    figures = {
+        count: {
+            side: {
+                name: statistics.median(phase_figures(run[side])[name] for run in runs[count])
+                for name in phase_figures(results[count][side])
+            }
+            for side in SIDES
+        }
+        for count in counts
+    }
     names = list(figures[counts[0]]["project"])
     print("| figure | " + " | ".join(f"{side} {count}" for count in counts for side in SIDES) + " |")
     print("| --- |" + " --- |" * (len(counts) * len(SIDES)))
@@ -182,6 +232,17 @@ def main(argv: list[str] | None = None) -> int:
                 side: (figures[high][side][name] - figures[low][side][name]) / (high - low) for side in SIDES
             }
             print(f"  {name}: project {costs['project']:.3f}, replay {costs['replay']:.3f}")
+        print(f"\njsii round trips per further environment ({low} to {high}), by module:")
+        by_module = {
+            side: _per_environment_by_module(results[low][side], results[high][side], high - low)
+            for side in SIDES
+        }
+        for module in sorted(
+            set(by_module["project"]) | set(by_module["replay"]),
+            key=lambda m: -by_module["project"].get(m, 0),
+        ):
+            project, floor = by_module["project"].get(module, 0), by_module["replay"].get(module, 0)
+            print(f"  {module}: project {project:.1f}, replay {floor:.1f}")
         top = results[high]["project"]["targets"]
         print(f"\njsii round trips of the project at {high} environments, by target (top 25 of {len(top)}):")
         for target, calls in list(top.items())[:25]:

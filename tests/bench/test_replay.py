@@ -114,7 +114,7 @@ class TestSpec:
         assert (stack["stack_name"], stack["termination_protection"]) == ("kmsecdh-dev", True)
         assert stack["tags"] == {"project": "kmsecdh"}
         assert stack["elements"] == {"KeyF9D63BFE": "Key/Resource", "KeyArn": "KeyArn"}
-        assert stack["acknowledgments"] == [["Key", "Pack::Rule", "why"]]
+        assert stack["acknowledgments"] == [["Key", [["Pack::Rule", "why"]]]]
         assert stack["dependencies"] == ["dev/Other"]  # the asset manifest is not a stack
         assert stack["template"] == TEMPLATE
         assert stack["bootstrapless"] is True  # no bootstrap version rule in this template
