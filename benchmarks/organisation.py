@@ -62,7 +62,9 @@ def generate_with_origins(
     names = list(examples)
     for index in range(len(examples), count):
         example = names[index % len(names)]
-        name = f"{example[:14]}-{index:03d}"
+        # No hyphen before the number: the guardrails name an environment's resources kmsecdh-<name>-*,
+        # which must not match another environment's (kmsecdh-dev-* would match dev-003's).
+        name = f"{example[:14]}{index:03d}"
         environments[name] = _variant(examples[example], index)
         origins[name] = example
     return environments, origins

@@ -334,10 +334,14 @@ class TestOrganisation:
         assert list(generated)[: len(examples)] == list(examples)
         assert len(parse_environments(generated)) == synth_replay.ENVIRONMENTS
 
-    def test_every_example_field_is_used_by_its_copies(self, examples: dict, generated: dict) -> None:
+    def test_every_example_field_is_used_by_its_copies(self, examples: dict) -> None:
+        generated, origins = organisation.generate_with_origins(examples, synth_replay.ENVIRONMENTS)
         for name, entry in generated.items():
-            example = name.rsplit("-", 1)[0] if name not in examples else name
-            assert set(entry) == set(examples[example])
+            assert set(entry) == set(examples[origins[name]])
+
+    def test_no_name_is_another_followed_by_a_hyphen(self, generated: dict) -> None:
+        # The guardrails name an environment's resources kmsecdh-<name>-*: prod's would match prod-004's.
+        assert not [(a, b) for a in generated for b in generated if b.startswith(f"{a}-")]
 
     def test_accounts_and_regions_vary(self, generated: dict) -> None:
         accounts = {entry["account"] for entry in generated.values() if "account" in entry}
