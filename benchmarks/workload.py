@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from unittest import mock
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,12 +31,6 @@ FUNCTION_NAME = "kmsecdh-bench"
 
 class StandInKms:
     """Stands in for the boto3 KMS client: DeriveSharedSecret returns a fixed Z after ``latency_s``."""
-
-    # botocore's client.meta.method_to_api_mapping, for the two operations the function calls: the service
-    # names each call's latency metric by its API name.
-    meta = SimpleNamespace(
-        method_to_api_mapping={"derive_shared_secret": "DeriveSharedSecret", "get_public_key": "GetPublicKey"}
-    )
 
     def __init__(self, latency_s: float = 0.0) -> None:
         self.latency_s = latency_s
