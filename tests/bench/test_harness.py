@@ -23,6 +23,7 @@ from benchmarks import (
     organisation,
     report,
     synth,
+    synth_profile,
     synth_replay,
     warm_derive,
 )
@@ -636,3 +637,58 @@ def test_profile_app_names_what_each_round_trip_targets() -> None:
         "callbacks": {},
         "wait_s": 2.0,
     }
+
+
+class TestSynthProfile:
+    def test_round_trips_by_module(self) -> None:
+        assert synth_profile._module("Create aws-cdk-lib.aws_iam.PolicyStatement") == "aws-cdk-lib.aws_iam"
+        assert synth_profile._module("StaticInvoke aws-cdk-lib.Stack.of") == "aws-cdk-lib"
+        assert synth_profile._module("Create constructs.Construct") == "constructs"
+        assert synth_profile._module("Callback invoke produce") == "Callback"
+        low = {"targets": {"Create aws-cdk-lib.aws_iam.Role": 10, "Create aws-cdk-lib.CfnResource": 5}}
+        high = {"targets": {"Create aws-cdk-lib.aws_iam.Role": 50, "Create aws-cdk-lib.CfnResource": 5}}
+        assert synth_profile._per_environment_by_module(low, high, 20) == {"aws-cdk-lib.aws_iam": 2.0}
+
+    def test_phases_split_at_the_apps_synth(self) -> None:
+        profile = {
+            "total_cpu_s": 10.0,
+            "phases": {
+                "construction": {
+                    "requests": {"Create": 90},
+                    "callbacks": {},
+                    "python_cpu_s": 2.0,
+                    "kernel_cpu_s": 3.0,
+                },
+                "total": {
+                    "requests": {"Create": 90, "Invoke": 10},
+                    "callbacks": {"invoke": 4},
+                    "python_cpu_s": 2.5,
+                    "kernel_cpu_s": 6.0,
+                },
+            },
+        }
+        assert synth_profile.phase_figures(profile) == {
+            "total_cpu_s": 10.0,
+            "cli_cpu_s": 1.5,
+            "python_construction_cpu_s": 2.0,
+            "python_synthesis_cpu_s": 0.5,
+            "kernel_construction_cpu_s": 3.0,
+            "kernel_synthesis_cpu_s": 3.0,
+            "construction_round_trips": 90,
+            "synthesis_round_trips": 10,
+            "callbacks": 4,
+        }
+
+    def test_the_profiled_command_runs_the_app_through_profile_app(self, tmp_path: Path) -> None:
+        command = synth_profile.profiled_command(
+            ["/venv/bin/python", "/repo/app.py"], tmp_path / "p.json", None, without_packs=True
+        )
+        assert command.split() == [
+            "/venv/bin/python",
+            "-P",
+            str(synth_profile.PROFILE_APP),
+            "--without-validation-plugins",
+            str(tmp_path / "p.json"),
+            "--",
+            "/repo/app.py",
+        ]
