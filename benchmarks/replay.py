@@ -26,6 +26,9 @@ UNKNOWN_REGION = "unknown-region"
 SYNTHESIZED_SECTIONS = ("Parameters", "Rules")
 REPLAYED_SECTIONS = ("Description", "Conditions", "Resources", "Outputs")
 _ENVIRONMENT = re.compile(r"^aws://([^/]+)/([^/]+)$")
+# DefaultStackSynthesizer's bootstrap version parameter names the bootstrap qualifier it was given.
+_BOOTSTRAP_VERSION = re.compile(r"^/cdk-bootstrap/([^/]+)/version$")
+DEFAULT_QUALIFIER = "hnb659fds"
 
 
 class ReplayError(ValueError):
@@ -103,12 +106,20 @@ def _stack(
         # A stack without the bootstrap version check is synthesized without a bootstrap (CodePipeline's
         # cross-Region support stacks): the same synthesizer, naming the same roles.
         "bootstrapless": "Rules" not in template,
+        "qualifier": _qualifier(template),
         "deploy_role_arn": properties.get("assumeRoleArn"),
         "cloudformation_execution_role_arn": properties.get("cloudFormationExecutionRoleArn"),
         "template": template,
         "elements": _element_paths(path, template, elements),
         "acknowledgments": acknowledgments,
     }
+
+
+def _qualifier(template: Mapping[str, Any]) -> str | None:
+    """The bootstrap qualifier a stack's synthesizer was given, when it is not CDK's default."""
+    default = template.get("Parameters", {}).get("BootstrapVersion", {}).get("Default", "")
+    match = _BOOTSTRAP_VERSION.match(default)
+    return match.group(1) if match and match.group(1) != DEFAULT_QUALIFIER else None
 
 
 def _environment(environment: str) -> tuple[str | None, str | None]:

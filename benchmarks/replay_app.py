@@ -8,7 +8,8 @@ The construct tree keeps the project's paths (a plain ``Construct`` for each con
 element), so the path metadata, the logical ids CDK allocates and the cdk-nag acknowledgments land where the
 project's do; a logical id the project overrode is overridden here too. The stacks keep their names,
 environments, tags, termination protection, synthesizer and dependencies; the app registers the same rule
-packs. CDK's own ``AWS::CDK::Metadata`` resource is replayed from the template, so version reporting is off.
+packs (a stack bootstrapped with its own qualifier gets a synthesizer with it). CDK's own
+``AWS::CDK::Metadata`` resource is replayed from the template, so version reporting is off.
 
 Run as a file by the CLI, so it imports nothing of the project but the packs it is told to register.
 """
@@ -32,6 +33,7 @@ from aws_cdk import (
     CfnCondition,
     CfnOutput,
     CfnResource,
+    DefaultStackSynthesizer,
     Environment,
     Fn,
     ICfnConditionExpression,
@@ -198,14 +200,14 @@ def build(replay: Mapping[str, Any], app: App) -> App:
     stacks: dict[str, Stack] = {}
     replays = []
     for description in replay["stacks"]:
-        synthesizer = (
-            BootstraplessSynthesizer(
+        synthesizer: BootstraplessSynthesizer | DefaultStackSynthesizer | None = None
+        if description["bootstrapless"]:
+            synthesizer = BootstraplessSynthesizer(
                 deploy_role_arn=description["deploy_role_arn"],
                 cloud_formation_execution_role_arn=description["cloudformation_execution_role_arn"],
             )
-            if description["bootstrapless"]
-            else None
-        )
+        elif description["qualifier"] is not None:
+            synthesizer = DefaultStackSynthesizer(qualifier=description["qualifier"])
         stack = Stack(
             stage(description["stage"]),
             description["id"],

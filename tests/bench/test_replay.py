@@ -43,7 +43,11 @@ def _assembly(directory: Path, template: dict[str, Any], metadata: dict[str, Any
     stage.mkdir(parents=True)
     (stage / "devStack.template.json").write_text(json.dumps(template))
     (stage / "devStack.metadata.json").write_text(json.dumps(metadata))
-    (stage / "devOther.template.json").write_text(json.dumps({"Rules": {"CheckBootstrapVersion": {}}}))
+    other = {
+        "Parameters": {"BootstrapVersion": {"Default": "/cdk-bootstrap/kmsecdh/version"}},
+        "Rules": {"CheckBootstrapVersion": {}},
+    }
+    (stage / "devOther.template.json").write_text(json.dumps(other))
     (stage / "manifest.json").write_text(
         json.dumps(
             {
@@ -119,6 +123,7 @@ class TestSpec:
         assert stack["template"] == TEMPLATE
         assert stack["bootstrapless"] is True  # no bootstrap version rule in this template
         assert (other["account"], other["bootstrapless"]) == ("111111111111", False)
+        assert (stack["qualifier"], other["qualifier"]) == (None, "kmsecdh")
         assert other["deploy_role_arn"] == "arn:aws:iam::111111111111:role/deploy"
 
     def test_refuses_a_section_it_does_not_replay(self, tmp_path: Path) -> None:
