@@ -1,15 +1,15 @@
 """Runs a CDK app file (the project's ``app.py``, the replay app) as the CDK CLI would, and writes where its
 time went: ``benchmarks.synth_profile``'s app command.
 
-python -P profile_app.py [--cprofile FILE.prof] RESULT.json -- APP.py [ARGS...]
+python -P profile_app.py [--cprofile FILE.prof] [--skip-plugin CLASS] RESULT.json -- APP.py [ARG...]
 
 Counted: every request the Python side sends to the jsii kernel (the Node process behind ``aws_cdk``), by kind
 (create, invoke, get, set and their static forms, complete: the answer to a callback) and target (the class
 created, the method or property), and every callback the kernel makes into Python; the Python process's CPU
 seconds and the kernel's (read from /proc, Linux only) before the app's ``synth()`` (construction, imports
 included) and during it (synthesis: preparation, the validation plugins such as cdk-nag, writing the
-assembly). ``--without-validation-plugins`` leaves the rule packs out (the app registers them, nothing is
-done). With ``--cprofile`` the Python side also runs under cProfile (which slows it down: its CPU figures
+assembly). ``--skip-plugin CLASS`` leaves a rule pack out (``*``: all of them; the app registers them,
+python -P profile_app.py [--cprofile PROF] [--skip-plugin CLASS] RESULT.json -- APP.py [ARG...]
 are then not the app's).
 """
 
@@ -76,6 +76,10 @@ def _callback_kind(callback: Any) -> str:
     return "other"
 
 
+def _skipped(plugin: object, names: list[str]) -> bool:
+    return "*" in names or type(plugin).__name__ in names
+
+
 def kernel_cpu_seconds() -> float:
     """CPU seconds of the jsii kernel so far (started by the app's first construct): the ``node`` process
     jsii starts (jsii-runtime.js) and the one that starts in turn (program.js, the kernel itself)."""
@@ -94,9 +98,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("result", type=Path)
     parser.add_argument("--cprofile", type=Path)
     parser.add_argument(
-        "--without-validation-plugins",
-        action="store_true",
-        help="register no validation plugin (the rule packs): what they cost is the difference",
+        "--skip-plugin",
+        action="append",
+        default=[],
+        metavar="CLASS",
+        help="do not register validation plugins (rule packs) of this class name, or of any with '*' "
+        "(repeatable): what they cost is the difference",
     )
     parser.add_argument("app", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -115,8 +122,15 @@ def main(argv: list[str]) -> int:
 
     from aws_cdk import App, Validations
 
-    if args.without_validation_plugins:
-        Validations.add_plugins = lambda _self, *_plugins: None  # type: ignore[method-assign]
+    if args.skip_plugin:
+        add_plugins = Validations.add_plugins
+
+        def some_plugins(self: Any, *plugins: Any) -> None:
+            kept = [plugin for plugin in plugins if not _skipped(plugin, args.skip_plugin)]
+            if kept:
+                add_plugins(self, *kept)
+
+        Validations.add_plugins = some_plugins  # type: ignore[method-assign]
     app_synth = App.synth
 
     def timed_synth(self: Any, *synth_args: Any, **synth_kwargs: Any) -> Any:

@@ -5,7 +5,8 @@ python -m benchmarks.synth_profile                       # 3 and 23 environments
 python -m benchmarks.synth_profile --environments 3 100  # other counts
 python -m benchmarks.synth_profile --cprofile DIR        # also cProfile the Python side (CPU), by package
 python -m benchmarks.synth_profile --runs 3              # medians of three runs
-python -m benchmarks.synth_profile --without-packs       # both apps without their rule packs
+python -m benchmarks.synth_profile --skip-pack '*'       # both apps without their rule packs
+python -m benchmarks.synth_profile --skip-pack KmsEcdhChecks  # without one of them
 
 For each count and side: the CPU seconds of the CLI, of the app's Python process and of its jsii kernel
 (Node), each before the app's ``synth()`` (construction) and during it (synthesis, the cdk-nag packs among
@@ -61,13 +62,14 @@ PACKAGES = (
 
 
 def profiled_command(
-    command: Sequence[str], result: Path, cprofile: Path | None, without_packs: bool = False
+    command: Sequence[str], result: Path, cprofile: Path | None, skip_packs: Sequence[str] = ()
 ) -> str:
-    """``command`` (an interpreter and an app file with its arguments) run through profile_app.py."""
+    """``command`` (an interpreter and an app file with its arguments) run through profile_app.py, the rule
+    packs of the classes named in ``skip_packs`` left out (``*``: all)."""
     interpreter, *app = command
     options = ["--cprofile", str(cprofile)] if cprofile is not None else []
-    if without_packs:
-        options.append("--without-validation-plugins")
+    for pack in skip_packs:
+        options += ["--skip-plugin", pack]
     return shlex.join([interpreter, "-P", str(PROFILE_APP), *options, str(result), "--", *app])
 
 
@@ -93,10 +95,10 @@ def run(app_dir: Path, output: Path, result: Path) -> dict[str, Any]:
 
 
 def profile(
-    count: int, scratch: Path, cprofile: Path | None, without_packs: bool = False
+    count: int, scratch: Path, cprofile: Path | None, skip_packs: Sequence[str] = ()
 ) -> dict[str, dict[str, Any]]:
-    """The project's app for ``count`` generated environments and its replay, profiled (without their rule
-    packs if ``without_packs``)."""
+    """The project's app for ``count`` generated environments and its replay, profiled (without the rule
+    packs named in ``skip_packs``)."""
     settings = json.loads(PROJECT_SETTINGS.read_text())
     context = organisation.context_for(settings, count)
     found = {}
@@ -112,7 +114,7 @@ def profile(
         organisation.write_app_settings(
             app_dir,
             context,
-            profiled_command(command, result, cprofile_file, without_packs),
+            profiled_command(command, result, cprofile_file, skip_packs),
             PROJECT_SETTINGS,
         )
         output = app_dir / "cdk.out"
@@ -192,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write every figure as JSON here too")
     parser.add_argument("--runs", type=int, default=1, help="profile each count this often: medians")
     parser.add_argument(
-        "--without-packs", action="store_true", help="both apps without their rule packs (cdk-nag, ...)"
+        "--skip-pack",
+        action="append",
+        default=[],
+        metavar="CLASS",
+        help="both apps without this rule pack (a class name, e.g. KmsEcdhChecks; '*': every pack)",
     )
     args = parser.parse_args(argv)
     use_project_node()
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(f"synth_profile: {count} environments, run {index + 1} ...\n")
                 directory = Path(scratch) / f"{count}-{index}"
                 directory.mkdir()
-                runs[count].append(profile(count, directory, args.cprofile, args.without_packs))
+                runs[count].append(profile(count, directory, args.cprofile, args.skip_pack))
     results = {count: runs[count][0] for count in counts}  # round trips are the same every run
     figures = {
         count: {

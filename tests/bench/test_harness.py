@@ -681,13 +681,14 @@ class TestSynthProfile:
 
     def test_the_profiled_command_runs_the_app_through_profile_app(self, tmp_path: Path) -> None:
         command = synth_profile.profiled_command(
-            ["/venv/bin/python", "/repo/app.py"], tmp_path / "p.json", None, without_packs=True
+            ["/venv/bin/python", "/repo/app.py"], tmp_path / "p.json", None, skip_packs=["KmsEcdhChecks"]
         )
         assert command.split() == [
             "/venv/bin/python",
             "-P",
             str(synth_profile.PROFILE_APP),
-            "--without-validation-plugins",
+            "--skip-plugin",
+            "KmsEcdhChecks",
             str(tmp_path / "p.json"),
             "--",
             "/repo/app.py",
