@@ -1,15 +1,15 @@
 """Runs a CDK app file (the project's ``app.py``, the replay app) as the CDK CLI would, and writes where its
 time went: ``benchmarks.synth_profile``'s app command.
 
-python -P profile_app.py [--cprofile FILE.prof] [--skip-plugin CLASS] RESULT.json -- APP.py [ARG...]
+python -P profile_app.py [--cprofile PROF] [--skip-plugin CLASS] RESULT.json -- APP.py [ARG...]
 
 Counted: every request the Python side sends to the jsii kernel (the Node process behind ``aws_cdk``), by kind
 (create, invoke, get, set and their static forms, complete: the answer to a callback) and target (the class
 created, the method or property), and every callback the kernel makes into Python; the Python process's CPU
 seconds and the kernel's (read from /proc, Linux only) before the app's ``synth()`` (construction, imports
 included) and during it (synthesis: preparation, the validation plugins such as cdk-nag, writing the
-assembly). ``--skip-plugin CLASS`` leaves a rule pack out (``*``: all of them; the app registers them,
-python -P profile_app.py [--cprofile PROF] [--skip-plugin CLASS] RESULT.json -- APP.py [ARG...]
+assembly). ``--skip-plugin CLASS`` leaves a rule pack out (``*``: all of them): the app registers it, nothing
+is done. With ``--cprofile`` the Python side also runs under cProfile (which slows it down: its CPU figures
 are then not the app's).
 """
 
