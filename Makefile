@@ -34,6 +34,7 @@ help:
 	@echo "make lock-keys [ENV=name]  record the keys' identities in keys.lock.json (only when a change is meant)"
 	@echo "make deploy-guard ENV=name  before cdk deploy: refuse a change that replaces or deletes a key or alias"
 	@echo "make bench     benchmarks, written to benchmarks/results.json and docs/performance.md"
+	@echo "               (make bench FIGURES=first-run: a clean clone's first make synth and make test)"
 	@echo "make access-matrix  who may do what, by an IAM evaluator over the synthesized policies: docs/access-matrix.md"
 	@echo "make test-aws  opt-in: deploy dev to a real AWS account, derive, audit, destroy"
 	@echo "make setup     install everything the targets above use"
@@ -102,8 +103,10 @@ lint: $(VENV)/.installed
 access-matrix: $(SYNTH_SETUP)
 	@$(PY) -m tools.access_matrix
 
+# make bench FIGURES=first-run: a clean clone's first make synth and make test (long, so a group of its own).
+FIGURES ?= default
 bench: setup
-	@$(PY) -m benchmarks.run
+	@$(PY) -m benchmarks.run --group $(FIGURES)
 
 demo: $(VENV)/.installed node_modules/.installed $(LOCAL_KMS_SETUP)
 	@$(PY) -m devtools.demo

@@ -7,8 +7,13 @@ pins one, and the account in every ARN and the replica Regions moved with it. Wh
 use (today's and any added later: replica Regions, organisation readers, ...) are therefore used by every
 generated environment of that example. An environment-agnostic example stays agnostic: that is a feature too.
 
-A ``pipeline`` section deploys the copies like their examples: each copy joins its example's wave, and needs
-a manual approval where its example does (``pipeline_for``).
+The app's sections that name environments keep naming the examples only: one ``pipeline`` stack cannot
+deploy a hundred environments (each stage it deploys adds about eight resources, roles, policies and CodeBuild
+projects, and CloudFormation takes at most 500 in a stack: 551 with the copies of the waves' examples), nor
+can one ``guardrails`` section guard them (their service control policies would take 78 documents of at most
+5,120 characters, and a target takes 4 beside AWS's full-access policy). An organisation that size runs
+several pipelines and guardrails sections; the generated context keeps cdk.json's (``guardrails_for`` spells
+out whom it guards, as its default is every environment).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ENVIRONMENTS_KEY = "environments"
-PIPELINE_KEY = "pipeline"
+GUARDRAILS_KEY = "guardrails"
 # Commercial Regions that offer every service the stacks use; home and replica Regions are drawn in turn.
 REGIONS = (
     "us-east-1",
@@ -62,46 +67,29 @@ def generate_with_origins(
     names = list(examples)
     for index in range(len(examples), count):
         example = names[index % len(names)]
-        name = f"{example[:14]}-{index:03d}"
+        # No hyphen before the number: the guardrails name an environment's resources kmsecdh-<name>-*,
+        # which must not match another environment's (kmsecdh-dev-* would match dev-003's).
+        name = f"{example[:14]}{index:03d}"
         environments[name] = _variant(examples[example], index)
         origins[name] = example
     return environments, origins
 
 
-def pipeline_for(pipeline: Mapping[str, Any], origins: Mapping[str, str]) -> dict[str, Any] | None:
-    """The ``pipeline`` section for these environments: each in its example's wave, approved where its
-    example is; waves left empty are dropped, and no wave at all means no pipeline (None)."""
-    waves = [[name for name, example in origins.items() if example in wave] for wave in pipeline["waves"]]
-    waves = [wave for wave in waves if wave]
-    if not waves:
-        return None
-    approved = set(pipeline.get("manual_approval", []))
-    section = {**copy.deepcopy(dict(pipeline)), "waves": waves}
-    if "manual_approval" in pipeline:
-        section["manual_approval"] = [name for name, example in origins.items() if example in approved]
-    return section
+def guardrails_for(guardrails: Mapping[str, Any], examples: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``guardrails`` section guarding what it guards among the examples: the environments it names, or
+    (none named: every environment) all of the examples."""
+    return {**copy.deepcopy(dict(guardrails)), "environments": list(guardrails.get("environments", examples))}
 
 
 def context_for(settings: Mapping[str, Any], count: int) -> dict[str, Any]:
-    """The context entries for ``count`` environments generated from ``settings``' examples (with the
-    pipeline section, if there is one, deploying them)."""
-    environments, origins = generate_with_origins(example_environments(settings), count)
-    return _with_pipeline(settings, environments, origins)
-
-
-def context_for_one(settings: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The context entries for the example ``name`` alone (with the pipeline section, if any, for it)."""
-    environments = {name: copy.deepcopy(example_environments(settings)[name])}
-    return _with_pipeline(settings, environments, {name: name})
-
-
-def _with_pipeline(
-    settings: Mapping[str, Any], environments: dict[str, dict[str, Any]], origins: Mapping[str, str]
-) -> dict[str, Any]:
-    context: dict[str, Any] = {ENVIRONMENTS_KEY: environments}
-    pipeline = settings["context"].get(PIPELINE_KEY)
-    if pipeline is not None:
-        context[PIPELINE_KEY] = pipeline_for(pipeline, origins)
+    """The context entries for ``count`` environments generated from ``settings``' examples; the pipeline
+    section (left as it is) deploys the examples it names, the guardrails section, if any, guards the
+    examples."""
+    examples = example_environments(settings)
+    context: dict[str, Any] = {ENVIRONMENTS_KEY: generate(examples, count)}
+    guardrails = settings["context"].get(GUARDRAILS_KEY)
+    if guardrails is not None:
+        context[GUARDRAILS_KEY] = guardrails_for(guardrails, examples)
     return context
 
 

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import PROJECT_ROOT, cost
+from benchmarks.figures import FIGURES, GROUPS, RESULTS_FILE
 from benchmarks.stats import FigureResult, Summary
 
 # 2: figures may have no target or floor (reported only); `unavailable` figures.
-SCHEMA_VERSION = 2
+# 3: each figure's `conditions` (when it was measured, its seconds, the load average at its start and end);
+#    figure groups, a group's run keeping the others' figures (`merge`).
+SCHEMA_VERSION = 3
 
 
 def machine() -> dict[str, object]:
@@ -36,21 +39,46 @@ def document(
     seconds: float,
     failures: Mapping[str, str] | None = None,
     unavailable: Mapping[str, str] | None = None,
+    conditions: Mapping[str, Mapping[str, object]] | None = None,
 ) -> dict:
     """The results document; ``results`` maps each figure's id (its module name) to its result,
     ``failures`` each figure that could not be measured to the error, ``unavailable`` each figure this
-    checkout cannot measure (a tool it needs is absent) to the reason."""
+    checkout cannot measure (a tool it needs is absent) to the reason, ``conditions`` each measured figure
+    to when and under which load it was measured."""
+    conditions = conditions or {}
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(seconds, 1),
         "machine": machine_info,
         "figures": {
-            figure_id: {"name": result.name, **result.to_json()} for figure_id, result in results.items()
+            figure_id: {
+                "name": result.name,
+                **result.to_json(),
+                "conditions": dict(conditions.get(figure_id, {})),
+            }
+            for figure_id, result in results.items()
         },
         "failures": dict(failures or {}),
         "unavailable": dict(unavailable or {}),
     }
+
+
+def merge(previous: Mapping[str, Any], doc: Mapping[str, Any], measured: Sequence[str]) -> dict:
+    """``doc`` with what ``previous`` holds of the figures not ``measured`` in it (another group's): their
+    results, failures and unavailability, and the test suite's line when ``doc`` has none. Figures the
+    harness no longer has are dropped."""
+    kept = [name for name in FIGURES if name not in measured]
+    merged = dict(doc)
+    for section in ("figures", "failures", "unavailable"):
+        earlier = previous.get(section, {})
+        merged[section] = {
+            **{name: earlier[name] for name in kept if name in earlier},
+            **doc.get(section, {}),
+        }
+    if "test_suite" not in doc and "test_suite" in previous:
+        merged["test_suite"] = previous["test_suite"]
+    return merged
 
 
 def write(path: Path, doc: dict) -> None:
@@ -136,7 +164,8 @@ def _doc_cell(side: Mapping[str, Any] | None) -> str:
 def _doc_target(target: Mapping[str, Any] | None) -> str:
     if target is None:
         return "none (reported)"
-    return f"{'≤' if target['comparison'] == '<=' else '≥'} {target['bound']:g}"
+    unit = f" {target['unit']}" if target.get("unit") else ""
+    return f"{'≤' if target['comparison'] == '<=' else '≥'} {target['bound']:g}{unit}"
 
 
 def performance_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
@@ -161,17 +190,38 @@ def performance_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
         lines.append(f"| {figure_id} | not measured: {error} | | | | **no** |")
     for figure_id, reason in doc.get("unavailable", {}).items():
         lines.append(f"| {figure_id} | not available: {reason} | | | | |")
-    machine_info = doc["machine"]
     lines.append("")
+    notes = [f"- {figures[name]['name']}: {note}" for name in ids for note in figures[name]["notes"]]
+    if notes:
+        lines.extend([*notes, ""])
     if "test_suite" in doc:
         lines.append(f"The {suite_line(doc['test_suite'])}.")
         lines.append("")
+    machine = doc["machine"]
     lines.append(
-        f"Run of {doc['generated_at']} ({doc['duration_s']:.0f} s): {machine_info['cpu_count']} CPUs, "
-        f"{machine_info['implementation']} {machine_info['python']} ({machine_info['machine']}), "
-        f"load average at start {machine_info['load_average_at_start']}."
+        f"Machine: {machine['cpu_count']} CPUs, {machine['implementation']} {machine['python']} "
+        f"({machine['machine']}). "
+        + " ".join(
+            _group_run(group, [figures[name] for name in ids if name in names])
+            for group, names in GROUPS.items()
+            if any(name in figures for name in names)
+        )
     )
     return "\n".join(lines)
+
+
+def _group_run(group: str, figures: Sequence[Mapping[str, Any]]) -> str:
+    """When a group's figures were measured and the machine's load (1-minute average) around them."""
+    conditions = [figure["conditions"] for figure in figures if figure.get("conditions")]
+    if not conditions:
+        return f"Group {group}: measured before the harness kept the conditions."
+    loads = [
+        load for c in conditions for load in (c["load_average_at_start"][0], c["load_average_at_end"][0])
+    ]
+    return (
+        f"Group {group}: measured {min(c['measured_at'] for c in conditions)} in "
+        f"{sum(c['seconds'] for c in conditions):.0f} s, load average {min(loads):g} to {max(loads):g}."
+    )
 
 
 COST_START = "<!-- bench:cost:start (written by make bench: benchmarks/cost.py and results.json) -->"
@@ -206,8 +256,6 @@ def rewrite_performance_page(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """python -m benchmarks.report [RESULTS]: rewrite docs/performance.md's table from a results file."""
-    from benchmarks.run import FIGURES, RESULTS_FILE
-
     args = list(sys.argv[1:] if argv is None else argv)
     results = Path(args[0]) if args else RESULTS_FILE
     rewrite_performance_page(PERFORMANCE_PAGE, json.loads(results.read_text()), FIGURES)

@@ -51,12 +51,13 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def synth(app_dir: Path, env: dict[str, str], cpu_seconds: list[float]) -> None:
-    """One ``cdk synth`` of the app in ``app_dir``; appends the CPU seconds of its process tree."""
+def synth(app_dir: Path, env: dict[str, str], cpu_seconds: list[float], output: Path | None = None) -> None:
+    """One ``cdk synth`` of the app in ``app_dir`` into ``output`` (a fresh temporary folder when None);
+    appends the CPU seconds of its process tree."""
     cpu_before = children_cpu_seconds()
-    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-synth-") as output:
+    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-synth-") as scratch:
         result = subprocess.run(
-            [str(CDK_CLI), *CLI_ARGS, "--output", output],
+            [str(CDK_CLI), *CLI_ARGS, "--output", str(output or scratch)],
             cwd=app_dir,
             env=env,
             capture_output=True,

@@ -27,6 +27,7 @@ KDF_LENGTH = 32
 FIXED_INFO = b"\x00\x00\x00\x07kmsecdh\x00\x00\x00\x05alice\x00\x00\x00\x03bob"
 STAND_IN_KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/00000000-0000-4000-8000-000000000000"
 SHARED_SECRET = bytes(range(32))
+FUNCTION_NAME = "kmsecdh-bench"
 
 
 class StandInKms:
@@ -59,12 +60,16 @@ class StandInKms:
 
 
 def function_environment(key_arn: str) -> dict[str, str]:
-    """The derive function's configuration (docs/contract.md) with one P-256 key."""
-    return Configuration(
-        keys=(ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
-        default_alias=KEY_ALIAS,
-        allow_raw_secret=False,
-    ).as_environment()
+    """The derive function's configuration (docs/contract.md) with one P-256 key, and the function name
+    Lambda sets in every execution environment (the handler's metrics are named after it)."""
+    return {
+        **Configuration(
+            keys=(ConfiguredKey(alias=KEY_ALIAS, arn=key_arn, key_spec=KEY_SPEC),),
+            default_alias=KEY_ALIAS,
+            allow_raw_secret=False,
+        ).as_environment(),
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+    }
 
 
 def peer_public_key_der() -> bytes:
