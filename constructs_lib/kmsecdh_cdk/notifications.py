@@ -6,6 +6,8 @@ any stack of the app, counts.
 
 from __future__ import annotations
 
+import weakref
+
 import jsii
 from aws_cdk import Annotations, Aspects, IAspect
 from aws_cdk import aws_sns as sns
@@ -29,14 +31,26 @@ class _UnsubscribedTopicWarning:
     def visit(self, node: IConstruct) -> None:
         if node is not self._topic:
             return
-        topic_arn = self._topic.topic_arn
-        subscribed = any(
-            isinstance(construct, sns.CfnSubscription) and construct.topic_arn == topic_arn
-            for construct in node.node.root.node.find_all()
-        )
-        if not subscribed:
+        if self._topic.topic_arn not in _subscribed_topic_arns(node.node.root):
             Annotations.of(node).add_warning_v2(
                 UNSUBSCRIBED_TOPIC_WARNING,
                 f"Nobody subscribes to this topic: {self._consequence} notify nobody. Subscribe someone (an "
                 "e-mail address, a chat or paging integration) or acknowledge this warning.",
             )
+
+
+# One walk of the app for all of its topics, not one per topic: a walk marshals every construct through jsii, and
+# with three topics per environment a walk per topic made synthesis quadratic in the environments.
+_subscribed_topic_arns_by_app: weakref.WeakKeyDictionary[IConstruct, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _subscribed_topic_arns(root: IConstruct) -> frozenset[str]:
+    """The topic ARN of every subscription in the app whose root is ``root``; read at its first topic's visit,
+    when construction is over."""
+    arns = _subscribed_topic_arns_by_app.get(root)
+    if arns is None:
+        arns = frozenset(
+            construct.topic_arn for construct in root.node.find_all() if isinstance(construct, sns.CfnSubscription)
+        )
+        _subscribed_topic_arns_by_app[root] = arns
+    return arns

@@ -245,3 +245,21 @@ def test_an_unsubscribed_topic_is_warned_at_synthesis() -> None:
         "/Alarms/Topic",
         Match.string_like_regexp("Nobody subscribes to this topic: these alarms notify nobody"),
     )
+
+
+def test_each_topic_of_an_app_is_judged_by_its_own_subscriptions() -> None:
+    """The app is walked once for all of its topics (a walk per topic made synthesis quadratic); each topic is
+    still warned about, or not, by the subscriptions naming it."""
+    app = cdk.App()
+    env = cdk.Environment(account="111111111111", region="eu-west-1")
+    heard, unheard = cdk.Stack(app, "Heard", env=env), cdk.Stack(app, "Unheard", env=env)
+    heard_topic, unheard_topic = sns.Topic(heard, "Topic"), sns.Topic(unheard, "Topic")
+    warn_when_unsubscribed(heard_topic, "these alarms")
+    warn_when_unsubscribed(unheard_topic, "those alarms")
+    sns.Subscription(
+        unheard, "Hook", topic=heard_topic, protocol=sns.SubscriptionProtocol.HTTPS, endpoint="https://paging.example.com/"
+    )
+    Annotations.from_stack(heard).has_no_warning("*", Match.any_value())
+    Annotations.from_stack(unheard).has_warning(
+        "/Unheard/Topic", Match.string_like_regexp("Nobody subscribes to this topic: those alarms notify nobody")
+    )
