@@ -39,9 +39,11 @@ class _UnsubscribedTopicWarning:
             )
 
 
-# One walk of the app for all of its topics, not one per topic: a walk marshals every construct through jsii, and
-# with three topics per environment a walk per topic made synthesis quadratic in the environments.
-_subscribed_topic_arns_by_app: weakref.WeakKeyDictionary[IConstruct, frozenset[str]] = weakref.WeakKeyDictionary()
+# One walk of the app for all of its topics, not one per topic: a walk marshals every construct through jsii,
+# and with three topics per environment a walk per topic made synthesis quadratic in the environments.
+_subscribed_topic_arns_by_app: weakref.WeakKeyDictionary[IConstruct, frozenset[str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _subscribed_topic_arns(root: IConstruct) -> frozenset[str]:
@@ -49,8 +51,7 @@ def _subscribed_topic_arns(root: IConstruct) -> frozenset[str]:
     when construction is over."""
     arns = _subscribed_topic_arns_by_app.get(root)
     if arns is None:
-        arns = frozenset(
-            construct.topic_arn for construct in root.node.find_all() if isinstance(construct, sns.CfnSubscription)
-        )
+        subscriptions = (node for node in root.node.find_all() if isinstance(node, sns.CfnSubscription))
+        arns = frozenset(subscription.topic_arn for subscription in subscriptions)
         _subscribed_topic_arns_by_app[root] = arns
     return arns

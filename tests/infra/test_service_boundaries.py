@@ -257,9 +257,14 @@ def test_each_topic_of_an_app_is_judged_by_its_own_subscriptions() -> None:
     warn_when_unsubscribed(heard_topic, "these alarms")
     warn_when_unsubscribed(unheard_topic, "those alarms")
     sns.Subscription(
-        unheard, "Hook", topic=heard_topic, protocol=sns.SubscriptionProtocol.HTTPS, endpoint="https://paging.example.com/"
+        unheard,
+        "Hook",
+        topic=heard_topic,
+        protocol=sns.SubscriptionProtocol.HTTPS,
+        endpoint="https://paging.example.com/",
     )
     Annotations.from_stack(heard).has_no_warning("*", Match.any_value())
     Annotations.from_stack(unheard).has_warning(
-        "/Unheard/Topic", Match.string_like_regexp("Nobody subscribes to this topic: those alarms notify nobody")
+        "/Unheard/Topic",
+        Match.string_like_regexp("Nobody subscribes to this topic: those alarms notify nobody"),
     )
