@@ -50,6 +50,7 @@ SETUP_SHARED = 3  # the first three phases: what make test sets up too
 # pytest --durations' lines: "12.34s call     tests/x/test_y.py::test_z"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (setup|call|teardown)\s+(\S+)$")
 _SUMMARY = re.compile(r"^=*\s*(\d+ \w+.*?) in [0-9.]+s")
+_PASSED = re.compile(r"(\d+) passed")
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,12 @@ def clone_run() -> CloneRun:
     )
 
 
+def tests_passed(run: CloneRun) -> int:
+    """How many tests the clone's suite passed, from pytest's summary line."""
+    match = _PASSED.search(run.suite_outcome)
+    return int(match.group(1)) if match else 0
+
+
 def _once(seconds: float) -> Summary:
     return summarize([seconds], "s")
 
@@ -214,5 +221,5 @@ def measure_test() -> FigureResult:
             f"{run.suite_outcome}",
             "slowest test phases: " + ", ".join(f"{test} {seconds:.0f} s" for seconds, test in run.slowest),
         ),
-        details={**_details(phases), "first_make_test_wall_s": total},
+        details={**_details(phases), "first_make_test_wall_s": total, "tests_passed": tests_passed(run)},
     )

@@ -254,12 +254,87 @@ def rewrite_performance_page(
     page.write_text(text)
 
 
+# The README's table of what a clean clone's first two commands take (the first-run group's figures).
+README = PROJECT_ROOT / "README.md"
+FIRST_RUN_START = (
+    "<!-- bench:first-run:start (written by make bench FIGURES=first-run from benchmarks/results.json) -->"
+)
+FIRST_RUN_END = "<!-- bench:first-run:end -->"
+_SETS_UP = {
+    "make synth": (
+        "the project's virtualenv `.venv` (`requirements-dev.txt`), the pinned CDK CLI and the Node it runs "
+        "on (`npm ci` into `node_modules`), checkov's own virtualenv `.checkov-venv`"
+    ),
+    "make test": (
+        "the same, then the two local AWS endpoints' virtualenvs on Python 3.13: `.localstack-venv` (KMS "
+        "only) and `.localstack-full-venv` (with CloudFormation, for `make deploy-local`, about 500 MB)"
+    ),
+}
+
+
+def minutes(seconds: float) -> str:
+    """``seconds`` as a person reads a wait: "2 min 05 s", "48 s"."""
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s" if whole >= 60 else f"{whole} s"
+
+
+def first_run_table(doc: Mapping[str, Any]) -> str | None:
+    """The README's table of a clean clone's first ``make synth`` and ``make test`` from the first-run
+    group's figures, with how they were measured; None when the results hold neither figure."""
+    figures = doc["figures"]
+    if "first_synth" not in figures or "first_test" not in figures:
+        return None
+    synth, test = figures["first_synth"]["details"], figures["first_test"]["details"]
+    synth_setup = synth["total_wall_s"] - synth["synth_wall_s"]
+    test_setup = test["first_make_test_wall_s"] - test["suite_wall_s"]
+    endpoints = test_setup - synth_setup
+    conditions = [figures[name]["conditions"] for name in ("first_synth", "first_test")]
+    loads = [
+        load for c in conditions for load in (c["load_average_at_start"][0], c["load_average_at_end"][0])
+    ]
+    machine = doc["machine"]
+    return "\n".join(
+        [
+            "| command | sets up on its first run | first run on a clean clone |",
+            "| --- | --- | --- |",
+            f"| `make synth` | {_SETS_UP['make synth']} | {minutes(synth['total_wall_s'])}: "
+            f"{minutes(synth_setup)} of setup, {minutes(synth['synth_wall_s'])} of synthesis |",
+            f"| `make test` | {_SETS_UP['make test']} | {minutes(test['first_make_test_wall_s'])}: "
+            f"{minutes(test_setup)} of setup (the local endpoints' {minutes(endpoints)} of it), "
+            f"{minutes(test['suite_wall_s'])} for the {int(test['tests_passed'])} tests |",
+            "",
+            f"Measured by `make bench FIGURES=first-run` on {conditions[0]['measured_at'][:10]}: `git clone` "
+            "into an empty directory, then each setup step and each command timed apart, on "
+            f"{machine['cpu_count']} cores (load average {min(loads):g} to {max(loads):g}), with pip's and "
+            "npm's caches and the Lambda asset's bundle cache (`~/.cache/kmsecdh/bundles`) already warm, so "
+            "nothing was downloaded: expect more on a first machine. Later runs only synthesize (about "
+            f"{minutes(synth['second_synth_wall_s'])}) or test.",
+        ]
+    )
+
+
+def rewrite_readme(page: Path, doc: Mapping[str, Any]) -> bool:
+    """Replace the README's first-run block with the table of ``doc``; False (the page untouched) when
+    ``doc`` has no first-run figures."""
+    body = first_run_table(doc)
+    if body is None:
+        return False
+    page.write_text(_replace_block(page.read_text(), FIRST_RUN_START, FIRST_RUN_END, body, page))
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """python -m benchmarks.report [RESULTS]: rewrite docs/performance.md's table from a results file."""
+    """python -m benchmarks.report [RESULTS]: rewrite docs/performance.md's table (and the README's
+    first-run table, when the file has its figures) from a results file."""
     args = list(sys.argv[1:] if argv is None else argv)
     results = Path(args[0]) if args else RESULTS_FILE
-    rewrite_performance_page(PERFORMANCE_PAGE, json.loads(results.read_text()), FIGURES)
+    doc = json.loads(results.read_text())
+    rewrite_performance_page(PERFORMANCE_PAGE, doc, FIGURES)
     sys.stderr.write(f"report: {PERFORMANCE_PAGE.relative_to(PROJECT_ROOT)} table rewritten from {results}\n")
+    if rewrite_readme(README, doc):
+        sys.stderr.write(
+            f"report: {README.relative_to(PROJECT_ROOT)} first-run table rewritten from {results}\n"
+        )
     return 0
 
 

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         report.write(output, doc)
         if output == RESULTS_FILE:
             report.rewrite_performance_page(report.PERFORMANCE_PAGE, doc, FIGURES)
+            report.rewrite_readme(report.README, doc)
         return doc
 
     if output is not None:

@@ -170,11 +170,10 @@ def test_process_group_cpu_counts_this_process() -> None:
 @pytest.fixture(scope="module")
 def results() -> dict:
     doc = json.loads(RESULTS_FILE.read_text())
-    if doc["schema_version"] < report.SCHEMA_VERSION:
-        pytest.skip(
-            f"{RESULTS_FILE.name} is of schema {doc['schema_version']}, before this harness's figures: "
-            "run make bench on a quiet machine and commit it"
-        )
+    assert doc["schema_version"] == report.SCHEMA_VERSION, (
+        f"{RESULTS_FILE.name} is of schema {doc['schema_version']}, not this harness's "
+        f"{report.SCHEMA_VERSION}: run make bench on a quiet machine and commit it"
+    )
     return doc
 
 
@@ -229,6 +228,13 @@ class TestResultsFile:
     def test_performance_table_is_this_file(self, results: dict) -> None:
         page = report.PERFORMANCE_PAGE.read_text()
         assert report.performance_table(results, FIGURES) in page
+
+    def test_the_readme_first_run_table_is_this_file(self, results: dict) -> None:
+        readme = report.README.read_text()
+        assert readme.count(report.FIRST_RUN_START) == readme.count(report.FIRST_RUN_END) == 1
+        table = report.first_run_table(results)
+        if table is not None:  # None until the first-run group has been run (test_every_figure_was_measured)
+            assert f"{report.FIRST_RUN_START}\n{table}\n{report.FIRST_RUN_END}" in readme
 
 
 def test_per_call_sampler_calibrates_a_call_count_once() -> None:
