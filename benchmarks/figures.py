@@ -35,6 +35,7 @@ FIGURES: tuple[str, ...] = tuple(name for names in GROUPS.values() for name in n
 MEASURES = {
     "cli_help": "cli:measure_help",
     "cli_derive_local": "cli:measure_derive_local",
+    "synth": "synth_replay:measure_examples",
     "first_synth": "first_run:measure_synth",
     "first_test": "first_run:measure_test",
 }

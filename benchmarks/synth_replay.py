@@ -35,7 +35,7 @@ from typing import Any
 
 from benchmarks import PROJECT_ROOT, organisation, replay
 from benchmarks.stats import FigureResult, Target, interleaved, summarize
-from benchmarks.synth import children_cpu_seconds, cli_environment
+from benchmarks.synth import children_cpu_seconds, cli_environment, synth, write_floor_app
 from devtools import CDK_CLI
 from tools.checkov import failed_checks
 from tools.synth import read_report, unacknowledged_findings
@@ -250,4 +250,49 @@ def measure() -> FigureResult:
             f"{per_environment['project']:.2f} CPU s, the floor {per_environment['floor']:.2f}",
         ),
         details=details,
+    )
+
+
+def measure_examples() -> FigureResult:
+    """The ``synth`` figure: ``cdk synth`` of the project's app as cdk.json configures it (the example
+    environments) against the replay of its own templates, in CPU seconds; an empty app's synthesis (the
+    start-up any app pays) is measured beside them for the notes."""
+    settings = json.loads(PROJECT_SETTINGS.read_text())
+    examples = organisation.example_environments(settings)
+    empty_cpu: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-replay-") as scratch:
+        examples_dir, empty_dir = Path(scratch) / "examples", Path(scratch) / "empty"
+        examples_dir.mkdir()
+        empty_dir.mkdir()
+        few = compare(organisation.context_for(settings, len(examples)), examples_dir, EXAMPLE_RUNS)
+        write_floor_app(empty_dir)
+        for _ in range(EXAMPLE_RUNS):
+            synth(empty_dir, cli_environment(), empty_cpu)
+    median: Callable[[list[float]], float] = statistics.median
+    empty = median(empty_cpu)
+    return FigureResult(
+        name="synth",
+        project_label=(
+            f"CPU of cdk synth (CLI, app, jsii, cdk-nag) of app.py: every environment in cdk.json "
+            f"({few.templates} templates, {few.resources} resources), fresh output dir"
+        ),
+        floor_label="the replay app: the same templates, every resource a plain CfnResource, same CLI, packs",
+        project=summarize(few.project.cpu_s, "CPU s"),
+        floor=summarize(few.floor.cpu_s, "CPU s"),
+        target=TARGET,
+        notes=(
+            f"{EXAMPLE_RUNS} interleaved runs each; `cdk {' '.join(CLI_ARGS)}` into a fresh dir; the "
+            "replay's templates equal the project's in every run",
+            f"wall seconds: project {median(few.project.wall_s):.1f}, floor {median(few.floor.wall_s):.1f}; "
+            f"an empty app (one empty stack, same cdk.json and CLI) {empty:.1f} CPU s, the start-up any app "
+            f"pays: the project's own work over it {median(few.project.cpu_s) - empty:.1f} CPU s, the "
+            f"replay's {median(few.floor.cpu_s) - empty:.1f}",
+        ),
+        details={
+            "project_wall_s": median(few.project.wall_s),
+            "floor_wall_s": median(few.floor.wall_s),
+            "empty_app_cpu_s": empty,
+            "templates": few.templates,
+            "resources": few.resources,
+        },
     )
