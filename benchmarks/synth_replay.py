@@ -189,6 +189,29 @@ def compare(
     return Comparison(project, floor, len(reference), resources)
 
 
+REPLAY_FLOOR_LABEL = "the replay app: the same templates, every resource a plain CfnResource, same CLI, packs"
+
+
+def _over_the_replay(
+    name: str, project_label: str, comparison: Comparison, runs: int, notes: tuple[str, ...], details: dict
+) -> FigureResult:
+    """A figure of the project's cdk synth against its replay, in CPU seconds."""
+    return FigureResult(
+        name=name,
+        project_label=project_label,
+        floor_label=REPLAY_FLOOR_LABEL,
+        project=summarize(comparison.project.cpu_s, "CPU s"),
+        floor=summarize(comparison.floor.cpu_s, "CPU s"),
+        target=TARGET,
+        notes=(
+            f"{runs} interleaved runs each; `cdk {' '.join(CLI_ARGS)}` into a fresh dir; the replay's "
+            "templates equal the project's in every run",
+            *notes,
+        ),
+        details=details,
+    )
+
+
 def measure() -> FigureResult:
     settings = json.loads(PROJECT_SETTINGS.read_text())
     examples = organisation.example_environments(settings)
@@ -227,19 +250,13 @@ def measure() -> FigureResult:
     }
     details.update({f"{side}_cpu_s_per_further_environment": cost for side, cost in per_environment.items()})
     d = details
-    return FigureResult(
-        name="synth over its floor",
-        project_label=(
-            f"CPU of cdk synth (CLI, app, jsii, cdk-nag) of the project's app, {ENVIRONMENTS} environments "
-            f"generated from cdk.json's examples ({scale.templates} templates, {scale.resources} resources)"
-        ),
-        floor_label="the replay app: the same templates, every resource a plain CfnResource, same CLI, packs",
-        project=summarize(scale.project.cpu_s, "CPU s"),
-        floor=summarize(scale.floor.cpu_s, "CPU s"),
-        target=TARGET,
-        notes=(
-            f"{RUNS} interleaved runs each; `cdk {' '.join(CLI_ARGS)}` into a fresh dir; the replay's "
-            "templates equal the project's in every run",
+    return _over_the_replay(
+        "synth over its floor",
+        f"CPU of cdk synth (CLI, app, jsii, cdk-nag) of the project's app, {ENVIRONMENTS} environments "
+        f"generated from cdk.json's examples ({scale.templates} templates, {scale.resources} resources)",
+        scale,
+        RUNS,
+        (
             f"wall seconds of cdk synth: project {d['project_synth_wall_s']:.1f}, floor "
             f"{d['floor_synth_wall_s']:.1f} (ratio {d['wall_ratio']:.2f}); checkov over the same templates "
             f"{d['checkov_wall_s']:.1f} s wall, {d['checkov_cpu_s']:.1f} CPU s; the whole of make synth's "
@@ -249,7 +266,7 @@ def measure() -> FigureResult:
             f"{d['examples_cpu_ratio']:.2f}; each further environment costs the project "
             f"{per_environment['project']:.2f} CPU s, the floor {per_environment['floor']:.2f}",
         ),
-        details=details,
+        details,
     )
 
 
@@ -270,25 +287,19 @@ def measure_examples() -> FigureResult:
             synth(empty_dir, cli_environment(), empty_cpu)
     median: Callable[[list[float]], float] = statistics.median
     empty = median(empty_cpu)
-    return FigureResult(
-        name="synth",
-        project_label=(
-            f"CPU of cdk synth (CLI, app, jsii, cdk-nag) of app.py: every environment in cdk.json "
-            f"({few.templates} templates, {few.resources} resources), fresh output dir"
-        ),
-        floor_label="the replay app: the same templates, every resource a plain CfnResource, same CLI, packs",
-        project=summarize(few.project.cpu_s, "CPU s"),
-        floor=summarize(few.floor.cpu_s, "CPU s"),
-        target=TARGET,
-        notes=(
-            f"{EXAMPLE_RUNS} interleaved runs each; `cdk {' '.join(CLI_ARGS)}` into a fresh dir; the "
-            "replay's templates equal the project's in every run",
+    return _over_the_replay(
+        "synth",
+        f"CPU of cdk synth (CLI, app, jsii, cdk-nag) of app.py: every environment in cdk.json "
+        f"({few.templates} templates, {few.resources} resources), fresh output dir",
+        few,
+        EXAMPLE_RUNS,
+        (
             f"wall seconds: project {median(few.project.wall_s):.1f}, floor {median(few.floor.wall_s):.1f}; "
             f"an empty app (one empty stack, same cdk.json and CLI) {empty:.1f} CPU s, the start-up any app "
             f"pays: the project's own work over it {median(few.project.cpu_s) - empty:.1f} CPU s, the "
             f"replay's {median(few.floor.cpu_s) - empty:.1f}",
         ),
-        details={
+        {
             "project_wall_s": median(few.project.wall_s),
             "floor_wall_s": median(few.floor.wall_s),
             "empty_app_cpu_s": empty,
