@@ -50,6 +50,8 @@ class AuditStack(Stack):
             removal_policy=config.cdk_removal_policy,
             minimum_deletion_window_days=config.minimum_deletion_window_days,
             metric_namespace=f"kmsecdh/{config.name}",
+            # The prefix of every key alias of the environment, which the guardrails name.
+            key_alias_prefix=config.key_alias_prefix,
         )
 
 

@@ -391,6 +391,12 @@ class EnvironmentConfig:
         return f"kmsecdh-{self.name}"
 
     @property
+    def key_alias_prefix(self) -> str:
+        """What every KMS alias of the environment starts with: its key specs', generations', the directory's
+        and the audit keys' (``alias/kmsecdh-<name>-``); the guardrails name the keys by it."""
+        return f"alias/{self.resource_name_prefix}-"
+
+    @property
     def deploy_targets(self) -> tuple[tuple[str | None, str | None, str | None], ...]:
         """(account, Region, bootstrap qualifier) of every Region the environment deploys to: whoever holds
         that bootstrap's CloudFormation execution role administers the environment's keys there."""

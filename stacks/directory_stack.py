@@ -15,7 +15,7 @@ from stacks.config import EnvironmentConfig
 
 def directory_signing_key_alias_name(config: EnvironmentConfig) -> str:
     """``alias/kmsecdh-<environment>-directory``: the organisation guardrails name the key by it."""
-    return f"alias/{config.resource_name_prefix}-directory"
+    return f"{config.key_alias_prefix}directory"
 
 
 class DirectoryStack(Stack):

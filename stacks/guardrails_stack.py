@@ -42,7 +42,8 @@ def deployer_role_arn(stack: Stack) -> str:
 
 def guarded_resources(stage: KmsEcdhStage) -> GuardedResources:
     """One environment's resources by ARN pattern: the derive functions and roles of every Region, the keys
-    and aliases ``alias/kmsecdh-<environment>-*``, and the audit's trail, log group, alarms and topic."""
+    and aliases ``alias/kmsecdh-<environment>-*`` (the audit's keys among them), and the audit's trail, log
+    group, alarms and topic."""
     config = stage.config
     account = config.account or ANY
     home_region = config.region or ANY
@@ -50,7 +51,7 @@ def guarded_resources(stage: KmsEcdhStage) -> GuardedResources:
     if stage.directory is not None:
         stacks.append(stage.directory)
     derive_name = derive_function_name(config)
-    alias_prefix = f"alias/{config.resource_name_prefix}-"
+    alias_prefix = config.key_alias_prefix
     audit = stage.audit.audit
     trail_arns: tuple[str, ...] = ()
     log_group_arns: tuple[str, ...] = ()

@@ -24,7 +24,7 @@ from stacks.config import EnvironmentConfig, KeyGeneration
 def alias_name(config: EnvironmentConfig, key_spec: str) -> str:
     """``alias/kmsecdh-<environment>-<curve>``, e.g. alias/kmsecdh-dev-p256: the spec's current generation."""
     curve = key_spec.removeprefix("ECC_NIST_").lower()
-    return f"alias/{config.resource_name_prefix}-{curve}"
+    return f"{config.key_alias_prefix}{curve}"
 
 
 def generation_alias_name(config: EnvironmentConfig, key_spec: str, generation: KeyGeneration) -> str | None:

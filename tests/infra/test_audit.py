@@ -1353,3 +1353,59 @@ def test_environment_alarms_publish_to_the_encrypted_topic(
         assert alarm["AlarmName"] == f"kmsecdh/{environment}-{alarm['MetricName']}"
     subscriptions = [s["Endpoint"] for s in resources(template, "AWS::SNS::Subscription").values()]
     assert subscriptions == ([config.alarm_email] if config.alarm_email else [])
+
+
+def _aliased_keys(template: Template) -> dict[str, str]:
+    """Alias name -> the logical id of the key it names."""
+    return {
+        alias["Properties"]["AliasName"]: alias["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]
+        for alias in template.find_resources("AWS::KMS::Alias").values()
+    }
+
+
+def test_the_audit_keys_get_aliases_under_the_prefix_the_guardrails_name(stack: cdk.Stack) -> None:
+    audit = KeyUsageAudit(
+        stack,
+        "Audit",
+        key_ids=[KEY_1],
+        allowed_deriver_arns=[BATCH_ROLE],
+        key_alias_prefix="alias/kmsecdh-x-",
+    )
+    template = Template.from_stack(stack)
+    aliased = _aliased_keys(template)
+    assert set(aliased) == {"alias/kmsecdh-x-audit-trail", "alias/kmsecdh-x-audit-alarm-topic"}
+    keys = template.find_resources("AWS::KMS::Key")
+    trail_key = template.find_resources("AWS::CloudTrail::Trail").popitem()[1]["Properties"]["KMSKeyId"]
+    assert aliased["alias/kmsecdh-x-audit-trail"] == trail_key["Fn::GetAtt"][0]
+    topic_key = template.find_resources("AWS::SNS::Topic").popitem()[1]["Properties"]["KmsMasterKeyId"]
+    assert aliased["alias/kmsecdh-x-audit-alarm-topic"] == topic_key["Fn::GetAtt"][0]
+    assert set(aliased.values()) <= set(keys)
+    assert audit.trail is not None
+
+
+def test_with_an_organisation_trail_only_the_topic_key_has_an_alias(stack: cdk.Stack) -> None:
+    KeyUsageAudit(
+        stack,
+        "Audit",
+        key_ids=[KEY_1],
+        allowed_deriver_arns=[BATCH_ROLE],
+        existing_log_group_name=ORGANISATION_LOG_GROUP,
+        key_alias_prefix="alias/kmsecdh-x-",
+    )
+    assert set(_aliased_keys(Template.from_stack(stack))) == {"alias/kmsecdh-x-audit-alarm-topic"}
+
+
+def test_without_a_prefix_the_audit_keys_have_no_alias(stack: cdk.Stack) -> None:
+    KeyUsageAudit(stack, "Audit", key_ids=[KEY_1], allowed_deriver_arns=[BATCH_ROLE])
+    Template.from_stack(stack).resource_count_is("AWS::KMS::Alias", 0)
+
+
+def test_an_alias_prefix_kms_refuses_is_refused_at_construct_time(stack: cdk.Stack) -> None:
+    with pytest.raises(RuntimeError, match="alias/aws"):
+        KeyUsageAudit(
+            stack,
+            "Audit",
+            key_ids=[KEY_1],
+            allowed_deriver_arns=[BATCH_ROLE],
+            key_alias_prefix="alias/aws/x-",
+        )

@@ -102,6 +102,21 @@ def _signing_key(request: Request, environment: Environment) -> bool:
     return _key_administration(principal, request.resource.region)
 
 
+def _audit_key(request: Request, environment: Environment) -> bool:
+    """The trail and topic keys: account-root administration, so IAM decides within the key's account, under
+    the guards every key carries (no lockout bypass, no short deletion window)."""
+    principal, action, key = request.principal, request.action, request.resource
+    if action.name == "kms:PutKeyPolicy" and action.context["kms:BypassPolicyLockoutSafetyCheck"] == "true":
+        return False
+    if action.name == "kms:ScheduleKeyDeletion":
+        days = int(action.context["kms:ScheduleKeyDeletionPendingWindowInDays"])
+        if days < environment.config.minimum_deletion_window_days:
+            return False
+    return principal.account == key.account and (
+        _allows_everything(principal) or "key administrator" in principal.kinds
+    )
+
+
 def without_guardrails(request: Request, environment: Environment) -> bool:
     """What the environment's own policies allow."""
     principal, action, resource = request.principal, request.action, request.resource
@@ -110,8 +125,12 @@ def without_guardrails(request: Request, environment: Environment) -> bool:
         return _key_agreement_key(request, environment)
     if resource.kind == "signing key":
         return _signing_key(request, environment)
+    if resource.kind == "audit key":
+        return _audit_key(request, environment)
     if resource.kind == "alias":
         assert resource.target_key is not None
+        if resource.target_key.kind == "audit key":  # IAM decides on both the alias and its key
+            return same_account and (_allows_everything(principal) or "key administrator" in principal.kinds)
         return _key_administration(principal, resource.target_key.region)
     if resource.kind == "function" and action.name == "lambda:InvokeFunction":
         # The function's policy names the callers; within the account, an IAM policy alone suffices.
@@ -137,7 +156,7 @@ def guardrails_refuse(request: Request, environment: Environment) -> bool:
     if resource.kind == "function" and action.name == "lambda:InvokeFunction":
         return "caller" not in principal.kinds
     changes = resource.kind in ("function", "role", "trail", "log group", "alarm", "topic", "alias") or (
-        resource.kind in ("key-agreement key", "signing key") and action.name in KEY_CHANGES
+        resource.kind in ("key-agreement key", "signing key", "audit key") and action.name in KEY_CHANGES
     )
     return changes and not _is_deployer(principal)
 

@@ -56,6 +56,7 @@ KIND_ORDER = (
     "trail",
     "log group",
     "organisation log group",
+    "audit key",
     "alarm",
     "topic",
 )

@@ -34,7 +34,11 @@ UNCONFIGURED_REGIONS = ("ap-southeast-2", "sa-east-1", "ca-central-1")
 ORGANIZATION_MEMBER_ACCOUNTS = ("444444444444", "555555555555")
 OUTSIDER_ACCOUNTS = ("777777777777", "888888888888")
 ASSUMED_REGION = "us-east-1"
-KEY_USAGES = {"key-agreement key": "KEY_AGREEMENT", "signing key": "SIGN_VERIFY"}
+KEY_USAGES = {
+    "key-agreement key": "KEY_AGREEMENT",
+    "signing key": "SIGN_VERIFY",
+    "audit key": "ENCRYPT_DECRYPT",
+}
 FALLBACK_ACCOUNT = "123456789012"
 
 # What a configured principal's job asks of its IAM policy (Resource "*").
@@ -222,6 +226,21 @@ def actions_on(resource: Resource, config: EnvironmentConfig) -> list[Action]:
                 Action("cloudtrail:DeleteTrail"),
                 Action("cloudtrail:PutEventSelectors"),
             ],
+            "audit key": [
+                Action("kms:PutKeyPolicy", context={"kms:BypassPolicyLockoutSafetyCheck": "false"}),
+                Action("kms:PutKeyPolicy", "lockout bypass", {"kms:BypassPolicyLockoutSafetyCheck": "true"}),
+                Action(
+                    "kms:ScheduleKeyDeletion",
+                    f"{minimum} days",
+                    {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum)},
+                ),
+                Action(
+                    "kms:ScheduleKeyDeletion",
+                    f"{minimum - 1} days",
+                    {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum - 1)},
+                ),
+                Action("kms:DisableKey"),
+            ],
             "log group": [Action("logs:DeleteLogGroup"), Action("logs:DeleteMetricFilter")],
             "organisation log group": [Action("logs:DeleteMetricFilter")],
             "alarm": [Action("cloudwatch:DeleteAlarms"), Action("cloudwatch:DisableAlarmActions")],
@@ -245,7 +264,7 @@ def context(request: Request, environment: Environment) -> dict[str, Any]:
         values["aws:PrincipalOrgID"] = environment.organization_id
         if principal.organization_paths:
             values["aws:PrincipalOrgPaths"] = list(principal.organization_paths)
-    if resource.kind in ("key-agreement key", "signing key"):
+    if resource.kind in ("key-agreement key", "signing key", "audit key"):
         values["kms:CallerAccount"] = principal.account
         values["kms:ResourceAliases"] = list(resource.aliases)
         if request.action.through_endpoint and principal.endpoint_region == resource.region:
@@ -316,15 +335,16 @@ def _keys(stack: Stack, kind: str, resource_type: str) -> list[Resource]:
     keys = []
     for logical_id, key in stack.of_type(resource_type):
         properties = key["Properties"]
-        # A replica takes its usage from its primary; other keys: the symmetric keys of log groups and the
-        # function's environment are neither.
+        # A replica takes its usage from its primary; a key without KeyUsage is symmetric.
         usage = properties.get(
-            "KeyUsage", "KEY_AGREEMENT" if resource_type == "AWS::KMS::ReplicaKey" else None
+            "KeyUsage", "KEY_AGREEMENT" if resource_type == "AWS::KMS::ReplicaKey" else "ENCRYPT_DECRYPT"
         )
         if usage != KEY_USAGES[kind]:
             continue
         key_id = stack.key_id(logical_id)
         names = tuple(sorted(aliases.get(key_id, [])))
+        if kind == "audit key" and not names:
+            continue  # the log groups' keys: the guardrails name the audit's keys by their aliases only
         keys.append(
             Resource(
                 kind=kind,
@@ -441,8 +461,11 @@ def read_environment(
             stack, "key-agreement key", "AWS::KMS::ReplicaKey"
         )
         signing_keys = _keys(stack, "signing key", "AWS::KMS::Key")
-        resources.extend(keys + signing_keys + _aliases(stack, keys + signing_keys))
-        if stack.display_name == f"{config.name}/Audit":
+        is_audit = stack.display_name == f"{config.name}/Audit"
+        audit_keys = _keys(stack, "audit key", "AWS::KMS::Key") if is_audit else []
+        every_key = keys + signing_keys + audit_keys
+        resources.extend(every_key + _aliases(stack, every_key))
+        if is_audit:
             resources.extend(_audit(stack, config))
 
     for kind, arns in (

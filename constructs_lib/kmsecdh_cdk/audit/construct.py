@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -32,6 +33,10 @@ from kmsecdh_cdk.audit.patterns import heartbeat_pattern
 from kmsecdh_cdk.audit.topic import alarm_topic
 from kmsecdh_cdk.audit.trail import DEFAULT_BUCKET_RETENTION, check_object_lock, create_trail, record_events
 from kmsecdh_cdk.errors import KmsEcdhValidationError, validating
+
+TRAIL_KEY_ALIAS = "audit-trail"
+TOPIC_KEY_ALIAS = "audit-alarm-topic"
+"""The audit keys' aliases after ``key_alias_prefix``."""
 
 
 class KeyUsageAudit(Construct):
@@ -69,6 +74,10 @@ class KeyUsageAudit(Construct):
     :param metric_namespace: of the metrics and alarms, and the prefix of the alarms' names (``<namespace>-
         <metric>``); default ``kmsecdh``. Give each audit in one account and Region its own, or one's alarms
         would count the other's events and the alarm names would clash.
+    :param key_alias_prefix: when given (``alias/...``), the trail key and the topic key get the aliases
+        ``<prefix>audit-trail`` and ``<prefix>audit-alarm-topic``, so that an organisation policy can name
+        them (``kms:ResourceAliases``: a key's ARN is only known once it exists) and refuse disabling,
+        deleting or re-policing them, which would silence the audit; default none.
 
     Attributes: ``trail`` (None in existing mode), ``log_group``, ``topic``, ``alarms`` (metric name ->
     alarm, the heartbeat's included), ``heartbeat_alarm``, ``metric_filters`` (metric name -> its filters),
@@ -94,6 +103,7 @@ class KeyUsageAudit(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         minimum_deletion_window_days: int = DEFAULT_MINIMUM_DELETION_WINDOW_DAYS,
         metric_namespace: str = METRIC_NAMESPACE,
+        key_alias_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.metric_namespace = metric_namespace
@@ -123,6 +133,7 @@ class KeyUsageAudit(Construct):
             key_policy.check_pending_windows(key_policy.MAX_PENDING_WINDOW_DAYS, minimum_deletion_window_days)
         # In the order of the keys' AuditLayerChanged filters: the trail key (create mode), the topic key.
         audit_key_ids: list[str] = []
+        audit_keys: list[tuple[kms.Key, str]] = []
 
         self.trail: cloudtrail.Trail | None = None
         if existing_log_group_name is None:
@@ -135,6 +146,7 @@ class KeyUsageAudit(Construct):
                 minimum_deletion_window_days=minimum_deletion_window_days,
             )
             audit_key_ids.append(trail_key.key_id)
+            audit_keys.append((trail_key, TRAIL_KEY_ALIAS))
             record_events(self.trail, [function.function_arn for function in derive_functions])
         else:
             self.log_group = logs.LogGroup.from_log_group_name(self, "TrailLogGroup", existing_log_group_name)
@@ -145,6 +157,10 @@ class KeyUsageAudit(Construct):
             minimum_deletion_window_days=minimum_deletion_window_days,
         )
         audit_key_ids.append(topic_key.key_id)
+        audit_keys.append((topic_key, TOPIC_KEY_ALIAS))
+        if key_alias_prefix is not None:
+            for key, alias in audit_keys:
+                key.add_alias(f"{key_alias_prefix}{alias}")
         beat = heartbeat(self)
         self.heartbeat_schedule, self.heartbeat_role = beat.schedule, beat.role
 
