@@ -263,6 +263,7 @@ def test_warm_derive_runs_end_to_end_and_explains_itself(log_to_logger: None) ->
         "derive_key_us",
         "log_line_us",
         "library_floor_us",
+        "contract_stages_in_sequence_us",
         "invocation_line_writes",
         "emf_metrics",
     }
@@ -271,6 +272,7 @@ def test_warm_derive_runs_end_to_end_and_explains_itself(log_to_logger: None) ->
     assert all(cost > 0 for cost in costs.values())
     assert "wire minimum" in result.floor_label
     assert any("library floor" in note for note in result.notes)
+    assert any("stages in sequence" in note for note in result.notes)
 
 
 class TestReportedFigures:
