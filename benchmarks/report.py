@@ -210,17 +210,22 @@ def performance_table(doc: Mapping[str, Any], order: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
+def _load_range(conditions: Sequence[Mapping[str, Any]]) -> str:
+    """The machine's 1-minute load average around some figures, lowest to highest of their starts and ends."""
+    loads = [
+        load for c in conditions for load in (c["load_average_at_start"][0], c["load_average_at_end"][0])
+    ]
+    return f"{min(loads):g} to {max(loads):g}"
+
+
 def _group_run(group: str, figures: Sequence[Mapping[str, Any]]) -> str:
     """When a group's figures were measured and the machine's load (1-minute average) around them."""
     conditions = [figure["conditions"] for figure in figures if figure.get("conditions")]
     if not conditions:
         return f"Group {group}: measured before the harness kept the conditions."
-    loads = [
-        load for c in conditions for load in (c["load_average_at_start"][0], c["load_average_at_end"][0])
-    ]
     return (
         f"Group {group}: measured {min(c['measured_at'] for c in conditions)} in "
-        f"{sum(c['seconds'] for c in conditions):.0f} s, load average {min(loads):g} to {max(loads):g}."
+        f"{sum(c['seconds'] for c in conditions):.0f} s, load average {_load_range(conditions)}."
     )
 
 
@@ -289,9 +294,6 @@ def first_run_table(doc: Mapping[str, Any]) -> str | None:
     test_setup = test["first_make_test_wall_s"] - test["suite_wall_s"]
     endpoints = test_setup - synth_setup
     conditions = [figures[name]["conditions"] for name in ("first_synth", "first_test")]
-    loads = [
-        load for c in conditions for load in (c["load_average_at_start"][0], c["load_average_at_end"][0])
-    ]
     machine = doc["machine"]
     return "\n".join(
         [
@@ -305,7 +307,7 @@ def first_run_table(doc: Mapping[str, Any]) -> str | None:
             "",
             f"Measured by `make bench FIGURES=first-run` on {conditions[0]['measured_at'][:10]}: `git clone` "
             "into an empty directory, then each setup step and each command timed apart, on "
-            f"{machine['cpu_count']} cores (load average {min(loads):g} to {max(loads):g}), with pip's and "
+            f"{machine['cpu_count']} cores (load average {_load_range(conditions)}), with pip's and "
             "npm's caches and the Lambda asset's bundle cache (`~/.cache/kmsecdh/bundles`) already warm, so "
             "nothing was downloaded: expect more on a first machine. Later runs only synthesize (about "
             f"{minutes(synth['second_synth_wall_s'])}) or test.",
