@@ -9,7 +9,7 @@ derivers, the readers and publishers, and by the whole organisation where the en
 from __future__ import annotations
 
 from stacks.config import EnvironmentConfig
-from tools.access_matrix.world import Environment, Principal, Request
+from tools.access_matrix.world import Action, Environment, Principal, Request
 
 # Principals whose IAM policy allows everything (AdministratorAccess and the like).
 ALLOW_ALL_KINDS = frozenset({"account administrator", "organisation member", "outsider"})
@@ -75,15 +75,8 @@ def _key_agreement_key(request: Request, environment: Environment) -> bool:
             or bool(principal.kinds & {"extra deriver", "reader", "publisher"})
             or _organisation_reads(principal, environment, with_paths=True)
         )
-    if action.name == "kms:PutKeyPolicy":
-        return action.context["kms:BypassPolicyLockoutSafetyCheck"] == "false" and _key_administration(
-            principal, region
-        )
-    if action.name == "kms:ScheduleKeyDeletion":
-        days = int(action.context["kms:ScheduleKeyDeletionPendingWindowInDays"])
-        return days >= config.minimum_deletion_window_days and _key_administration(principal, region)
-    if action.name in ("kms:DisableKey", "kms:UntagResource"):
-        return _key_administration(principal, region)
+    if action.name in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:UntagResource"):
+        return not _key_guard_refuses(action, config) and _key_administration(principal, region)
     if action.name == "kms:ReplicateKey":
         target = action.context["kms:ReplicaRegion"]
         return target in config.replica_regions and _is_deployer(principal, target)
@@ -102,18 +95,29 @@ def _signing_key(request: Request, environment: Environment) -> bool:
     return _key_administration(principal, request.resource.region)
 
 
-def _audit_key(request: Request, environment: Environment) -> bool:
-    """The trail and topic keys: account-root administration, so IAM decides within the key's account, under
-    the guards every key carries (no lockout bypass, no short deletion window)."""
-    principal, action, key = request.principal, request.action, request.resource
-    if action.name == "kms:PutKeyPolicy" and action.context["kms:BypassPolicyLockoutSafetyCheck"] == "true":
-        return False
+def _key_guard_refuses(action: Action, config: EnvironmentConfig) -> bool:
+    """What every key's policy denies to everyone: the lockout-safety bypass and a deletion window below the
+    environment's minimum."""
+    if action.name == "kms:PutKeyPolicy":
+        return action.context["kms:BypassPolicyLockoutSafetyCheck"] == "true"
     if action.name == "kms:ScheduleKeyDeletion":
         days = int(action.context["kms:ScheduleKeyDeletionPendingWindowInDays"])
-        if days < environment.config.minimum_deletion_window_days:
-            return False
-    return principal.account == key.account and (
+        return days < config.minimum_deletion_window_days
+    return False
+
+
+def _iam_decides(principal: Principal, account: str) -> bool:
+    """A key whose policy delegates to its account's IAM (the audit's keys, and their aliases): a principal
+    of that account whose IAM policy allows the action."""
+    return principal.account == account and (
         _allows_everything(principal) or "key administrator" in principal.kinds
+    )
+
+
+def _audit_key(request: Request, environment: Environment) -> bool:
+    """The trail and topic keys: account-root administration, under the guards every key carries."""
+    return not _key_guard_refuses(request.action, environment.config) and _iam_decides(
+        request.principal, request.resource.account
     )
 
 
@@ -130,7 +134,7 @@ def without_guardrails(request: Request, environment: Environment) -> bool:
     if resource.kind == "alias":
         assert resource.target_key is not None
         if resource.target_key.kind == "audit key":  # IAM decides on both the alias and its key
-            return same_account and (_allows_everything(principal) or "key administrator" in principal.kinds)
+            return _iam_decides(principal, resource.account)
         return _key_administration(principal, resource.target_key.region)
     if resource.kind == "function" and action.name == "lambda:InvokeFunction":
         # The function's policy names the callers; within the account, an IAM policy alone suffices.

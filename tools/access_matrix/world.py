@@ -160,6 +160,26 @@ def unconfigured_region(config: EnvironmentConfig) -> str:
     return _unused(UNCONFIGURED_REGIONS, {config.region or "", *config.replica_regions})
 
 
+def _key_guard_actions(minimum_days: int) -> list[Action]:
+    """What the guards every key carries decide: a policy change with and without the lockout bypass, a
+    deletion at the minimum window and a day below it, disabling the key."""
+    return [
+        Action("kms:PutKeyPolicy", context={"kms:BypassPolicyLockoutSafetyCheck": "false"}),
+        Action("kms:PutKeyPolicy", "lockout bypass", {"kms:BypassPolicyLockoutSafetyCheck": "true"}),
+        Action(
+            "kms:ScheduleKeyDeletion",
+            f"{minimum_days} days",
+            {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum_days)},
+        ),
+        Action(
+            "kms:ScheduleKeyDeletion",
+            f"{minimum_days - 1} days",
+            {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum_days - 1)},
+        ),
+        Action("kms:DisableKey"),
+    ]
+
+
 def actions_on(resource: Resource, config: EnvironmentConfig) -> list[Action]:
     """The requests asked of each resource kind, with the context keys a real request carries."""
     minimum = config.minimum_deletion_window_days
@@ -177,19 +197,7 @@ def actions_on(resource: Resource, config: EnvironmentConfig) -> list[Action]:
         actions += [
             Action("kms:GetPublicKey"),
             Action("kms:CreateGrant", context={"kms:GrantOperations": ["DeriveSharedSecret"]}),
-            Action("kms:PutKeyPolicy", context={"kms:BypassPolicyLockoutSafetyCheck": "false"}),
-            Action("kms:PutKeyPolicy", "lockout bypass", {"kms:BypassPolicyLockoutSafetyCheck": "true"}),
-            Action(
-                "kms:ScheduleKeyDeletion",
-                f"{minimum} days",
-                {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum)},
-            ),
-            Action(
-                "kms:ScheduleKeyDeletion",
-                f"{minimum - 1} days",
-                {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum - 1)},
-            ),
-            Action("kms:DisableKey"),
+            *_key_guard_actions(minimum),
             Action("kms:UntagResource", "project tag", {"aws:TagKeys": ["project"]}),
         ]
         if resource.primary:
@@ -226,21 +234,7 @@ def actions_on(resource: Resource, config: EnvironmentConfig) -> list[Action]:
                 Action("cloudtrail:DeleteTrail"),
                 Action("cloudtrail:PutEventSelectors"),
             ],
-            "audit key": [
-                Action("kms:PutKeyPolicy", context={"kms:BypassPolicyLockoutSafetyCheck": "false"}),
-                Action("kms:PutKeyPolicy", "lockout bypass", {"kms:BypassPolicyLockoutSafetyCheck": "true"}),
-                Action(
-                    "kms:ScheduleKeyDeletion",
-                    f"{minimum} days",
-                    {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum)},
-                ),
-                Action(
-                    "kms:ScheduleKeyDeletion",
-                    f"{minimum - 1} days",
-                    {"kms:ScheduleKeyDeletionPendingWindowInDays": str(minimum - 1)},
-                ),
-                Action("kms:DisableKey"),
-            ],
+            "audit key": _key_guard_actions(minimum),
             "log group": [Action("logs:DeleteLogGroup"), Action("logs:DeleteMetricFilter")],
             "organisation log group": [Action("logs:DeleteMetricFilter")],
             "alarm": [Action("cloudwatch:DeleteAlarms"), Action("cloudwatch:DisableAlarmActions")],
