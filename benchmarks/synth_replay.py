@@ -21,6 +21,7 @@ environments) shows how the ratio grows with the environments (docs/performance.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import statistics
@@ -217,14 +218,8 @@ def measure() -> FigureResult:
     examples = organisation.example_environments(settings)
     checkov = Samples()
     with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-replay-") as scratch:
-        (Path(scratch) / "org").mkdir()
-        (Path(scratch) / "examples").mkdir()
-        scale = compare(
-            organisation.context_for(settings, ENVIRONMENTS), Path(scratch) / "org", RUNS, checkov
-        )
-        few = compare(
-            organisation.context_for(settings, len(examples)), Path(scratch) / "examples", EXAMPLE_RUNS
-        )
+        scale = compare(organisation.context_for(settings, ENVIRONMENTS), Path(scratch), RUNS, checkov)
+    few = examples_comparison()
     median: Callable[[list[float]], float] = statistics.median
     details = {
         "project_synth_cpu_s": median(scale.project.cpu_s),
@@ -270,21 +265,26 @@ def measure() -> FigureResult:
     )
 
 
+@functools.cache
+def examples_comparison() -> Comparison:
+    """The example environments' synths against their replay (cached: the ``synth`` figure and the slope
+    of ``synth over its floor`` read the same runs)."""
+    settings = json.loads(PROJECT_SETTINGS.read_text())
+    context = organisation.context_for(settings, len(organisation.example_environments(settings)))
+    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-replay-") as scratch:
+        return compare(context, Path(scratch), EXAMPLE_RUNS)
+
+
 def measure_examples() -> FigureResult:
     """The ``synth`` figure: ``cdk synth`` of the project's app as cdk.json configures it (the example
     environments) against the replay of its own templates, in CPU seconds; an empty app's synthesis (the
     start-up any app pays) is measured beside them for the notes."""
-    settings = json.loads(PROJECT_SETTINGS.read_text())
-    examples = organisation.example_environments(settings)
+    few = examples_comparison()
     empty_cpu: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-replay-") as scratch:
-        examples_dir, empty_dir = Path(scratch) / "examples", Path(scratch) / "empty"
-        examples_dir.mkdir()
-        empty_dir.mkdir()
-        few = compare(organisation.context_for(settings, len(examples)), examples_dir, EXAMPLE_RUNS)
-        write_floor_app(empty_dir)
+    with tempfile.TemporaryDirectory(prefix="kmsecdh-bench-empty-app-") as empty_dir:
+        write_floor_app(Path(empty_dir))
         for _ in range(EXAMPLE_RUNS):
-            synth(empty_dir, cli_environment(), empty_cpu)
+            synth(Path(empty_dir), cli_environment(), empty_cpu)
     median: Callable[[list[float]], float] = statistics.median
     empty = median(empty_cpu)
     return _over_the_replay(
