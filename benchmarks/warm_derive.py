@@ -191,6 +191,8 @@ def measure() -> FigureResult:
                 runs=RUNS,
             )
             stages = stage_costs(event, kms)
+            # As many full samples as the figure (not median_us's five short ones): the bound is compared
+            # with the figure, and short samples swing by a tenth here.
             in_sequence_us = statistics.median(
                 per_call_us(contract_stages(event, kms), SAMPLE_MS)() for _ in range(RUNS)
             )
