@@ -132,8 +132,7 @@ class KeyUsageAudit(Construct):
         with validating(self):
             key_policy.check_pending_windows(key_policy.MAX_PENDING_WINDOW_DAYS, minimum_deletion_window_days)
         # In the order of the keys' AuditLayerChanged filters: the trail key (create mode), the topic key.
-        audit_key_ids: list[str] = []
-        audit_keys: list[tuple[kms.Key, str]] = []
+        audit_keys: list[tuple[kms.Key, str]] = []  # each with its alias after key_alias_prefix
 
         self.trail: cloudtrail.Trail | None = None
         if existing_log_group_name is None:
@@ -145,7 +144,6 @@ class KeyUsageAudit(Construct):
                 removal_policy=removal_policy,
                 minimum_deletion_window_days=minimum_deletion_window_days,
             )
-            audit_key_ids.append(trail_key.key_id)
             audit_keys.append((trail_key, TRAIL_KEY_ALIAS))
             record_events(self.trail, [function.function_arn for function in derive_functions])
         else:
@@ -156,7 +154,6 @@ class KeyUsageAudit(Construct):
             removal_policy=removal_policy,
             minimum_deletion_window_days=minimum_deletion_window_days,
         )
-        audit_key_ids.append(topic_key.key_id)
         audit_keys.append((topic_key, TOPIC_KEY_ALIAS))
         if key_alias_prefix is not None:
             for key, alias in audit_keys:
@@ -169,7 +166,10 @@ class KeyUsageAudit(Construct):
             **filters.function_patterns(self, derive_functions),
             **filters.signing_key_patterns(signing_key),
             AUDIT_LAYER_CHANGED: filters.audit_layer_patterns(
-                self.log_group.log_group_name, self.alarm_name_prefix, self.topic.topic_arn, audit_key_ids
+                self.log_group.log_group_name,
+                self.alarm_name_prefix,
+                self.topic.topic_arn,
+                [key.key_id for key, _ in audit_keys],
             ),
             HEARTBEAT: [
                 (heartbeat_pattern(beat.parameter_name, beat.role.role_arn), "its names are too long"),
