@@ -2,12 +2,14 @@
 
 A reader returns the parsed value or raises ``FieldProblem``; the caller names the context, the environment
 and the field (``environments.prod.caller_arns: ...``). Rules between fields live in ``stacks.config_rules``.
+The optional one-object sections (``pipeline``, ``guardrails``) share ``SectionError``, ``section`` and
+``required_text``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kmsecdh_cdk.principals import ARN_WILDCARDS, check_exact_principal_arn
@@ -36,6 +38,37 @@ class FieldProblem(ValueError):
         self.problem = problem
         self.subfield = subfield
         super().__init__(problem)
+
+
+class SectionError(ValueError):
+    """A bad entry of an optional cdk.json section; str() starts with ``<SECTION>.<field>``."""
+
+    SECTION = ""
+
+    def __init__(self, field: str | None, problem: str) -> None:
+        self.field = field
+        location = ".".join(part for part in (self.SECTION, field) if part)
+        super().__init__(f"{location}: {problem}")
+
+
+def section(context: object, fields: tuple[str, ...], error: type[SectionError]) -> Mapping[str, Any]:
+    """``context`` as a section: an object with none but ``fields``."""
+    if not isinstance(context, Mapping):
+        raise error(None, f"must be an object, got {type(context).__name__}")
+    unknown = sorted(set(context) - set(fields))
+    if unknown:
+        raise error(unknown[0], f"unknown field (known: {', '.join(fields)})")
+    return context
+
+
+def required_text(
+    context: Mapping[str, Any], field: str, pattern: re.Pattern[str], what: str, error: type[SectionError]
+) -> str:
+    """A section's required ``field``, matching ``pattern`` (``what`` says what it must be)."""
+    value = context.get(field)
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise error(field, f"required: {what}, got {value!r}")
+    return value
 
 
 def optional(read: Reader) -> Reader:

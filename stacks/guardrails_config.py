@@ -12,19 +12,16 @@ from dataclasses import dataclass
 
 from kmsecdh_cdk.guardrails import ORGANIZATION_ID_PATTERN, TARGET_ID_PATTERN
 from stacks.config import EnvironmentConfig
-from stacks.config_readers import ACCOUNT_PATTERN, REGION_PATTERN
+from stacks.config_readers import ACCOUNT_PATTERN, REGION_PATTERN, SectionError, required_text, section
 
 GUARDRAILS_CONTEXT_KEY = "guardrails"
 FIELDS = ("account", "region", "organization_id", "target_ids", "environments")
 
 
-class GuardrailsConfigError(ValueError):
+class GuardrailsConfigError(SectionError):
     """A bad `guardrails` entry in cdk.json; str() names the field."""
 
-    def __init__(self, field: str | None, problem: str) -> None:
-        self.field = field
-        location = ".".join(part for part in (GUARDRAILS_CONTEXT_KEY, field) if part)
-        super().__init__(f"{location}: {problem}")
+    SECTION = GUARDRAILS_CONTEXT_KEY
 
 
 @dataclass(frozen=True)
@@ -51,17 +48,10 @@ class GuardrailsConfig:
 
 def parse_guardrails(context: object, environments: Mapping[str, EnvironmentConfig]) -> GuardrailsConfig:
     """Parse the `guardrails` context value against the already parsed `environments`."""
-    if not isinstance(context, Mapping):
-        raise GuardrailsConfigError(None, f"must be an object, got {type(context).__name__}")
-    unknown = sorted(set(context) - set(FIELDS))
-    if unknown:
-        raise GuardrailsConfigError(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
+    context = section(context, FIELDS, GuardrailsConfigError)
 
     def text(field: str, pattern: re.Pattern[str], what: str) -> str:
-        value = context.get(field)
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise GuardrailsConfigError(field, f"required: {what}, got {value!r}")
-        return value
+        return required_text(context, field, pattern, what, GuardrailsConfigError)
 
     account = text(
         "account",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stacks.config import EnvironmentConfig
-from stacks.config_readers import ACCOUNT_PATTERN, REGION_PATTERN
+from stacks.config_readers import ACCOUNT_PATTERN, REGION_PATTERN, SectionError, required_text, section
 
 PIPELINE_CONTEXT_KEY = "pipeline"
 
@@ -24,13 +24,10 @@ BRANCH_PATTERN = re.compile(r"[\w./-]{1,255}")
 FIELDS = ("account", "region", "connection_arn", "repository", "branch", "waves", "manual_approval")
 
 
-class PipelineConfigError(ValueError):
+class PipelineConfigError(SectionError):
     """A bad `pipeline` entry in cdk.json; str() names the field."""
 
-    def __init__(self, field: str | None, problem: str) -> None:
-        self.field = field
-        location = ".".join(part for part in (PIPELINE_CONTEXT_KEY, field) if part)
-        super().__init__(f"{location}: {problem}")
+    SECTION = PIPELINE_CONTEXT_KEY
 
 
 @dataclass(frozen=True)
@@ -87,17 +84,10 @@ def _check_approvals_guard_their_keys(
 
 def parse_pipeline(context: object, environments: Mapping[str, EnvironmentConfig]) -> PipelineConfig:
     """Parse the `pipeline` context value against the already parsed `environments`."""
-    if not isinstance(context, Mapping):
-        raise PipelineConfigError(None, f"must be an object, got {type(context).__name__}")
-    unknown = sorted(set(context) - set(FIELDS))
-    if unknown:
-        raise PipelineConfigError(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
+    context = section(context, FIELDS, PipelineConfigError)
 
     def text(field: str, pattern: re.Pattern[str], what: str) -> str:
-        value = context.get(field)
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise PipelineConfigError(field, f"required: {what}, got {value!r}")
-        return value
+        return required_text(context, field, pattern, what, PipelineConfigError)
 
     account = text("account", ACCOUNT_PATTERN, "the pipeline's 12-digit AWS account id")
     region = text("region", REGION_PATTERN, "the pipeline's AWS Region")
