@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import replay, synth_replay
 from benchmarks.replay_app import allocated_logical_id, build
+from tests.cloud_assembly import write_stage_pointer
 
 
 class TestLogicalIds:
@@ -39,8 +40,7 @@ class TestLogicalIds:
 
 
 def _assembly(directory: Path, template: dict[str, Any], metadata: dict[str, Any]) -> Path:
-    stage = directory / "assembly-dev"
-    stage.mkdir(parents=True)
+    stage = write_stage_pointer(directory, "dev")
     (stage / "devStack.template.json").write_text(json.dumps(template))
     (stage / "devStack.metadata.json").write_text(json.dumps(metadata))
     other = {
@@ -75,18 +75,6 @@ def _assembly(directory: Path, template: dict[str, Any], metadata: dict[str, Any
                             "assumeRoleArn": "arn:aws:iam::111111111111:role/deploy",
                         },
                     },
-                }
-            }
-        )
-    )
-    (directory / "manifest.json").write_text(
-        json.dumps(
-            {
-                "artifacts": {
-                    "assembly-dev": {
-                        "type": "cdk:cloud-assembly",
-                        "properties": {"directoryName": "assembly-dev", "displayName": "dev"},
-                    }
                 }
             }
         )

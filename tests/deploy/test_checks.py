@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cloud_assembly import write_stage_pointer
 from tools.deploy_local.assembly import (
     DEFAULT_ACCOUNT,
     DEFAULT_QUALIFIER,
@@ -261,19 +262,7 @@ def test_fallback_resources_are_reported_as_pretended() -> None:
 
 
 def test_environment_agnostic_stacks_go_to_the_default_account(tmp_path: Path) -> None:
-    (tmp_path / "assembly-dev").mkdir()
-    (tmp_path / "manifest.json").write_text(
-        json.dumps(
-            {
-                "artifacts": {
-                    "assembly-dev": {
-                        "type": "cdk:cloud-assembly",
-                        "properties": {"directoryName": "assembly-dev", "displayName": "dev"},
-                    }
-                }
-            }
-        )
-    )
+    write_stage_pointer(tmp_path, "dev")
     stack = {"type": "aws:cloudformation:stack", "properties": {"templateFile": "t.json", "stackName": "s"}}
     artifacts = {
         "B": {**stack, "environment": "aws://unknown-account/unknown-region", "dependencies": ["A"]},
@@ -289,19 +278,7 @@ def test_environment_agnostic_stacks_go_to_the_default_account(tmp_path: Path) -
 
 
 def test_a_replica_stack_is_skipped_and_the_stage_spans_its_regions(tmp_path: Path) -> None:
-    (tmp_path / "assembly-prod").mkdir()
-    (tmp_path / "manifest.json").write_text(
-        json.dumps(
-            {
-                "artifacts": {
-                    "assembly-prod": {
-                        "type": "cdk:cloud-assembly",
-                        "properties": {"directoryName": "assembly-prod", "displayName": "prod"},
-                    }
-                }
-            }
-        )
-    )
+    write_stage_pointer(tmp_path, "prod")
     home = {"Resources": {"Key": {"Type": "AWS::KMS::Key"}}}
     replica = {
         "Resources": {"Replica": {"Type": "AWS::KMS::ReplicaKey"}, "Fn": {"Type": "AWS::Lambda::Function"}}
@@ -326,19 +303,7 @@ def test_a_replica_stack_is_skipped_and_the_stage_spans_its_regions(tmp_path: Pa
 
 
 def test_each_stack_is_bootstrapped_with_the_qualifier_its_synthesizer_names(tmp_path: Path) -> None:
-    (tmp_path / "assembly-prod").mkdir()
-    (tmp_path / "manifest.json").write_text(
-        json.dumps(
-            {
-                "artifacts": {
-                    "assembly-prod": {
-                        "type": "cdk:cloud-assembly",
-                        "properties": {"directoryName": "assembly-prod", "displayName": "prod"},
-                    }
-                }
-            }
-        )
-    )
+    write_stage_pointer(tmp_path, "prod")
     artifacts = {}
     for artifact_id, parameter in (("Keys", "/cdk-bootstrap/kmsecdh/version"), ("Audit", None)):
         (tmp_path / "assembly-prod" / f"{artifact_id}.json").write_text("{}")

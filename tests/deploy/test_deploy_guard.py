@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import NoCredentialsError
 from botocore.stub import ANY, Stubber
 
+from tests.cloud_assembly import write_stage_pointer
 from tools import deploy_guard
 from tools.deploy_guard import (
     Refusal,
@@ -215,8 +216,7 @@ def test_an_existing_change_set_is_read_with_its_template(
 
 def write_assembly(directory: Path, templates: dict[str, dict[str, Any]]) -> Path:
     """A cloud assembly with one stage, dev, of environment-agnostic stacks named as ``templates`` says."""
-    stage = directory / "assembly-dev"
-    stage.mkdir(parents=True)
+    stage = write_stage_pointer(directory, "dev")
     artifacts = {}
     for name, template in templates.items():
         (stage / f"{name}.template.json").write_text(json.dumps(template))
@@ -227,18 +227,6 @@ def write_assembly(directory: Path, templates: dict[str, dict[str, Any]]) -> Pat
             "properties": {"templateFile": f"{name}.template.json", "stackName": name},
         }
     (stage / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
-    (directory / "manifest.json").write_text(
-        json.dumps(
-            {
-                "artifacts": {
-                    "assembly-dev": {
-                        "type": "cdk:cloud-assembly",
-                        "properties": {"directoryName": "assembly-dev", "displayName": "dev"},
-                    }
-                }
-            }
-        )
-    )
     return directory
 
 
